@@ -1,0 +1,237 @@
+//! Wires the stages together for one run: sources → parse → filter → enrich → hub → web.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+
+use crate::config::{Config, Input};
+use crate::enrich::{AgentClassifier, EnrichError, Enricher, HostName, ReverseDns};
+use crate::filter::{Filter, Viewers};
+use crate::hit::{Hit, Line};
+use crate::hub::{Hub, HubOptions};
+use crate::parse::{LogFormat, Parser};
+use crate::source::{FollowOptions, Follower, SourceError};
+use crate::web::{self, Access, WebState};
+
+/// Why a run could not start or stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// A source failed to start.
+    #[error(transparent)]
+    Source(#[from] SourceError),
+    /// Enrichment could not be set up.
+    #[error(transparent)]
+    Enrich(#[from] EnrichError),
+    /// The address could not be bound.
+    #[error("--listen {addr}: {source}")]
+    Listen {
+        /// The address.
+        addr: std::net::SocketAddr,
+        /// What the OS said.
+        source: std::io::Error,
+    },
+    /// The demo site failed to start.
+    #[error("demo: {0}")]
+    Demo(std::io::Error),
+    /// Serving failed.
+    #[error("serving: {0}")]
+    Serve(std::io::Error),
+}
+
+/// Lines waiting between the sources and the pipeline, in batches.
+const LINE_QUEUE: usize = 256;
+/// Lines handled per pipeline step at most, so one frame never grows without bound.
+const MAX_STEP_LINES: usize = 20_000;
+
+/// Runs webpeek until SIGINT or SIGTERM.
+pub async fn run(config: Config) -> Result<(), AppError> {
+    let hub = Hub::new(HubOptions {
+        backlog: config.backlog,
+        queue: config.viewer_queue,
+    });
+    let viewers = Viewers::default();
+    let (line_tx, line_rx) = mpsc::channel::<Vec<Line>>(LINE_QUEUE);
+
+    let mut site = config.site.clone();
+    let mut inputs = config.inputs.clone();
+    let mut from_start = config.from_start;
+    let _demo = if config.demo {
+        let demo = crate::demo::start().await.map_err(AppError::Demo)?;
+        eprintln!(
+            "webpeek: demo site at {} writing {}",
+            demo.url,
+            demo.log.display()
+        );
+        site.get_or_insert_with(|| demo.url.clone());
+        inputs.push(Input::File(demo.log.clone()));
+        from_start = true;
+        Some(demo)
+    } else {
+        None
+    };
+
+    let follow = FollowOptions {
+        from_start,
+        poll: config.poll_interval,
+        ..FollowOptions::default()
+    };
+    for input in &inputs {
+        match input {
+            Input::File(path) => {
+                Follower::open(path, follow.clone())?.spawn(line_tx.clone())?;
+            }
+            Input::Stdin => {
+                crate::source::spawn_stdin(line_tx.clone())?;
+            }
+        }
+    }
+    drop(line_tx);
+
+    let (names_tx, names_rx) = mpsc::channel::<HostName>(4096);
+    let dns = if config.dns {
+        Some(ReverseDns::system(names_tx)?)
+    } else {
+        None
+    };
+    let enricher = Enricher::new(AgentClassifier::new()?, dns);
+    let filter = Filter::new(config.rules.clone(), viewers.clone());
+
+    tokio::spawn(pipeline(
+        line_rx,
+        config.format,
+        filter,
+        enricher,
+        hub.clone(),
+        site,
+    ));
+    tokio::spawn(forward_host_names(names_rx, hub.clone()));
+    tokio::spawn(tick_stats(hub.clone()));
+
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| AppError::Listen {
+            addr: config.listen,
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(AppError::Serve)?;
+    let access = Access {
+        token: config.token.clone(),
+        allow_origin: config.allow_origin.clone(),
+        loopback_hosts_only: config.token.is_none() && addr.ip().is_loopback(),
+    };
+    let token_query = config
+        .token
+        .as_ref()
+        .map(|t| format!("?token={t}"))
+        .unwrap_or_default();
+    eprintln!("webpeek: serving http://{addr}/{token_query}");
+    let state = WebState {
+        hub,
+        viewers,
+        access: Arc::new(access),
+        write_timeout: Duration::from_secs(30),
+    };
+    web::serve(listener, state, shutdown_signal())
+        .await
+        .map_err(AppError::Serve)?;
+    eprintln!("webpeek: stopped");
+    Ok(())
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("SIGTERM handler");
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}
+
+/// Parses, counts, filters and enriches batches of lines, and hands the shown hits to the hub.
+///
+/// Everything that queued up while the previous batch was processed and sent goes into the next
+/// batch, so a quiet stream sends hits one by one at once and a busy one sends them together.
+async fn pipeline(
+    mut lines: mpsc::Receiver<Vec<Line>>,
+    format: Option<LogFormat>,
+    filter: Filter,
+    enricher: Enricher,
+    hub: Hub,
+    site: Option<String>,
+) {
+    let mut parsers: HashMap<Arc<str>, Parser> = HashMap::new();
+    while let Some(mut batch) = lines.recv().await {
+        while batch.len() < MAX_STEP_LINES {
+            match lines.try_recv() {
+                Ok(more) => batch.extend(more),
+                Err(_) => break,
+            }
+        }
+        let now = crate::unix_now();
+        let mut shown = Vec::new();
+        {
+            let mut stats = hub.stats();
+            for line in &batch {
+                stats.truncated += u64::from(line.truncated);
+                let parser = parsers
+                    .entry(line.source.clone())
+                    .or_insert_with(|| Parser::new(format));
+                if line.text.trim().is_empty() {
+                    continue;
+                }
+                let Some(raw) = parser.parse_raw(&line.text) else {
+                    stats.unparsed += 1;
+                    continue;
+                };
+                let mut hit = raw.to_hit(&line.source);
+                stats.count_request(hit.ip, &hit.path, hit.status, hit.referer.as_deref(), now);
+                if filter.keep(&hit) {
+                    enricher.enrich(&mut hit);
+                    hit.url = site.as_deref().map(|s| full_url(s, &hit));
+                    stats.count_shown(&hit);
+                    shown.push(hit);
+                }
+            }
+        }
+        hub.publish(shown);
+    }
+}
+
+/// `site` + path + query.
+fn full_url(site: &str, hit: &Hit) -> String {
+    match &hit.query {
+        Some(q) => format!("{site}{}?{q}", hit.path),
+        None => format!("{site}{}", hit.path),
+    }
+}
+
+/// Batches host names from reverse DNS into `hosts` frames.
+async fn forward_host_names(mut names: mpsc::Receiver<HostName>, hub: Hub) {
+    while let Some(first) = names.recv().await {
+        let mut batch: HashMap<IpAddr, String> = HashMap::from([(first.ip, first.name)]);
+        while let Ok(more) = names.try_recv() {
+            batch.insert(more.ip, more.name);
+        }
+        hub.publish_hosts(batch);
+    }
+}
+
+/// Sends the aggregates once a second.
+async fn tick_stats(hub: Hub) {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        hub.publish_stats(crate::unix_now());
+    }
+}

@@ -1,0 +1,267 @@
+//! The command line (DESIGN.md section 2), parsed by clap and checked into a [`Config`].
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::filter::{FilterRules, IpBlock};
+use crate::parse::LogFormat;
+
+/// webpeek: see, live in a browser, which pages people are visiting on your web server.
+#[derive(Debug, Parser)]
+#[command(name = "webpeek", version, args_conflicts_with_subcommands = true)]
+pub struct Cli {
+    /// What to do; without one, follow LOG files and serve the dashboard.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// Options of the main command.
+    #[command(flatten)]
+    pub serve: ServeArgs,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a built-in demo site with synthetic visitors, and follow its log live.
+    Demo(ServeArgs),
+}
+
+/// Options of the main command (and of `demo`).
+#[derive(Debug, Args, Clone)]
+pub struct ServeArgs {
+    /// Log files to follow (`-` for standard input).
+    #[arg(value_name = "LOG")]
+    pub logs: Vec<PathBuf>,
+    /// Address to serve the dashboard on.
+    #[arg(long, default_value = "127.0.0.1:8083", env = "WEBPEEK_LISTEN")]
+    pub listen: SocketAddr,
+    /// Log format: combined, common, vhost_combined (detected from the first lines if not given).
+    #[arg(long, value_name = "FMT")]
+    pub format: Option<String>,
+    /// Base URL of the site (`https://example.com`), to show full URLs and the page preview.
+    #[arg(long, value_name = "URL")]
+    pub site: Option<String>,
+    /// Show every request, not only page views (and also the viewers' own requests).
+    #[arg(long)]
+    pub all: bool,
+    /// Hide requests from this address or CIDR block (repeatable).
+    #[arg(long = "exclude-ip", value_name = "IP/CIDR")]
+    pub exclude_ip: Vec<IpBlock>,
+    /// Hide crawlers and other programs.
+    #[arg(long = "no-bots")]
+    pub no_bots: bool,
+    /// Do not look up host names of clients.
+    #[arg(long = "no-dns")]
+    pub no_dns: bool,
+    /// Read the existing log content first, then follow.
+    #[arg(long = "from-start")]
+    pub from_start: bool,
+    /// Hits kept for viewers who connect late or reconnect.
+    #[arg(long, default_value_t = 1000, value_name = "N")]
+    pub backlog: usize,
+    /// Viewers must present this token (`?token=` or `Authorization: Bearer`).
+    #[arg(long, env = "WEBPEEK_TOKEN", value_name = "TOKEN")]
+    pub token: Option<String>,
+    /// Allow listening beyond loopback without a token.
+    #[arg(long)]
+    pub public: bool,
+    /// Also accept WebSocket upgrades from this Origin (repeatable), e.g. `https://admin.example.com`.
+    #[arg(long = "allow-origin", value_name = "ORIGIN")]
+    pub allow_origin: Vec<String>,
+    /// Frames a viewer may fall behind before it misses hits.
+    #[arg(long = "viewer-queue", default_value_t = 1024, value_name = "FRAMES")]
+    pub viewer_queue: usize,
+    /// Seconds between the safety-net stat checks of followed files.
+    #[arg(long = "poll-interval", default_value_t = 1.0, value_name = "SECONDS")]
+    pub poll_interval: f64,
+}
+
+/// Where lines come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Input {
+    /// A log file to follow.
+    File(PathBuf),
+    /// Standard input.
+    Stdin,
+}
+
+/// Everything a run needs, checked.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Run the demo site and follow its log.
+    pub demo: bool,
+    /// Inputs to follow.
+    pub inputs: Vec<Input>,
+    /// Address to serve on.
+    pub listen: SocketAddr,
+    /// Fixed format, or `None` to detect.
+    pub format: Option<LogFormat>,
+    /// Base URL of the site, without a trailing `/`.
+    pub site: Option<String>,
+    /// Filter rules.
+    pub rules: FilterRules,
+    /// Reverse DNS on.
+    pub dns: bool,
+    /// Read existing content first.
+    pub from_start: bool,
+    /// Backlog size.
+    pub backlog: usize,
+    /// Required viewer token.
+    pub token: Option<String>,
+    /// Extra allowed WebSocket origins.
+    pub allow_origin: Vec<String>,
+    /// Per-viewer queue in frames.
+    pub viewer_queue: usize,
+    /// Safety-net stat interval.
+    pub poll_interval: Duration,
+}
+
+/// A command line that parses but makes no sense; printed as one line, exit code 2.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// `--format` names no known format.
+    #[error("--format: unknown format '{0}' (known: combined, common, vhost_combined)")]
+    Format(String),
+    /// A log file does not exist.
+    #[error("{0}: no such log file")]
+    MissingLog(PathBuf),
+    /// No log to follow.
+    #[error("no LOG given: name a log file (or '-' for stdin), or run 'webpeek demo'")]
+    NoLog,
+    /// `--site` is not an http(s) URL.
+    #[error("--site: '{0}' is not an http:// or https:// URL")]
+    Site(String),
+    /// Listening beyond loopback with nobody asked for a token.
+    #[error(
+        "--listen: {0} is reachable beyond this machine; give --token TOKEN (or --public to allow anyone)"
+    )]
+    NeedsToken(SocketAddr),
+    /// A number out of range.
+    #[error("--{0}: must be greater than zero")]
+    Zero(&'static str),
+}
+
+impl Config {
+    /// Checks the parsed command line.
+    pub fn from_cli(cli: Cli) -> Result<Config, ConfigError> {
+        let (demo, args) = match cli.command {
+            Some(Command::Demo(args)) => (true, args),
+            None => (false, cli.serve),
+        };
+        let format = match &args.format {
+            Some(name) => {
+                Some(LogFormat::from_name(name).ok_or_else(|| ConfigError::Format(name.clone()))?)
+            }
+            None => None,
+        };
+        let mut inputs = Vec::new();
+        for log in &args.logs {
+            if log.as_os_str() == "-" {
+                inputs.push(Input::Stdin);
+            } else if log.exists() {
+                inputs.push(Input::File(log.clone()));
+            } else {
+                return Err(ConfigError::MissingLog(log.clone()));
+            }
+        }
+        if inputs.is_empty() && !demo {
+            return Err(ConfigError::NoLog);
+        }
+        let site = match &args.site {
+            Some(s) if s.starts_with("http://") || s.starts_with("https://") => {
+                Some(s.trim_end_matches('/').to_owned())
+            }
+            Some(s) => return Err(ConfigError::Site(s.clone())),
+            None => None,
+        };
+        if !args.listen.ip().is_loopback() && args.token.is_none() && !args.public {
+            return Err(ConfigError::NeedsToken(args.listen));
+        }
+        if args.backlog == 0 {
+            return Err(ConfigError::Zero("backlog"));
+        }
+        if args.viewer_queue == 0 {
+            return Err(ConfigError::Zero("viewer-queue"));
+        }
+        if !args.poll_interval.is_finite() || args.poll_interval <= 0.0 {
+            return Err(ConfigError::Zero("poll-interval"));
+        }
+        Ok(Config {
+            demo,
+            inputs,
+            listen: args.listen,
+            format,
+            site,
+            rules: FilterRules {
+                all: args.all,
+                exclude: args.exclude_ip,
+                no_bots: args.no_bots,
+            },
+            dns: !args.no_dns,
+            from_start: args.from_start,
+            backlog: args.backlog,
+            token: args.token,
+            allow_origin: args.allow_origin,
+            viewer_queue: args.viewer_queue,
+            poll_interval: Duration::from_secs_f64(args.poll_interval),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(args: &[&str]) -> Result<Config, ConfigError> {
+        Config::from_cli(
+            Cli::try_parse_from(std::iter::once("webpeek").chain(args.iter().copied())).unwrap(),
+        )
+    }
+
+    #[test]
+    fn defaults_and_demo() {
+        let c = config(&["demo"]).unwrap();
+        assert!(c.demo && c.dns && !c.rules.all);
+        assert_eq!(c.listen.to_string(), "127.0.0.1:8083");
+        assert_eq!(c.backlog, 1000);
+        let c = config(&[
+            "-",
+            "--all",
+            "--exclude-ip",
+            "10.0.0.0/8",
+            "--format",
+            "common",
+        ])
+        .unwrap();
+        assert_eq!(c.inputs, [Input::Stdin]);
+        assert_eq!(c.format, Some(LogFormat::Common));
+        assert_eq!(c.rules.exclude.len(), 1);
+    }
+
+    #[test]
+    fn bad_input_names_the_option() {
+        assert!(matches!(
+            config(&["/no/such.log"]),
+            Err(ConfigError::MissingLog(_))
+        ));
+        assert!(matches!(config(&[]), Err(ConfigError::NoLog)));
+        assert!(
+            config(&["-", "--format", "xml"])
+                .unwrap_err()
+                .to_string()
+                .starts_with("--format")
+        );
+        assert!(
+            config(&["-", "--site", "example.com"])
+                .unwrap_err()
+                .to_string()
+                .starts_with("--site")
+        );
+        let e = config(&["-", "--listen", "0.0.0.0:8083"]).unwrap_err();
+        assert!(e.to_string().contains("--token"), "{e}");
+        assert!(config(&["-", "--listen", "0.0.0.0:8083", "--token", "s3cret"]).is_ok());
+        assert!(Cli::try_parse_from(["webpeek", "-", "--exclude-ip", "nope"]).is_err());
+    }
+}

@@ -1,0 +1,278 @@
+//! filter: decides which hits a viewer sees (page views by default, never the viewer's own clicks).
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::str::FromStr;
+use std::sync::{Arc, RwLock};
+
+use crate::hit::Hit;
+
+/// An address block given to `--exclude-ip`: a single address or `ADDR/PREFIX`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IpBlock {
+    addr: IpAddr,
+    prefix: u8,
+}
+
+/// Why an `--exclude-ip` value was refused.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum IpBlockError {
+    /// The address part is not an IPv4 or IPv6 address.
+    #[error("'{0}' is not an IP address")]
+    Address(String),
+    /// The prefix is not a number within the address's length.
+    #[error("'{0}' is not a valid prefix length")]
+    Prefix(String),
+}
+
+impl FromStr for IpBlock {
+    type Err = IpBlockError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (addr, prefix) = s.split_once('/').map_or((s, None), |(a, p)| (a, Some(p)));
+        let addr: IpAddr = addr
+            .parse()
+            .map_err(|_| IpBlockError::Address(addr.into()))?;
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = match prefix {
+            None => max,
+            Some(p) => p
+                .parse::<u8>()
+                .ok()
+                .filter(|&p| p <= max)
+                .ok_or_else(|| IpBlockError::Prefix(p.into()))?,
+        };
+        Ok(IpBlock { addr, prefix })
+    }
+}
+
+impl IpBlock {
+    /// Whether `ip` lies inside this block (an IPv4-mapped IPv6 address counts as IPv4).
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let ip = ip.to_canonical();
+        match (self.addr.to_canonical(), ip) {
+            (IpAddr::V4(net), IpAddr::V4(ip)) => {
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u32::from(net) & mask == u32::from(ip) & mask
+            }
+            (IpAddr::V6(net), IpAddr::V6(ip)) => {
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u128::from(net) & mask == u128::from(ip) & mask
+            }
+            _ => false,
+        }
+    }
+}
+
+/// The addresses of the viewers connected right now; their own requests are not shown to anyone.
+///
+/// The web stage registers each viewer for as long as its WebSocket is open.
+#[derive(Debug, Clone, Default)]
+pub struct Viewers(Arc<RwLock<HashMap<IpAddr, usize>>>);
+
+/// Keeps a viewer's address registered until dropped.
+#[derive(Debug)]
+pub struct ViewerGuard {
+    viewers: Viewers,
+    ip: IpAddr,
+}
+
+impl Viewers {
+    /// Registers a viewer's address until the returned guard is dropped.
+    pub fn register(&self, ip: IpAddr) -> ViewerGuard {
+        let ip = ip.to_canonical();
+        *self.0.write().expect("viewers lock").entry(ip).or_default() += 1;
+        ViewerGuard {
+            viewers: self.clone(),
+            ip,
+        }
+    }
+
+    /// Whether a viewer is connected from `ip`.
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        self.0
+            .read()
+            .expect("viewers lock")
+            .contains_key(&ip.to_canonical())
+    }
+}
+
+impl Drop for ViewerGuard {
+    fn drop(&mut self) {
+        let mut map = self.viewers.0.write().expect("viewers lock");
+        if let Some(n) = map.get_mut(&self.ip) {
+            *n -= 1;
+            if *n == 0 {
+                map.remove(&self.ip);
+            }
+        }
+    }
+}
+
+/// The rules from the command line.
+#[derive(Debug, Clone, Default)]
+pub struct FilterRules {
+    /// `--all`: every request, also non-page-views and the viewers' own.
+    pub all: bool,
+    /// `--exclude-ip`.
+    pub exclude: Vec<IpBlock>,
+    /// `--no-bots`.
+    pub no_bots: bool,
+}
+
+/// Decides, hit by hit, what viewers see.
+#[derive(Debug, Clone)]
+pub struct Filter {
+    rules: FilterRules,
+    viewers: Viewers,
+}
+
+impl Filter {
+    /// A filter with these rules, hiding requests from the given viewers' addresses.
+    pub fn new(rules: FilterRules, viewers: Viewers) -> Self {
+        Filter { rules, viewers }
+    }
+
+    /// Whether viewers see this hit.
+    pub fn keep(&self, hit: &Hit) -> bool {
+        if self.rules.exclude.iter().any(|b| b.contains(hit.ip)) {
+            return false;
+        }
+        if self.rules.no_bots && hit.agent.as_deref().is_some_and(is_bot_agent) {
+            return false;
+        }
+        self.rules.all || (is_page_view(&hit.method, &hit.path) && !self.viewers.contains(hit.ip))
+    }
+}
+
+/// Whether a user agent is a crawler or other program (`isbot`'s patterns).
+pub fn is_bot_agent(agent: &str) -> bool {
+    static BOTS: std::sync::LazyLock<isbot::Bots> = std::sync::LazyLock::new(isbot::Bots::default);
+    BOTS.is_bot(agent)
+}
+
+/// The seed's rule: a GET of `/`-ending, `.html`, `.htm` or extension-less paths.
+pub fn is_page_view(method: &str, path: &str) -> bool {
+    if method != "GET" || !path.starts_with('/') {
+        return false;
+    }
+    let last = &path[path.rfind('/').map_or(0, |i| i + 1)..];
+    match last.rfind('.') {
+        None => true,
+        Some(dot) => {
+            let ext = &last[dot + 1..];
+            ext.eq_ignore_ascii_case("html") || ext.eq_ignore_ascii_case("htm")
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hit(ip: &str, method: &str, path: &str, agent: Option<&str>) -> Hit {
+        Hit {
+            seq: 0,
+            time: 0,
+            ip: ip.parse().unwrap(),
+            host: None,
+            method: method.into(),
+            path: path.into(),
+            query: None,
+            protocol: None,
+            status: 200,
+            bytes: 0,
+            referer: None,
+            agent: agent.map(Into::into),
+            browser: None,
+            os: None,
+            bot: false,
+            country: None,
+            vhost: None,
+            source: "t".into(),
+            url: None,
+        }
+    }
+
+    #[test]
+    fn page_views() {
+        for p in ["/", "/a/", "/index.html", "/x.HTM", "/about", "/a.b/c"] {
+            assert!(is_page_view("GET", p), "{p}");
+        }
+        for p in [
+            "/style.css",
+            "/app.js",
+            "/img/logo.png",
+            "/favicon.ico",
+            "*",
+            "",
+        ] {
+            assert!(!is_page_view("GET", p), "{p}");
+        }
+        assert!(!is_page_view("POST", "/"));
+        assert!(!is_page_view("HEAD", "/"));
+    }
+
+    #[test]
+    fn ip_blocks() {
+        let b: IpBlock = "10.0.0.0/8".parse().unwrap();
+        assert!(b.contains("10.200.3.4".parse().unwrap()));
+        assert!(b.contains("::ffff:10.1.1.1".parse().unwrap()));
+        assert!(!b.contains("11.0.0.1".parse().unwrap()));
+        let b: IpBlock = "2001:db8::/32".parse().unwrap();
+        assert!(b.contains("2001:db8:1::5".parse().unwrap()));
+        assert!(!b.contains("2001:db9::5".parse().unwrap()));
+        let one: IpBlock = "192.0.2.1".parse().unwrap();
+        assert!(one.contains("192.0.2.1".parse().unwrap()));
+        assert!(!one.contains("192.0.2.2".parse().unwrap()));
+        let all: IpBlock = "0.0.0.0/0".parse().unwrap();
+        assert!(all.contains("8.8.8.8".parse().unwrap()));
+        assert_eq!(
+            "x/8".parse::<IpBlock>(),
+            Err(IpBlockError::Address("x".into()))
+        );
+        assert_eq!(
+            "1.2.3.4/33".parse::<IpBlock>(),
+            Err(IpBlockError::Prefix("33".into()))
+        );
+    }
+
+    #[test]
+    fn default_rules_hide_assets_viewers_and_excluded() {
+        let viewers = Viewers::default();
+        let rules = FilterRules {
+            exclude: vec!["192.0.2.0/24".parse().unwrap()],
+            ..Default::default()
+        };
+        let f = Filter::new(rules, viewers.clone());
+        assert!(f.keep(&hit("203.0.113.1", "GET", "/", None)));
+        assert!(!f.keep(&hit("203.0.113.1", "GET", "/a.css", None)));
+        assert!(!f.keep(&hit("192.0.2.7", "GET", "/", None)));
+        let guard = viewers.register("203.0.113.1".parse().unwrap());
+        assert!(!f.keep(&hit("203.0.113.1", "GET", "/", None)));
+        drop(guard);
+        assert!(f.keep(&hit("203.0.113.1", "GET", "/", None)));
+    }
+
+    #[test]
+    fn all_and_no_bots() {
+        let rules = FilterRules {
+            all: true,
+            no_bots: true,
+            ..Default::default()
+        };
+        let f = Filter::new(rules, Viewers::default());
+        assert!(f.keep(&hit(
+            "203.0.113.1",
+            "POST",
+            "/a.css",
+            Some("Mozilla/5.0 Firefox/128.0")
+        )));
+        let bot = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)";
+        assert!(!f.keep(&hit("203.0.113.1", "GET", "/", Some(bot))));
+    }
+}

@@ -1,0 +1,127 @@
+//! The two types that flow through the pipeline: a raw [`Line`] from a source and the
+//! parsed [`Hit`] that every later stage receives and hands on.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use serde::Serialize;
+
+/// One line of a log, as a source read it: text (decoded lossily from UTF-8), and where it came from.
+#[derive(Debug, Clone)]
+pub struct Line {
+    /// The line without its trailing newline (and without a `\r` before it).
+    pub text: String,
+    /// Short name of the source: the file's name, `stdin`, `demo`.
+    pub source: Arc<str>,
+    /// Byte offset of the start of the line in its file (0 for streams).
+    pub offset: u64,
+    /// The line was longer than the limit and was cut.
+    pub truncated: bool,
+}
+
+/// One request to the web server, as the dashboard shows it.
+///
+/// Serialized as one element of the `hits` array of the WebSocket contract (DESIGN.md section 3).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Hit {
+    /// Sequence number stamped by the hub (0 before that).
+    pub seq: u64,
+    /// Time of the request, RFC 3339 in UTC (`2026-11-24T13:08:01Z`).
+    #[serde(serialize_with = "serialize_time")]
+    pub time: i64,
+    /// Client address.
+    pub ip: IpAddr,
+    /// Host name of the client, once reverse DNS has answered (it usually follows in a `hosts` frame).
+    pub host: Option<String>,
+    /// HTTP method (`GET`), or `-` when the request line was not `METHOD PATH PROTO`.
+    pub method: String,
+    /// Path without the query string; the whole raw request when it was not `METHOD PATH PROTO`.
+    pub path: String,
+    /// Query string without its `?`.
+    pub query: Option<String>,
+    /// Protocol (`HTTP/1.1`), if the request line had one.
+    pub protocol: Option<String>,
+    /// Response status.
+    pub status: u16,
+    /// Response body size (0 for `-`).
+    pub bytes: u64,
+    /// `Referer` header, if logged and not `-`.
+    pub referer: Option<String>,
+    /// `User-Agent` header, if logged and not `-`.
+    pub agent: Option<String>,
+    /// Browser family from the user agent.
+    pub browser: Option<String>,
+    /// Operating system family from the user agent.
+    pub os: Option<String>,
+    /// The user agent is a crawler or another program.
+    pub bot: bool,
+    /// ISO country code of the client, when a GeoIP database is given.
+    pub country: Option<String>,
+    /// Virtual host, for formats that log one.
+    pub vhost: Option<String>,
+    /// Which log the hit came from.
+    pub source: Arc<str>,
+    /// Full URL, when `--site` (or the vhost) says where the site lives.
+    pub url: Option<String>,
+}
+
+fn serialize_time<S: serde::Serializer>(time: &i64, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(&Rfc3339(*time))
+}
+
+/// Formats Unix seconds as RFC 3339 UTC without allocating.
+pub struct Rfc3339(pub i64);
+
+impl std::fmt::Display for Rfc3339 {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let days = self.0.div_euclid(86_400);
+        let secs = self.0.rem_euclid(86_400);
+        let (y, m, d) = civil_from_days(days);
+        write!(
+            f,
+            "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+            secs / 3600,
+            secs / 60 % 60,
+            secs % 60
+        )
+    }
+}
+
+/// Days since 1970-01-01 to a (year, month, day) date (Howard Hinnant's algorithm).
+pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+/// A (year, month, day) date to days since 1970-01-01 (Howard Hinnant's algorithm).
+pub fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let m = i64::from(m);
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339_round_trips_dates() {
+        assert_eq!(Rfc3339(0).to_string(), "1970-01-01T00:00:00Z");
+        assert_eq!(Rfc3339(1_795_957_681).to_string(), "2026-11-29T13:08:01Z");
+        for days in [-800_000, -1, 0, 59, 365, 11_016, 20_000, 2_000_000] {
+            let (y, m, d) = civil_from_days(days);
+            assert_eq!(days_from_civil(y, m, d), days);
+        }
+    }
+}

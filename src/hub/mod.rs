@@ -1,0 +1,324 @@
+//! hub: stamps hits with sequence numbers, keeps the backlog and live stats, fans frames out.
+//!
+//! Every frame is serialized once and shared by reference count with all viewers (a
+//! [`Utf8Bytes`] clone is a pointer copy). Fan-out is a `tokio::sync::broadcast` ring: a viewer
+//! that stops reading never slows the stream or another viewer; it falls behind the ring, and
+//! the sequence numbers tell it how many hits it missed.
+
+pub mod stats;
+
+use std::collections::{HashMap, VecDeque};
+use std::net::IpAddr;
+use std::ops::RangeInclusive;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use axum::extract::ws::Utf8Bytes;
+use serde::Serialize;
+use tokio::sync::broadcast;
+
+use crate::hit::Hit;
+pub use stats::{Stats, StatsSnapshot};
+
+/// Hits per `hits` frame at most; a bigger batch is split.
+pub const MAX_FRAME_HITS: usize = 1000;
+
+/// One serialized message, shared by every viewer.
+#[derive(Debug, Clone)]
+pub struct Frame {
+    /// The JSON text.
+    pub text: Utf8Bytes,
+    /// Sequence numbers of the hits it carries (`hits` frames only).
+    pub seqs: Option<RangeInclusive<u64>>,
+}
+
+/// The messages of the WebSocket contract (DESIGN.md section 3).
+#[derive(Serialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum Message<'a> {
+    /// First message to every viewer.
+    Hello {
+        /// Protocol version.
+        version: u32,
+        /// `webpeek <version>`.
+        server: &'a str,
+        /// Sequence number of the newest hit.
+        seq: u64,
+        /// Backlog size.
+        backlog: usize,
+    },
+    /// A batch of hits.
+    Hits {
+        /// The hits, oldest first.
+        hits: &'a [Arc<Hit>],
+    },
+    /// Host names for addresses, from reverse DNS.
+    Hosts {
+        /// Address to name.
+        hosts: &'a HashMap<IpAddr, String>,
+    },
+    /// Live aggregates.
+    Stats(&'a StatsSnapshot),
+    /// The viewer fell behind and missed this many hits.
+    Lagged {
+        /// How many.
+        missed: u64,
+    },
+}
+
+impl Message<'_> {
+    /// Serializes the message once.
+    pub fn to_text(&self) -> Utf8Bytes {
+        serde_json::to_string(self)
+            .expect("messages serialize")
+            .into()
+    }
+}
+
+/// Sizes of the hub's bounded buffers.
+#[derive(Debug, Clone)]
+pub struct HubOptions {
+    /// Hits kept for late viewers.
+    pub backlog: usize,
+    /// Frames a viewer may fall behind before it starts missing hits.
+    pub queue: usize,
+}
+
+impl Default for HubOptions {
+    fn default() -> Self {
+        HubOptions {
+            backlog: 1000,
+            queue: 1024,
+        }
+    }
+}
+
+struct Backlog {
+    hits: VecDeque<Arc<Hit>>,
+    last_seq: u64,
+    /// Names of recent clients, so late viewers get them with the backlog.
+    hosts: HashMap<IpAddr, String>,
+}
+
+struct Inner {
+    options: HubOptions,
+    backlog: Mutex<Backlog>,
+    stats: Mutex<Stats>,
+    frames: broadcast::Sender<Frame>,
+}
+
+/// What a new viewer starts from.
+pub struct Subscription {
+    /// The backlog's hits, oldest first.
+    pub backlog: Vec<Arc<Hit>>,
+    /// Known host names for the backlog's addresses.
+    pub hosts: HashMap<IpAddr, String>,
+    /// Sequence number of the newest hit at the moment of the snapshot.
+    pub last_seq: u64,
+    /// Live frames from the moment of the snapshot on.
+    pub frames: broadcast::Receiver<Frame>,
+}
+
+/// The fan-out point between the pipeline and the viewers. Cheap to clone.
+#[derive(Clone)]
+pub struct Hub(Arc<Inner>);
+
+impl Hub {
+    /// A hub with these buffer sizes.
+    pub fn new(options: HubOptions) -> Hub {
+        let (frames, _) = broadcast::channel(options.queue.max(1));
+        Hub(Arc::new(Inner {
+            backlog: Mutex::new(Backlog {
+                hits: VecDeque::with_capacity(options.backlog),
+                last_seq: 0,
+                hosts: HashMap::new(),
+            }),
+            stats: Mutex::new(Stats::default()),
+            frames,
+            options,
+        }))
+    }
+
+    /// The hub's buffer sizes.
+    pub fn options(&self) -> &HubOptions {
+        &self.0.options
+    }
+
+    /// Locks the aggregates, for counting a batch or reading them.
+    pub fn stats(&self) -> MutexGuard<'_, Stats> {
+        self.0.stats.lock().expect("stats lock")
+    }
+
+    /// Sequence number of the newest hit.
+    pub fn last_seq(&self) -> u64 {
+        self.0.backlog.lock().expect("backlog lock").last_seq
+    }
+
+    /// Viewers subscribed right now.
+    pub fn viewers(&self) -> usize {
+        self.0.frames.receiver_count()
+    }
+
+    /// Stamps, keeps and sends hits; one frame per [`MAX_FRAME_HITS`].
+    pub fn publish(&self, hits: Vec<Hit>) {
+        if hits.is_empty() {
+            return;
+        }
+        let mut backlog = self.0.backlog.lock().expect("backlog lock");
+        let mut stamped = Vec::with_capacity(hits.len());
+        for mut hit in hits {
+            backlog.last_seq += 1;
+            hit.seq = backlog.last_seq;
+            stamped.push(Arc::new(hit));
+        }
+        let cap = self.0.options.backlog;
+        for hit in stamped.iter().skip(stamped.len().saturating_sub(cap)) {
+            if backlog.hits.len() == cap {
+                backlog.hits.pop_front();
+            }
+            backlog.hits.push_back(hit.clone());
+        }
+        // Serialize and send under the lock so a subscriber's snapshot and its live
+        // frames neither overlap nor leave a gap.
+        for chunk in stamped.chunks(MAX_FRAME_HITS) {
+            let text = Message::Hits { hits: chunk }.to_text();
+            let seqs = chunk[0].seq..=chunk[chunk.len() - 1].seq;
+            let _ = self.0.frames.send(Frame {
+                text,
+                seqs: Some(seqs),
+            });
+        }
+    }
+
+    /// Sends host names that reverse DNS found, and remembers them for late viewers.
+    pub fn publish_hosts(&self, names: HashMap<IpAddr, String>) {
+        if names.is_empty() {
+            return;
+        }
+        let text = Message::Hosts { hosts: &names }.to_text();
+        let mut backlog = self.0.backlog.lock().expect("backlog lock");
+        // Bounded: forget old names once far more are known than the backlog can show.
+        if backlog.hosts.len() > 4 * self.0.options.backlog.max(256) {
+            backlog.hosts.clear();
+        }
+        backlog.hosts.extend(names);
+        let _ = self.0.frames.send(Frame { text, seqs: None });
+    }
+
+    /// Sends the current aggregates to every viewer.
+    pub fn publish_stats(&self, now: i64) -> StatsSnapshot {
+        let snapshot = self.stats().snapshot(now);
+        let text = Message::Stats(&snapshot).to_text();
+        let _ = self.0.frames.send(Frame { text, seqs: None });
+        snapshot
+    }
+
+    /// The `hello` message for a new viewer whose snapshot ends at `seq`.
+    pub fn hello(&self, seq: u64) -> Utf8Bytes {
+        Message::Hello {
+            version: 1,
+            server: concat!("webpeek ", env!("CARGO_PKG_VERSION")),
+            seq,
+            backlog: self.0.options.backlog,
+        }
+        .to_text()
+    }
+
+    /// Subscribes a viewer: a snapshot of the backlog, then live frames from that moment on.
+    pub fn subscribe(&self) -> Subscription {
+        let backlog = self.0.backlog.lock().expect("backlog lock");
+        let hits: Vec<_> = backlog.hits.iter().cloned().collect();
+        let hosts = hits
+            .iter()
+            .filter_map(|h| backlog.hosts.get(&h.ip).map(|n| (h.ip, n.clone())))
+            .collect();
+        Subscription {
+            backlog: hits,
+            hosts,
+            last_seq: backlog.last_seq,
+            frames: self.0.frames.subscribe(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hit(path: &str) -> Hit {
+        Hit {
+            seq: 0,
+            time: 0,
+            ip: "203.0.113.1".parse().unwrap(),
+            host: None,
+            method: "GET".into(),
+            path: path.into(),
+            query: None,
+            protocol: None,
+            status: 200,
+            bytes: 0,
+            referer: None,
+            agent: None,
+            browser: None,
+            os: None,
+            bot: false,
+            country: None,
+            vhost: None,
+            source: "t".into(),
+            url: None,
+        }
+    }
+
+    #[test]
+    fn backlog_is_bounded_and_resumable() {
+        let hub = Hub::new(HubOptions {
+            backlog: 3,
+            queue: 8,
+        });
+        hub.publish((0..5).map(|i| hit(&format!("/{i}"))).collect());
+        let sub = hub.subscribe();
+        assert_eq!(
+            sub.backlog.iter().map(|h| h.seq).collect::<Vec<_>>(),
+            [3, 4, 5]
+        );
+        assert_eq!(sub.last_seq, 5);
+        assert_eq!(hub.last_seq(), 5);
+    }
+
+    #[test]
+    fn one_frame_per_batch_shared_by_all() {
+        let hub = Hub::new(HubOptions::default());
+        let mut a = hub.subscribe().frames;
+        let mut b = hub.subscribe().frames;
+        hub.publish(vec![hit("/x"), hit("/y")]);
+        let fa = a.try_recv().unwrap();
+        let fb = b.try_recv().unwrap();
+        assert_eq!(fa.seqs, Some(1..=2));
+        // Same allocation: serialized once.
+        assert_eq!(fa.text.as_str().as_ptr(), fb.text.as_str().as_ptr());
+        let v: serde_json::Value = serde_json::from_str(fa.text.as_str()).unwrap();
+        assert_eq!(v["type"], "hits");
+        assert_eq!(v["hits"][1]["path"], "/y");
+        assert_eq!(v["hits"][1]["seq"], 2);
+    }
+
+    #[test]
+    fn hello_and_hosts() {
+        let hub = Hub::new(HubOptions::default());
+        let v: serde_json::Value = serde_json::from_str(hub.hello(0).as_str()).unwrap();
+        assert_eq!(
+            (
+                v["type"].as_str(),
+                v["version"].as_u64(),
+                v["backlog"].as_u64()
+            ),
+            (Some("hello"), Some(1), Some(1000))
+        );
+        hub.publish(vec![hit("/")]);
+        let ip: IpAddr = "203.0.113.1".parse().unwrap();
+        hub.publish_hosts(HashMap::from([(ip, "a.example".to_string())]));
+        assert_eq!(
+            hub.subscribe().hosts.get(&ip).map(String::as_str),
+            Some("a.example")
+        );
+    }
+}

@@ -1,0 +1,285 @@
+//! Live aggregates over the stream, bounded in memory whatever the log's size.
+//!
+//! Counters are exact; distinct visitors are a HyperLogLog++ estimate and the top lists are
+//! filtered space-saving sketches, so memory stays flat as the log grows.
+
+use std::collections::VecDeque;
+use std::net::IpAddr;
+
+use cardinality_estimator::CardinalityEstimator;
+use serde::Serialize;
+use topk::FilteredSpaceSaving;
+
+use crate::hit::{Hit, Rfc3339};
+
+/// Entries each top list tracks (more than it shows, for accuracy).
+const TRACKED: usize = 64;
+/// Entries each top list shows.
+const SHOWN: usize = 10;
+/// Seconds of per-second counts kept for the rate.
+const RATE_WINDOW: usize = 300;
+/// Seconds the reported rate averages over.
+const RATE_AVERAGE: usize = 5;
+
+/// Approximate top-k counter for one dimension.
+pub struct TopList(FilteredSpaceSaving<String>);
+
+impl Default for TopList {
+    fn default() -> Self {
+        TopList(FilteredSpaceSaving::new(TRACKED))
+    }
+}
+
+impl std::fmt::Debug for TopList {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TopList")
+    }
+}
+
+impl TopList {
+    /// Counts one occurrence of `key`.
+    pub fn add(&mut self, key: &str) {
+        self.0.insert(key.to_owned(), 1);
+    }
+
+    /// The most frequent keys with their (estimated) counts, most first.
+    pub fn top(&self, n: usize) -> Vec<(String, u64)> {
+        let mut v: Vec<_> = self
+            .0
+            .iter()
+            .map(|(k, c)| (k.clone(), c.estimated_count()))
+            .collect();
+        v.sort_unstable_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        v.truncate(n);
+        v
+    }
+}
+
+/// Everything `/api/stats` and the `stats` frame report.
+#[derive(Debug, Default)]
+pub struct Stats {
+    /// Requests parsed.
+    pub total: u64,
+    /// Requests shown to viewers.
+    pub shown: u64,
+    /// Lines that matched no format.
+    pub unparsed: u64,
+    /// Lines cut at the length limit.
+    pub truncated: u64,
+    status: [u64; 5],
+    /// Requests per wall-clock second, newest last: (unix second, count).
+    per_second: VecDeque<(i64, u64)>,
+    visitors: Visitors,
+    pages: TopList,
+    referers: TopList,
+    hosts: TopList,
+    browsers: TopList,
+    os: TopList,
+    bots: u64,
+    people: u64,
+}
+
+/// Distinct client addresses, estimated.
+struct Visitors(CardinalityEstimator<IpAddr>);
+
+impl Default for Visitors {
+    fn default() -> Self {
+        Visitors(CardinalityEstimator::new())
+    }
+}
+
+impl std::fmt::Debug for Visitors {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Visitors({})", self.0.estimate())
+    }
+}
+
+impl Stats {
+    /// Counts one parsed request (shown or not), arriving at wall-clock second `now`.
+    pub fn count_request(
+        &mut self,
+        ip: IpAddr,
+        path: &str,
+        status: u16,
+        referer: Option<&str>,
+        now: i64,
+    ) {
+        self.total += 1;
+        if let Some(slot) = (status / 100)
+            .checked_sub(1)
+            .and_then(|i| self.status.get_mut(usize::from(i)))
+        {
+            *slot += 1;
+        }
+        self.visitors.0.insert(&ip);
+        self.pages.add(path);
+        if let Some(r) = referer {
+            self.referers.add(r);
+        }
+        match self.per_second.back_mut() {
+            Some((sec, n)) if *sec == now => *n += 1,
+            _ => {
+                self.per_second.push_back((now, 1));
+                if self.per_second.len() > RATE_WINDOW {
+                    self.per_second.pop_front();
+                }
+            }
+        }
+    }
+
+    /// Counts a hit that viewers see, after enrichment.
+    pub fn count_shown(&mut self, hit: &Hit) {
+        self.shown += 1;
+        self.hosts
+            .add(hit.host.as_deref().unwrap_or(&hit.ip.to_string()));
+        if let Some(b) = &hit.browser {
+            self.browsers.add(b);
+        }
+        if let Some(o) = &hit.os {
+            self.os.add(o);
+        }
+        if hit.bot {
+            self.bots += 1;
+        } else {
+            self.people += 1;
+        }
+    }
+
+    /// Requests per second over the last few whole seconds before `now`.
+    pub fn rate(&self, now: i64) -> f64 {
+        let from = now - RATE_AVERAGE as i64;
+        let n: u64 = self
+            .per_second
+            .iter()
+            .filter(|(s, _)| *s >= from && *s < now)
+            .map(|(_, n)| n)
+            .sum();
+        n as f64 / RATE_AVERAGE as f64
+    }
+
+    /// A serializable picture of the aggregates at `now`.
+    pub fn snapshot(&self, now: i64) -> StatsSnapshot {
+        let [s1, s2, s3, s4, s5] = self.status;
+        StatsSnapshot {
+            time: Rfc3339(now).to_string(),
+            rate: self.rate(now),
+            total: self.total,
+            shown: self.shown,
+            unparsed: self.unparsed,
+            truncated: self.truncated,
+            visitors: self.visitors.0.estimate() as u64,
+            status: StatusClasses { s1, s2, s3, s4, s5 },
+            top: TopLists {
+                pages: self.pages.top(SHOWN),
+                referers: self.referers.top(SHOWN),
+                hosts: self.hosts.top(SHOWN),
+                browsers: self.browsers.top(SHOWN),
+                os: self.os.top(SHOWN),
+            },
+            bots: BotsPeople {
+                bots: self.bots,
+                people: self.people,
+            },
+        }
+    }
+}
+
+/// The `stats` message body (DESIGN.md section 3).
+#[derive(Debug, Clone, Serialize)]
+pub struct StatsSnapshot {
+    /// When, RFC 3339.
+    pub time: String,
+    /// Requests per second, recent average.
+    pub rate: f64,
+    /// Requests parsed.
+    pub total: u64,
+    /// Requests shown.
+    pub shown: u64,
+    /// Lines that did not parse.
+    pub unparsed: u64,
+    /// Lines cut at 64 KiB.
+    pub truncated: u64,
+    /// Distinct clients (estimate).
+    pub visitors: u64,
+    /// Requests by status class.
+    pub status: StatusClasses,
+    /// Top lists.
+    pub top: TopLists,
+    /// Shown hits from crawlers vs people.
+    pub bots: BotsPeople,
+}
+
+/// Requests by status class.
+#[derive(Debug, Clone, Serialize)]
+pub struct StatusClasses {
+    #[serde(rename = "1xx")]
+    s1: u64,
+    #[serde(rename = "2xx")]
+    s2: u64,
+    #[serde(rename = "3xx")]
+    s3: u64,
+    #[serde(rename = "4xx")]
+    s4: u64,
+    #[serde(rename = "5xx")]
+    s5: u64,
+}
+
+/// The top lists, each `[[key, count], ...]`, most first.
+#[derive(Debug, Clone, Serialize)]
+pub struct TopLists {
+    /// Paths, all requests.
+    pub pages: Vec<(String, u64)>,
+    /// Referers, all requests.
+    pub referers: Vec<(String, u64)>,
+    /// Client host names or addresses, shown hits.
+    pub hosts: Vec<(String, u64)>,
+    /// Browser families, shown hits.
+    pub browsers: Vec<(String, u64)>,
+    /// OS families, shown hits.
+    pub os: Vec<(String, u64)>,
+}
+
+/// Shown hits split by the bot flag.
+#[derive(Debug, Clone, Serialize)]
+pub struct BotsPeople {
+    /// From crawlers and programs.
+    pub bots: u64,
+    /// From browsers.
+    pub people: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_statuses_rate_and_tops() {
+        let mut s = Stats::default();
+        let ip: IpAddr = "203.0.113.1".parse().unwrap();
+        for i in 0..30u16 {
+            let path = if i % 3 == 0 { "/a" } else { "/b" };
+            s.count_request(
+                ip,
+                path,
+                200 + (i % 2) * 204,
+                Some("https://r/"),
+                100 + i64::from(i / 10),
+            );
+        }
+        s.count_request("203.0.113.2".parse().unwrap(), "/c", 999, None, 103);
+        let snap = s.snapshot(104);
+        assert_eq!(snap.total, 31);
+        assert_eq!(
+            (snap.status.s2, snap.status.s4, snap.status.s5),
+            (15, 15, 0)
+        );
+        assert_eq!(snap.visitors, 2);
+        assert_eq!(snap.top.pages[0], ("/b".to_string(), 20));
+        assert_eq!(snap.top.referers[0].1, 30);
+        // Seconds 99..=103 hold 31 requests.
+        assert!((snap.rate - 31.0 / 5.0).abs() < 1e-9, "{}", snap.rate);
+        let json = serde_json::to_value(&snap).unwrap();
+        assert_eq!(json["status"]["4xx"], 15);
+        assert_eq!(json["top"]["pages"][0][0], "/b");
+    }
+}

@@ -1,0 +1,236 @@
+//! The NCSA family (common, combined, vhost_combined), parsed by hand over the line's bytes.
+//!
+//! One forward pass with `memchr`, no allocation: every field is a slice of the line.
+
+use memchr::memchr;
+
+use super::{RawHit, time::parse_clf_time};
+
+/// A cursor over the line's bytes.
+struct Cursor<'a> {
+    line: &'a str,
+    pos: usize,
+}
+
+impl<'a> Cursor<'a> {
+    fn bytes(&self) -> &'a [u8] {
+        self.line.as_bytes()
+    }
+
+    /// The next space-separated token.
+    fn token(&mut self) -> Option<&'a str> {
+        let rest = &self.bytes()[self.pos..];
+        let end = memchr(b' ', rest).unwrap_or(rest.len());
+        if end == 0 {
+            return None;
+        }
+        let tok = &self.line[self.pos..self.pos + end];
+        self.pos += end;
+        Some(tok)
+    }
+
+    /// Consumes exactly `b`.
+    fn expect(&mut self, b: u8) -> Option<()> {
+        (self.bytes().get(self.pos) == Some(&b)).then(|| self.pos += 1)
+    }
+
+    /// A `"..."` field whose inner quotes are backslash-escaped (Apache) or `\x22` (nginx).
+    fn quoted(&mut self) -> Option<&'a str> {
+        self.expect(b'"')?;
+        let start = self.pos;
+        let b = self.bytes();
+        let mut from = start;
+        loop {
+            let q = from + memchr(b'"', &b[from..])?;
+            let backslashes = b[start..q]
+                .iter()
+                .rev()
+                .take_while(|&&c| c == b'\\')
+                .count();
+            if backslashes % 2 == 0 {
+                self.pos = q + 1;
+                return Some(&self.line[start..q]);
+            }
+            from = q + 1;
+        }
+    }
+
+    /// `[time]`.
+    fn bracketed(&mut self) -> Option<&'a str> {
+        self.expect(b'[')?;
+        let end = self.pos + memchr(b']', &self.bytes()[self.pos..])?;
+        let inner = &self.line[self.pos..end];
+        self.pos = end + 1;
+        Some(inner)
+    }
+
+    fn at_end(&self) -> bool {
+        self.line[self.pos..].trim_end().is_empty()
+    }
+}
+
+fn dash_none(s: &str) -> Option<&str> {
+    (s != "-" && !s.is_empty()).then_some(s)
+}
+
+/// Parses common (`combined = false`) or combined lines, optionally led by `vhost:port`.
+pub(super) fn parse(line: &str, vhost: bool, combined: bool) -> Option<RawHit<'_>> {
+    let mut c = Cursor { line, pos: 0 };
+    let vhost = if vhost {
+        let v = c.token()?;
+        c.expect(b' ')?;
+        // `%v:%p`: strip the port, but not from a bare IPv6 address.
+        Some(match v.rsplit_once(':') {
+            Some((host, port)) if port.bytes().all(|b| b.is_ascii_digit()) && !host.is_empty() => {
+                host
+            }
+            _ => v,
+        })
+    } else {
+        None
+    };
+    let ip = c.token()?.parse().ok()?;
+    c.expect(b' ')?;
+    c.token()?; // ident
+    c.expect(b' ')?;
+    c.token()?; // user
+    c.expect(b' ')?;
+    let time = parse_clf_time(c.bracketed()?)?;
+    c.expect(b' ')?;
+    let request = c.quoted()?;
+    c.expect(b' ')?;
+    let status = c.token()?;
+    if status.len() != 3 {
+        return None;
+    }
+    let status: u16 = status.parse().ok()?;
+    c.expect(b' ')?;
+    let bytes = match c.token()? {
+        "-" => 0,
+        b => b.parse().ok()?,
+    };
+    let (referer, agent) = if combined {
+        c.expect(b' ')?;
+        let referer = c.quoted()?;
+        c.expect(b' ')?;
+        let agent = c.quoted()?;
+        // nginx setups often append fields after the agent; they are not ours to judge.
+        (dash_none(referer), dash_none(agent))
+    } else {
+        if !c.at_end() {
+            return None;
+        }
+        (None, None)
+    };
+    Some(RawHit {
+        vhost,
+        ip,
+        time,
+        request,
+        status,
+        bytes,
+        referer,
+        agent,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::LogFormat;
+    use crate::hit::Rfc3339;
+
+    const COMBINED: &str = r#"203.0.113.9 - frank [24/Nov/2026:13:08:01 +0000] "GET /docs/index.html?lang=en HTTP/1.1" 200 5120 "https://example.com/" "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0""#;
+
+    #[test]
+    fn combined_fields() {
+        let h = LogFormat::Combined.parse(COMBINED).unwrap();
+        assert_eq!(h.ip.to_string(), "203.0.113.9");
+        assert_eq!(Rfc3339(h.time).to_string(), "2026-11-24T13:08:01Z");
+        assert_eq!(h.request, "GET /docs/index.html?lang=en HTTP/1.1");
+        assert_eq!((h.status, h.bytes), (200, 5120));
+        assert_eq!(h.referer, Some("https://example.com/"));
+        assert!(h.agent.unwrap().contains("Firefox/128.0"));
+        let r = h.request();
+        assert_eq!(
+            (r.method, r.path, r.query),
+            ("GET", "/docs/index.html", Some("lang=en"))
+        );
+        // Common does not accept the extra fields; combined accepts trailing nginx extras.
+        assert!(LogFormat::Common.parse(COMBINED).is_none());
+        assert!(
+            LogFormat::Combined
+                .parse(&format!("{COMBINED} \"1.2.3.4\" 0.002"))
+                .is_some()
+        );
+    }
+
+    #[test]
+    fn common_and_dash_fields() {
+        let h = LogFormat::Common
+            .parse(
+                r#"10.0.0.1 - - [10/Oct/2000:13:55:36 -0700] "GET /apache_pb.gif HTTP/1.0" 304 -"#,
+            )
+            .unwrap();
+        assert_eq!(
+            (h.status, h.bytes, h.referer, h.agent),
+            (304, 0, None, None)
+        );
+        let h = LogFormat::Combined
+            .parse(r#"10.0.0.1 - - [10/Oct/2000:13:55:36 -0700] "-" 400 0 "-" "-""#)
+            .unwrap();
+        assert_eq!((h.request, h.referer, h.agent), ("-", None, None));
+        assert_eq!(h.request().method, "-");
+    }
+
+    #[test]
+    fn ipv6_clients() {
+        let h = LogFormat::Combined
+            .parse(r#"2001:db8::1 - - [24/Nov/2026:13:08:01 +0100] "GET / HTTP/2.0" 200 1 "-" "x""#)
+            .unwrap();
+        assert_eq!(h.ip.to_string(), "2001:db8::1");
+        let h = LogFormat::VhostCombined
+            .parse(r#"example.org:80 ::1 - - [24/Nov/2026:13:08:01 +0100] "GET / HTTP/2.0" 200 1 "-" "x""#)
+            .unwrap();
+        assert_eq!(
+            (h.vhost, h.ip.to_string().as_str()),
+            (Some("example.org"), "::1")
+        );
+    }
+
+    #[test]
+    fn escaped_quotes_and_backslashes() {
+        let line = r#"1.2.3.4 - - [24/Nov/2026:13:08:01 +0000] "GET /a\"b\\ HTTP/1.1" 200 3 "-" "agent \"quoted\" \\""#;
+        let h = LogFormat::Combined.parse(line).unwrap();
+        assert_eq!(h.request, r#"GET /a\"b\\ HTTP/1.1"#);
+        assert_eq!(h.agent, Some(r#"agent \"quoted\" \\"#));
+        let hit = h.to_hit(&"t".into());
+        assert_eq!(hit.path, r#"/a"b\"#);
+        assert_eq!(hit.agent.as_deref(), Some(r#"agent "quoted" \"#));
+        // nginx writes \x22 for a quote and \x16... for TLS bytes on an HTTP port.
+        let line = r#"1.2.3.4 - - [24/Nov/2026:13:08:01 +0000] "\x16\x03\x01\x00\xF4\x01" 400 157 "-" "-""#;
+        let hit = LogFormat::Combined.parse(line).unwrap().to_hit(&"t".into());
+        assert_eq!(hit.method, "-");
+        assert_eq!(hit.protocol, None);
+    }
+
+    #[test]
+    fn garbage_is_rejected() {
+        for line in [
+            "",
+            "-",
+            "hello world",
+            "not-an-ip - - [24/Nov/2026:13:08:01 +0000] \"GET / HTTP/1.1\" 200 1 \"-\" \"-\"",
+            "1.2.3.4 - - [24/Nov/2026:13:08:01 +0000] \"GET / HTTP/1.1\" 2000 1 \"-\" \"-\"",
+            "1.2.3.4 - - [24/Nov/2026:13:08:01 +0000] \"GET / HTTP/1.1\" 200 x \"-\" \"-\"",
+            "1.2.3.4 - - [24/Nov/2026:13:08:01 +0000] \"GET / HTTP/1.1 200 1",
+            "1.2.3.4 - - [24/Nov/2026:13:08:01 +0000 \"GET / HTTP/1.1\" 200 1",
+            "1.2.3.4 - - [garbage] \"GET / HTTP/1.1\" 200 1",
+            "1.2.3.4 - - [24/Nov/2026:13:08:01 +0000] \"GET / HTTP/1.1\" 200 1 \"-\" \"unterminated",
+            "\u{0}\u{0}\u{0}",
+        ] {
+            for f in LogFormat::DETECTABLE {
+                assert!(f.parse(line).is_none(), "{f:?} accepted {line:?}");
+            }
+        }
+    }
+}

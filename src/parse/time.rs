@@ -1,0 +1,78 @@
+//! Timestamps as Apache and nginx write them: `10/Oct/2000:13:55:36 -0700`.
+
+use crate::hit::days_from_civil;
+
+/// Parses a common-log-format time (without its brackets) into Unix seconds, UTC.
+///
+/// Fixed width by the format's definition, so this reads digits at known places; any zone
+/// offset is honoured.
+pub fn parse_clf_time(s: &str) -> Option<i64> {
+    let b = s.as_bytes();
+    if b.len() != 26 || b[2] != b'/' || b[6] != b'/' || b[11] != b':' || b[20] != b' ' {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| -> Option<i64> {
+        b[r].iter().try_fold(0i64, |acc, &c| {
+            c.is_ascii_digit().then(|| acc * 10 + i64::from(c - b'0'))
+        })
+    };
+    let day = num(0..2)?;
+    let month = month_number(&b[3..6])?;
+    let year = num(7..11)?;
+    let (h, m, sec) = (num(12..14)?, num(15..17)?, num(18..20)?);
+    if b[14] != b':' || b[17] != b':' || !(1..=31).contains(&day) || h > 23 || m > 59 || sec > 60 {
+        return None;
+    }
+    let sign = match b[21] {
+        b'+' => 1,
+        b'-' => -1,
+        _ => return None,
+    };
+    let offset = sign * (num(22..24)? * 3600 + num(24..26)? * 60);
+    let days = days_from_civil(year, month, day as u32);
+    Some(days * 86_400 + h * 3600 + m * 60 + sec - offset)
+}
+
+fn month_number(m: &[u8]) -> Option<u32> {
+    const MONTHS: [&[u8; 3]; 12] = [
+        b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov",
+        b"Dec",
+    ];
+    MONTHS
+        .iter()
+        .position(|x| x.as_slice() == m)
+        .map(|i| i as u32 + 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hit::Rfc3339;
+
+    fn iso(s: &str) -> String {
+        Rfc3339(parse_clf_time(s).unwrap()).to_string()
+    }
+
+    #[test]
+    fn parses_with_any_offset() {
+        assert_eq!(iso("10/Oct/2000:13:55:36 -0700"), "2000-10-10T20:55:36Z");
+        assert_eq!(iso("24/Nov/2026:13:08:01 +0000"), "2026-11-24T13:08:01Z");
+        assert_eq!(iso("01/Jan/2026:00:30:00 +0530"), "2025-12-31T19:00:00Z");
+        assert_eq!(iso("29/Feb/2024:23:59:59 +0000"), "2024-02-29T23:59:59Z");
+    }
+
+    #[test]
+    fn rejects_garbage() {
+        for s in [
+            "",
+            "10/Oct/2000:13:55:36",
+            "10/Foo/2000:13:55:36 -0700",
+            "1O/Oct/2000:13:55:36 -0700",
+            "10/Oct/2000:25:55:36 -0700",
+            "10/Oct/2000:13:55:36 *0700",
+            "10/Oct/2000 13:55:36 -0700",
+        ] {
+            assert_eq!(parse_clf_time(s), None, "{s}");
+        }
+    }
+}

@@ -1,0 +1,129 @@
+//! One viewer's WebSocket: hello, optional resume, backlog, then live frames until it leaves.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use axum::extract::ws::{Message, WebSocket};
+use serde::Deserialize;
+use tokio::sync::broadcast::error::RecvError;
+
+use super::WebState;
+use crate::hub::{self, MAX_FRAME_HITS};
+
+/// How long a new viewer has to ask for a resume before it gets the whole backlog.
+const RESUME_WAIT: Duration = Duration::from_millis(200);
+
+#[derive(Deserialize)]
+struct ClientMessage {
+    #[serde(rename = "type")]
+    kind: String,
+    after: Option<u64>,
+}
+
+/// Sends, giving up on a viewer whose socket has accepted nothing for the write timeout.
+async fn send(
+    socket: &mut WebSocket,
+    text: axum::extract::ws::Utf8Bytes,
+    timeout: Duration,
+) -> bool {
+    matches!(
+        tokio::time::timeout(timeout, socket.send(Message::Text(text))).await,
+        Ok(Ok(()))
+    )
+}
+
+/// Serves one viewer until it disconnects or stops accepting data.
+pub async fn run(mut socket: WebSocket, state: WebState, ip: IpAddr) {
+    let _registered = state.viewers.register(ip);
+    let timeout = state.write_timeout;
+    let hub = &state.hub;
+    // Subscribe first: hits published while this viewer decides whether to resume wait in its
+    // queue, and the backlog snapshot covers everything up to the hello's `seq`.
+    let mut sub = hub.subscribe();
+    let mut last = sub.last_seq;
+    if !send(&mut socket, hub.hello(last), timeout).await {
+        return;
+    }
+    let mut after = None;
+    match tokio::time::timeout(RESUME_WAIT, socket.recv()).await {
+        Ok(Some(Ok(Message::Text(t)))) => {
+            if let Ok(m) = serde_json::from_str::<ClientMessage>(t.as_str())
+                && m.kind == "resume"
+            {
+                // A sequence number from before a server restart is ignored.
+                after = m.after.filter(|&a| a <= last);
+            }
+        }
+        Ok(Some(Ok(Message::Close(_)))) | Ok(Some(Err(_))) | Ok(None) => return,
+        _ => {}
+    }
+    let backlog = match after {
+        Some(after) => {
+            let start = sub.backlog.partition_point(|h| h.seq <= after);
+            let first = sub.backlog.get(start).map_or(last + 1, |h| h.seq);
+            if first > after + 1 {
+                let missed = first - after - 1;
+                if !send(
+                    &mut socket,
+                    hub::Message::Lagged { missed }.to_text(),
+                    timeout,
+                )
+                .await
+                {
+                    return;
+                }
+            }
+            &sub.backlog[start..]
+        }
+        None => &sub.backlog[..],
+    };
+    for chunk in backlog.chunks(MAX_FRAME_HITS) {
+        if !send(
+            &mut socket,
+            hub::Message::Hits { hits: chunk }.to_text(),
+            timeout,
+        )
+        .await
+        {
+            return;
+        }
+    }
+    if !sub.hosts.is_empty()
+        && !send(
+            &mut socket,
+            hub::Message::Hosts { hosts: &sub.hosts }.to_text(),
+            timeout,
+        )
+        .await
+    {
+        return;
+    }
+    drop(sub.backlog);
+    loop {
+        tokio::select! {
+            frame = sub.frames.recv() => match frame {
+                Ok(frame) => {
+                    if let Some(seqs) = &frame.seqs {
+                        if *seqs.start() > last + 1 {
+                            let missed = seqs.start() - last - 1;
+                            if !send(&mut socket, hub::Message::Lagged { missed }.to_text(), timeout).await {
+                                return;
+                            }
+                        }
+                        last = *seqs.end();
+                    }
+                    if !send(&mut socket, frame.text, timeout).await {
+                        return;
+                    }
+                }
+                // The sequence gap on the next hits frame says how many hits were missed.
+                Err(RecvError::Lagged(_)) => continue,
+                Err(RecvError::Closed) => return,
+            },
+            msg = socket.recv() => match msg {
+                Some(Ok(Message::Close(_))) | Some(Err(_)) | None => return,
+                Some(Ok(_)) => {}
+            },
+        }
+    }
+}

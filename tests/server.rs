@@ -1,0 +1,384 @@
+//! End to end: a real webpeek process, a real log file, real WebSocket and HTTP clients.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{Server, append, assert_no_hits, collect_hits, line, next_json, send_json};
+use futures_util::StreamExt;
+use serde_json::json;
+use tokio_tungstenite::tungstenite;
+
+const SECOND: Duration = Duration::from_secs(1);
+
+#[tokio::test]
+async fn appended_line_arrives_with_its_fields() {
+    let s = Server::start(&[]);
+    let mut ws = s.viewer().await;
+    s.append(
+        "203.0.113.9 - - [24/Nov/2026:13:08:01 +0100] \"GET /docs/index.html?lang=en HTTP/1.1\" 200 5120 \
+         \"https://example.com/\" \"Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0\"\n",
+    );
+    let (hits, _) = collect_hits(&mut ws, 1, 5 * SECOND).await;
+    let h = &hits[0];
+    assert_eq!(h["seq"], 1);
+    assert_eq!(h["time"], "2026-11-24T12:08:01Z");
+    assert_eq!(h["ip"], "203.0.113.9");
+    assert_eq!(h["method"], "GET");
+    assert_eq!(h["path"], "/docs/index.html");
+    assert_eq!(h["query"], "lang=en");
+    assert_eq!(h["protocol"], "HTTP/1.1");
+    assert_eq!(h["status"], 200);
+    assert_eq!(h["bytes"], 5120);
+    assert_eq!(h["referer"], "https://example.com/");
+    assert_eq!(h["browser"], "Firefox");
+    assert_eq!(h["os"], "Linux");
+    assert_eq!(h["bot"], false);
+    assert_eq!(h["source"], "access.log");
+    assert_eq!(h["host"], serde_json::Value::Null);
+    assert_eq!(h["url"], serde_json::Value::Null);
+}
+
+#[tokio::test]
+async fn site_makes_full_urls() {
+    let s = Server::start(&["--site", "https://example.com/"]);
+    let mut ws = s.viewer().await;
+    s.append(line("203.0.113.9", "/a/b.html?x=1"));
+    let (hits, _) = collect_hits(&mut ws, 1, 5 * SECOND).await;
+    assert_eq!(hits[0]["url"], "https://example.com/a/b.html?x=1");
+}
+
+#[tokio::test]
+async fn quiet_hits_go_alone_and_bursts_together() {
+    let s = Server::start(&[]);
+    let mut ws = s.viewer().await;
+    s.append(line("203.0.113.1", "/alone"));
+    let (hits, frames) = collect_hits(&mut ws, 1, 5 * SECOND).await;
+    assert_eq!((hits.len(), frames), (1, 1));
+    // 2,000 lines in one write: far fewer frames than hits, all in order, none lost.
+    let burst: String = (0..2000)
+        .map(|i| line("203.0.113.2", &format!("/p{i}")))
+        .collect();
+    s.append(burst);
+    let (hits, frames) = collect_hits(&mut ws, 2000, 10 * SECOND).await;
+    assert!(frames <= 20, "{frames} frames for 2000 hits");
+    for (i, h) in hits.iter().enumerate() {
+        assert_eq!(h["path"], format!("/p{i}"));
+        assert_eq!(h["seq"], i as u64 + 2);
+    }
+}
+
+#[tokio::test]
+async fn new_viewer_gets_the_backlog_then_live_hits() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("access.log");
+    let old: String = (1..=5)
+        .map(|i| line("203.0.113.5", &format!("/old{i}")))
+        .collect();
+    append(&log, old);
+    let s = Server::start_on(dir, log, &["--from-start", "--backlog", "3"]);
+    // Wait until the existing lines are read.
+    let deadline = Instant::now() + 5 * SECOND;
+    while s.stats()["total"] != 5 {
+        assert!(Instant::now() < deadline, "existing lines not read");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let mut ws = s.viewer().await;
+    let (hits, _) = collect_hits(&mut ws, 3, 5 * SECOND).await;
+    let paths: Vec<_> = hits.iter().map(|h| h["path"].as_str().unwrap()).collect();
+    assert_eq!(paths, ["/old3", "/old4", "/old5"]);
+    s.append(line("203.0.113.5", "/new"));
+    let (hits, _) = collect_hits(&mut ws, 1, 5 * SECOND).await;
+    assert_eq!(hits[0]["path"], "/new");
+    assert_eq!(hits[0]["seq"], 6);
+
+    // A reconnecting viewer resumes after the last hit it saw.
+    let origin = format!("http://{}", s.addr);
+    let mut again = s.ws_with("/ws", &[("origin", &origin)]).await.unwrap();
+    assert_eq!(next_json(&mut again).await["seq"], 6);
+    send_json(&mut again, json!({"type": "resume", "after": 4})).await;
+    let (hits, _) = collect_hits(&mut again, 2, 5 * SECOND).await;
+    assert_eq!(hits[0]["path"], "/old5");
+    assert_eq!(hits[1]["path"], "/new");
+}
+
+#[tokio::test]
+async fn resume_from_before_the_backlog_reports_missed_hits() {
+    let s = Server::start(&["--backlog", "2"]);
+    let mut ws = s.viewer().await;
+    s.append(
+        (1..=6)
+            .map(|i| line("203.0.113.6", &format!("/r{i}")))
+            .collect::<String>(),
+    );
+    collect_hits(&mut ws, 6, 5 * SECOND).await;
+    let origin = format!("http://{}", s.addr);
+    let mut again = s.ws_with("/ws", &[("origin", &origin)]).await.unwrap();
+    next_json(&mut again).await;
+    send_json(&mut again, json!({"type": "resume", "after": 1})).await;
+    let lagged = next_json(&mut again).await;
+    assert_eq!(lagged, json!({"type": "lagged", "missed": 3}));
+    let (hits, _) = collect_hits(&mut again, 2, 5 * SECOND).await;
+    assert_eq!(hits[0]["seq"], 5);
+}
+
+#[tokio::test]
+async fn a_viewer_that_never_reads_does_not_delay_another() {
+    const BURSTS: u64 = 300;
+    const PER_BURST: u64 = 250;
+    const TOTAL: u64 = BURSTS * PER_BURST;
+    let s = Server::start(&["--all", "--viewer-queue", "64"]);
+    let mut stalled = s.viewer().await;
+    let mut reader = s.viewer().await;
+    // 75,000 hits in up to 300 frames (~26 MB), 1 s of slack for the reader: far more than the socket buffers and the stalled
+    // viewer's 64-frame queue hold.
+    let start = Instant::now();
+    let writer_log = s.log.clone();
+    let writer = std::thread::spawn(move || {
+        for b in 0..BURSTS {
+            let burst: String = (0..PER_BURST)
+                .map(|i| line("203.0.113.7", &format!("/b{b}/{i}")))
+                .collect();
+            append(&writer_log, burst);
+            std::thread::sleep(Duration::from_millis(15));
+        }
+    });
+    let (hits, _) = collect_hits(&mut reader, TOTAL as usize, 60 * SECOND).await;
+    writer.join().unwrap();
+    let took = start.elapsed();
+    for (i, h) in hits.iter().enumerate() {
+        assert_eq!(h["seq"], i as u64 + 1, "reader lost or reordered hits");
+    }
+    eprintln!("reader got {TOTAL} hits in {took:?} while another viewer read nothing");
+
+    // The stalled viewer, reading at last, is told how many hits it missed; what it does get
+    // is in order, and received + missed accounts for every hit.
+    let (mut last, mut missed, mut received, mut lagged_frames) = (0u64, 0u64, 0u64, 0);
+    while last < TOTAL {
+        let v = next_json(&mut stalled).await;
+        match v["type"].as_str().unwrap() {
+            "lagged" => {
+                let n = v["missed"].as_u64().unwrap();
+                missed += n;
+                last += n;
+                lagged_frames += 1;
+            }
+            "hits" => {
+                for h in v["hits"].as_array().unwrap() {
+                    assert_eq!(
+                        h["seq"].as_u64().unwrap(),
+                        last + 1,
+                        "a gap was not announced"
+                    );
+                    last += 1;
+                    received += 1;
+                }
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(received + missed, TOTAL);
+    assert!(
+        lagged_frames >= 1 && missed > 0,
+        "the stalled viewer was never told it lagged"
+    );
+    eprintln!(
+        "stalled viewer: {received} hits received, {missed} missed, in {lagged_frames} lagged messages"
+    );
+}
+
+#[tokio::test]
+async fn foreign_origin_is_refused() {
+    let s = Server::start(&[]);
+    for path in ["/ws", "/countdown/ws", "/echo/ws"] {
+        let err = s
+            .ws_with(path, &[("origin", "http://evil.example")])
+            .await
+            .unwrap_err();
+        match err {
+            tungstenite::Error::Http(resp) => assert_eq!(resp.status(), 403, "{path}"),
+            e => panic!("{path}: expected 403, got {e}"),
+        }
+    }
+    // Our own origin and --allow-origin pass.
+    assert!(
+        s.ws_with("/ws", &[("origin", &format!("http://{}", s.addr))])
+            .await
+            .is_ok()
+    );
+    let s = Server::start(&["--allow-origin", "https://admin.example.com"]);
+    assert!(
+        s.ws_with("/ws", &[("origin", "https://admin.example.com")])
+            .await
+            .is_ok()
+    );
+    // A page reaching us through another host name (DNS rebinding) is refused.
+    let (status, _) = s.get("/api/stats", &[]);
+    assert_eq!(status, 200);
+    let mut raw = std::net::TcpStream::connect(s.addr).unwrap();
+    use std::io::{Read, Write};
+    write!(
+        raw,
+        "GET /api/stats HTTP/1.1\r\nHost: evil.example:8083\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut resp = String::new();
+    raw.read_to_string(&mut resp).unwrap();
+    assert!(resp.starts_with("HTTP/1.1 403"), "{resp}");
+}
+
+#[tokio::test]
+async fn token_is_required_when_set() {
+    let s = Server::start(&["--token", "s3cret"]);
+    let err = s.ws_with("/ws", &[]).await.unwrap_err();
+    assert!(
+        matches!(err, tungstenite::Error::Http(ref r) if r.status() == 401),
+        "{err}"
+    );
+    assert_eq!(s.get("/api/stats", &[]).0, 401);
+    assert_eq!(s.get("/api/stats?token=wrong", &[]).0, 401);
+    assert_eq!(s.get("/api/stats?token=s3cret", &[]).0, 200);
+    assert_eq!(
+        s.get("/api/stats", &[("Authorization", "Bearer s3cret")]).0,
+        200
+    );
+    assert!(s.ws_with("/ws?token=s3cret", &[]).await.is_ok());
+    // The page itself and health checks need no token.
+    assert_eq!(s.get("/", &[]).0, 200);
+    assert_eq!(s.get("/healthz", &[]), (200, "ok".to_string()));
+}
+
+#[tokio::test]
+async fn countdown_ends_in_boom_and_close() {
+    let s = Server::start(&[]);
+    let mut ws = s.ws_with("/countdown/ws", &[]).await.unwrap();
+    let mut got = Vec::new();
+    let start = Instant::now();
+    loop {
+        match tokio::time::timeout(15 * SECOND, ws.next())
+            .await
+            .expect("countdown stalled")
+        {
+            Some(Ok(tungstenite::Message::Text(t))) => got.push(t.to_string()),
+            Some(Ok(tungstenite::Message::Close(_))) | None => break,
+            Some(Ok(_)) => {}
+            Some(Err(e)) => panic!("{e}"),
+        }
+    }
+    let expected: Vec<String> = (0..=10)
+        .rev()
+        .map(|n| n.to_string())
+        .chain(["BOOM!".to_string()])
+        .collect();
+    assert_eq!(got, expected);
+    // Eleven random pauses under a second each.
+    assert!(start.elapsed() < 11 * SECOND);
+}
+
+#[tokio::test]
+async fn echo_sends_back() {
+    let s = Server::start(&[]);
+    let mut ws = s.ws_with("/echo/ws", &[]).await.unwrap();
+    use futures_util::SinkExt;
+    ws.send(tungstenite::Message::Text("can my browser do it?".into()))
+        .await
+        .unwrap();
+    match tokio::time::timeout(5 * SECOND, ws.next()).await.unwrap() {
+        Some(Ok(tungstenite::Message::Text(t))) => assert_eq!(t.as_str(), "can my browser do it?"),
+        other => panic!("{other:?}"),
+    }
+    let (status, body) = s.get("/echo", &[]);
+    assert_eq!(status, 200);
+    assert!(body.contains("WebSocket"));
+}
+
+#[tokio::test]
+async fn default_filter_shows_page_views_only() {
+    let s = Server::start(&["--exclude-ip", "198.51.100.0/24"]);
+    let mut ws = s.viewer().await;
+    s.append(line("203.0.113.1", "/style.css"));
+    s.append(line("127.0.0.1", "/mine.html")); // the viewer's own address
+    s.append(line("198.51.100.77", "/excluded.html"));
+    s.append(line("203.0.113.1", "/shown.html"));
+    let (hits, _) = collect_hits(&mut ws, 1, 5 * SECOND).await;
+    assert_eq!(hits[0]["path"], "/shown.html");
+    assert_no_hits(&mut ws, SECOND).await;
+    let stats = s.stats();
+    assert_eq!(
+        (stats["total"].as_u64(), stats["shown"].as_u64()),
+        (Some(4), Some(1))
+    );
+}
+
+#[tokio::test]
+async fn all_shows_every_request() {
+    let s = Server::start(&["--all"]);
+    let mut ws = s.viewer().await;
+    s.append(line("203.0.113.1", "/style.css"));
+    s.append(line("127.0.0.1", "/mine.html"));
+    let (hits, _) = collect_hits(&mut ws, 2, 5 * SECOND).await;
+    assert_eq!(hits[0]["path"], "/style.css");
+    assert_eq!(hits[1]["path"], "/mine.html");
+}
+
+#[tokio::test]
+async fn bad_lines_are_counted_and_nothing_else_is_lost() {
+    let s = Server::start(&[]);
+    let mut ws = s.viewer().await;
+    s.append("this is not a log line\n");
+    s.append(b"203.0.113.1 - - [25/Nov/2026:10:00:00 +0000] \"GET /caf\xe9.html HTTP/1.1\" 200 1 \"-\" \"-\"\n");
+    s.append(format!("{}\n", "y".repeat(70 * 1024)));
+    s.append(line("203.0.113.1", "/<script>alert(1)</script>.html"));
+    s.append(line("203.0.113.1", "/after.html"));
+    let (hits, _) = collect_hits(&mut ws, 3, 5 * SECOND).await;
+    assert_eq!(hits[0]["path"], "/caf\u{fffd}.html");
+    assert_eq!(hits[1]["path"], "/<script>alert(1)</script>.html");
+    assert_eq!(hits[2]["path"], "/after.html");
+    let stats = s.stats();
+    assert_eq!(stats["unparsed"], 2, "{stats}");
+    assert_eq!(stats["truncated"], 1, "{stats}");
+    let (status, metrics) = s.get("/metrics", &[]);
+    assert_eq!(status, 200);
+    assert!(metrics.contains("webpeek_unparsed_total 2"), "{metrics}");
+}
+
+#[tokio::test]
+async fn mv_then_recreate_rotation_is_followed() {
+    let s = Server::start(&[]);
+    let mut ws = s.viewer().await;
+    s.append(line("203.0.113.1", "/before.html"));
+    collect_hits(&mut ws, 1, 5 * SECOND).await;
+    std::fs::rename(&s.log, s.dir.path().join("access.log.1")).unwrap();
+    append(
+        &s.dir.path().join("access.log.1"),
+        line("203.0.113.1", "/late-in-old.html"),
+    );
+    s.append(line("203.0.113.1", "/in-new.html"));
+    let (hits, _) = collect_hits(&mut ws, 2, 5 * SECOND).await;
+    let mut paths: Vec<_> = hits
+        .iter()
+        .map(|h| h["path"].as_str().unwrap().to_string())
+        .collect();
+    paths.sort();
+    assert_eq!(paths, ["/in-new.html", "/late-in-old.html"]);
+}
+
+#[test]
+fn missing_log_file_is_one_clear_line_and_exit_2() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_webpeek"))
+        .args(["--listen", "127.0.0.1:0", "/nonexistent/access.log"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        err.trim(),
+        "webpeek: error: /nonexistent/access.log: no such log file"
+    );
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_webpeek"))
+        .args(["-", "--exclude-ip", "10.0.0.300"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--exclude-ip"));
+}
