@@ -7,13 +7,13 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 
-use crate::config::{Config, Input};
+use crate::config::Config;
 use crate::enrich::{AgentClassifier, EnrichError, Enricher, HostName, ReverseDns};
 use crate::filter::{Filter, Viewers};
 use crate::hit::{Hit, Line};
 use crate::hub::{Hub, HubOptions};
 use crate::parse::{LogFormat, Parser};
-use crate::source::{FollowOptions, Follower, SourceError};
+use crate::source::{FollowOptions, Input, Registry, SourceError, Sources, StateError};
 use crate::web::{self, Access, WebState};
 
 /// Why a run could not start or stopped.
@@ -39,6 +39,9 @@ pub enum AppError {
     /// Serving failed.
     #[error("serving: {0}")]
     Serve(std::io::Error),
+    /// The state file is unusable.
+    #[error(transparent)]
+    State(#[from] StateError),
 }
 
 /// Lines waiting between the sources and the pipeline, in batches.
@@ -76,19 +79,19 @@ pub async fn run(config: Config) -> Result<(), AppError> {
     let follow = FollowOptions {
         from_start,
         poll: config.poll_interval,
+        inotify: config.inotify,
+        progress: true,
         ..FollowOptions::default()
     };
-    for input in &inputs {
-        match input {
-            Input::File(path) => {
-                Follower::open(path, follow.clone())?.spawn(line_tx.clone())?;
-            }
-            Input::Stdin => {
-                crate::source::spawn_stdin(line_tx.clone())?;
-            }
-        }
-    }
+    let registry = match &config.state {
+        Some(path) => Registry::load(path)?,
+        None => Registry::default(),
+    };
+    let sources = Sources::start(&inputs, &follow, registry, &line_tx)?;
     drop(line_tx);
+    if let Some(path) = config.state.clone() {
+        tokio::spawn(save_state_periodically(sources.registry().clone(), path));
+    }
 
     let (names_tx, names_rx) = mpsc::channel::<HostName>(4096);
     let dns = if config.dns {
@@ -99,8 +102,10 @@ pub async fn run(config: Config) -> Result<(), AppError> {
     let enricher = Enricher::new(AgentClassifier::new()?, dns);
     let filter = Filter::new(config.rules.clone(), viewers.clone());
 
-    tokio::spawn(pipeline(
+    let (drain_tx, drain_rx) = tokio::sync::oneshot::channel();
+    let pipeline = tokio::spawn(pipeline(
         line_rx,
+        drain_rx,
         config.format,
         filter,
         enricher,
@@ -128,17 +133,49 @@ pub async fn run(config: Config) -> Result<(), AppError> {
         .map(|t| format!("?token={t}"))
         .unwrap_or_default();
     eprintln!("webpeek: serving http://{addr}/{token_query}");
+    let (closing_tx, closing_rx) = tokio::sync::watch::channel(false);
     let state = WebState {
         hub,
         viewers,
         access: Arc::new(access),
         write_timeout: Duration::from_secs(30),
+        closing: closing_rx,
     };
-    web::serve(listener, state, shutdown_signal())
+    let shutdown = async move {
+        shutdown_signal().await;
+        // Viewers' sockets never end by themselves: tell them to close.
+        let _ = closing_tx.send(true);
+    };
+    web::serve(listener, state, shutdown)
         .await
         .map_err(AppError::Serve)?;
+
+    // Stop reading, hand on every line already read, then save where each file stands, so a
+    // restart with --state neither loses nor repeats a line.
+    let registry = sources.registry().clone();
+    let _ = tokio::task::spawn_blocking(move || sources.stop()).await;
+    let _ = drain_tx.send(());
+    let _ = pipeline.await;
+    if let Some(path) = &config.state {
+        registry.save(path)?;
+        eprintln!("webpeek: positions saved to {}", path.display());
+    }
     eprintln!("webpeek: stopped");
     Ok(())
+}
+
+/// Saves read positions every few seconds, for a restart after a crash.
+async fn save_state_periodically(registry: Registry, path: std::path::PathBuf) {
+    let mut tick = tokio::time::interval(Duration::from_secs(5));
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        let (registry, path) = (registry.clone(), path.clone());
+        let saved = tokio::task::spawn_blocking(move || registry.save(&path)).await;
+        if let Ok(Err(e)) = saved {
+            tracing::warn!("{e}");
+        }
+    }
 }
 
 /// Resolves on SIGINT or SIGTERM.
@@ -163,6 +200,7 @@ async fn shutdown_signal() {
 /// batch, so a quiet stream sends hits one by one at once and a busy one sends them together.
 async fn pipeline(
     mut lines: mpsc::Receiver<Vec<Line>>,
+    mut drain: tokio::sync::oneshot::Receiver<()>,
     format: Option<LogFormat>,
     filter: Filter,
     enricher: Enricher,
@@ -170,7 +208,22 @@ async fn pipeline(
     site: Option<String>,
 ) {
     let mut parsers: HashMap<Arc<str>, Parser> = HashMap::new();
-    while let Some(mut batch) = lines.recv().await {
+    let mut draining = false;
+    loop {
+        let next = if draining {
+            lines.try_recv().ok()
+        } else {
+            tokio::select! {
+                biased;
+                batch = lines.recv() => batch,
+                _ = &mut drain => {
+                    // Shutting down: the sources have stopped; finish what they sent.
+                    draining = true;
+                    continue;
+                }
+            }
+        };
+        let Some(mut batch) = next else { return };
         while batch.len() < MAX_STEP_LINES {
             match lines.try_recv() {
                 Ok(more) => batch.extend(more),

@@ -8,6 +8,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::filter::{FilterRules, IpBlock};
 use crate::parse::LogFormat;
+use crate::source::{Input, InputError};
 
 /// webpeek: see, live in a browser, which pages people are visiting on your web server.
 #[derive(Debug, Parser)]
@@ -31,7 +32,8 @@ pub enum Command {
 /// Options of the main command (and of `demo`).
 #[derive(Debug, Args, Clone)]
 pub struct ServeArgs {
-    /// Log files to follow (`-` for standard input).
+    /// Log files to follow: paths, quoted name patterns (`'/var/log/nginx/*access.log'`),
+    /// `.gz` files (read once), or `-` for standard input.
     #[arg(value_name = "LOG")]
     pub logs: Vec<PathBuf>,
     /// Address to serve the dashboard on.
@@ -73,18 +75,15 @@ pub struct ServeArgs {
     /// Frames a viewer may fall behind before it misses hits.
     #[arg(long = "viewer-queue", default_value_t = 1024, value_name = "FRAMES")]
     pub viewer_queue: usize,
+    /// Save read positions here (periodically and at exit) and continue from them on restart.
+    #[arg(long, value_name = "FILE")]
+    pub state: Option<PathBuf>,
+    /// Do not use inotify: find new lines by checking files every --poll-interval (NFS).
+    #[arg(long)]
+    pub poll: bool,
     /// Seconds between the safety-net stat checks of followed files.
     #[arg(long = "poll-interval", default_value_t = 1.0, value_name = "SECONDS")]
     pub poll_interval: f64,
-}
-
-/// Where lines come from.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Input {
-    /// A log file to follow.
-    File(PathBuf),
-    /// Standard input.
-    Stdin,
 }
 
 /// Everything a run needs, checked.
@@ -116,6 +115,10 @@ pub struct Config {
     pub viewer_queue: usize,
     /// Safety-net stat interval.
     pub poll_interval: Duration,
+    /// Use inotify.
+    pub inotify: bool,
+    /// Where to keep read positions.
+    pub state: Option<PathBuf>,
 }
 
 /// A command line that parses but makes no sense; printed as one line, exit code 2.
@@ -124,9 +127,9 @@ pub enum ConfigError {
     /// `--format` names no known format.
     #[error("--format: unknown format '{0}' (known: combined, common, vhost_combined)")]
     Format(String),
-    /// A log file does not exist.
-    #[error("{0}: no such log file")]
-    MissingLog(PathBuf),
+    /// A log argument cannot be followed.
+    #[error(transparent)]
+    Input(#[from] InputError),
     /// No log to follow.
     #[error("no LOG given: name a log file (or '-' for stdin), or run 'webpeek demo'")]
     NoLog,
@@ -156,16 +159,11 @@ impl Config {
             }
             None => None,
         };
-        let mut inputs = Vec::new();
-        for log in &args.logs {
-            if log.as_os_str() == "-" {
-                inputs.push(Input::Stdin);
-            } else if log.exists() {
-                inputs.push(Input::File(log.clone()));
-            } else {
-                return Err(ConfigError::MissingLog(log.clone()));
-            }
-        }
+        let inputs = args
+            .logs
+            .iter()
+            .map(|log| Input::from_arg(log))
+            .collect::<Result<Vec<_>, _>>()?;
         if inputs.is_empty() && !demo {
             return Err(ConfigError::NoLog);
         }
@@ -206,6 +204,8 @@ impl Config {
             allow_origin: args.allow_origin,
             viewer_queue: args.viewer_queue,
             poll_interval: Duration::from_secs_f64(args.poll_interval),
+            inotify: !args.poll,
+            state: args.state,
         })
     }
 }
@@ -235,7 +235,7 @@ mod tests {
             "common",
         ])
         .unwrap();
-        assert_eq!(c.inputs, [Input::Stdin]);
+        assert!(matches!(c.inputs[..], [Input::Stdin]));
         assert_eq!(c.format, Some(LogFormat::Common));
         assert_eq!(c.rules.exclude.len(), 1);
     }
@@ -244,7 +244,7 @@ mod tests {
     fn bad_input_names_the_option() {
         assert!(matches!(
             config(&["/no/such.log"]),
-            Err(ConfigError::MissingLog(_))
+            Err(ConfigError::Input(InputError::Missing(_)))
         ));
         assert!(matches!(config(&[]), Err(ConfigError::NoLog)));
         assert!(

@@ -1,34 +1,44 @@
-//! Follows one log file like `tail -F`: appends, rename rotation, truncation, re-creation.
+//! Follows one log path like `tail -F`: appends in any chunking, rename rotation, copytruncate,
+//! delete and re-create, and a symlink whose target changes.
 //!
-//! Reading is driven by inotify events on the file's *directory* (so a file that is renamed
-//! away or re-created is still seen), with a periodic stat as the safety net for file systems
-//! that send no events. After a rotation the old file stays open until it has been quiet for a
-//! while, because a server keeps writing to it until it reopens its log.
+//! Reading is driven by inotify events on the directories of the path and of its symlink target
+//! (a file that is renamed away or re-created is still seen), with a periodic stat as the safety
+//! net for file systems that send no events (`--poll` uses only that). After a rotation the old
+//! file stays open until it has been quiet for a while, because a server keeps writing to it
+//! until it reopens its log; its unfinished last line is flushed after a quiet second.
 
-use std::fs::{File, Metadata};
-use std::io::{self, Read, Seek, SeekFrom};
-use std::os::unix::fs::MetadataExt;
+use std::fs::File;
+use std::io::{self, IsTerminal, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc as std_mpsc;
 use std::time::{Duration, Instant};
 
+use indicatif::{ProgressBar, ProgressStyle};
 use notify::{RecursiveMode, Watcher};
 use tokio::sync::mpsc;
 
 use super::SourceError;
 use super::lines::LineSplitter;
+use super::registry::{Checkpoint, FINGERPRINT_BYTES, FileId, Fingerprint, Registry, file_id};
 use crate::hit::Line;
 
-/// How a follower starts and paces itself.
+/// How followers start and pace themselves.
 #[derive(Debug, Clone)]
 pub struct FollowOptions {
-    /// Read what the file already holds (else start at its end).
+    /// Read what files already hold when webpeek starts (else start at their end).
     pub from_start: bool,
     /// Interval of the safety-net stat check.
     pub poll: Duration,
-    /// How long a rotated-away file must stay quiet before it is closed.
+    /// Use inotify (off with `--poll`: stat checks only).
+    pub inotify: bool,
+    /// A rotated-away file's unfinished last line is flushed after this much quiet.
+    pub flush_quiet: Duration,
+    /// A rotated-away file is closed after this much quiet.
     pub drain_quiet: Duration,
+    /// Show a progress bar while reading existing content (only on a terminal).
+    pub progress: bool,
 }
 
 impl Default for FollowOptions {
@@ -36,16 +46,20 @@ impl Default for FollowOptions {
         FollowOptions {
             from_start: false,
             poll: Duration::from_secs(1),
+            inotify: true,
+            flush_quiet: Duration::from_secs(1),
             drain_quiet: Duration::from_secs(5),
+            progress: false,
         }
     }
 }
 
-/// Identity of a file on disk.
-type FileId = (u64, u64);
-
-fn file_id(m: &Metadata) -> FileId {
-    (m.dev(), m.ino())
+/// Where a reader starts in its file.
+#[derive(Debug, Clone, Copy)]
+enum Start {
+    Beginning,
+    End,
+    At(u64),
 }
 
 /// An open file being read, with its own unfinished line.
@@ -54,23 +68,43 @@ struct Reader {
     file: File,
     id: FileId,
     offset: u64,
+    fingerprint: Fingerprint,
     splitter: LineSplitter,
     last_data: Instant,
+    progress: Option<ProgressBar>,
 }
 
 impl Reader {
-    fn open(path: &Path, name: &Arc<str>, at_end: bool) -> io::Result<Reader> {
-        let mut file = File::open(path)?;
+    fn open(file: File, name: &Arc<str>, start: Start, progress: bool) -> io::Result<Reader> {
         let meta = file.metadata()?;
-        let offset = if at_end { meta.len() } else { 0 };
-        file.seek(SeekFrom::Start(offset))?;
-        Ok(Reader {
+        let offset = match start {
+            Start::Beginning => 0,
+            Start::End => meta.len(),
+            Start::At(o) => o.min(meta.len()),
+        };
+        let progress = (progress && meta.len() > offset + (1 << 20) && io::stderr().is_terminal())
+            .then(|| {
+                let bar = ProgressBar::new(meta.len()).with_message(name.to_string());
+                bar.set_style(
+                    ProgressStyle::with_template(
+                        "{msg} {bar:40} {bytes}/{total_bytes} {bytes_per_sec} {eta}",
+                    )
+                    .expect("progress template"),
+                );
+                bar.set_position(offset);
+                bar
+            });
+        let mut r = Reader {
+            fingerprint: Fingerprint::read(&file, FINGERPRINT_BYTES)?,
             file,
             id: file_id(&meta),
             offset,
             splitter: LineSplitter::new(name.clone()),
             last_data: Instant::now(),
-        })
+            progress,
+        };
+        r.file.seek(SeekFrom::Start(offset))?;
+        Ok(r)
     }
 
     /// Reads to the current end of the file.
@@ -82,11 +116,51 @@ impl Reader {
                 Err(e) => return Err(e),
             };
             if n == 0 {
-                return Ok(());
+                break;
             }
             self.splitter.push(&buf[..n], self.offset, out);
             self.offset += n as u64;
             self.last_data = Instant::now();
+            if let Some(bar) = &self.progress {
+                bar.set_position(self.offset);
+            }
+        }
+        if let Some(bar) = self
+            .progress
+            .take_if(|b| self.offset >= b.length().unwrap_or(0))
+        {
+            bar.finish_and_clear();
+        }
+        // The fingerprint grows with the file up to its full length.
+        if usize::from(self.fingerprint.len) < FINGERPRINT_BYTES
+            && self.offset > u64::from(self.fingerprint.len)
+        {
+            self.fingerprint = Fingerprint::read(&self.file, FINGERPRINT_BYTES)?;
+        }
+        Ok(())
+    }
+
+    /// Starts over from byte 0: the file was truncated (copytruncate) under us.
+    fn restart(&mut self) -> io::Result<()> {
+        self.splitter.reset();
+        self.offset = 0;
+        self.file.seek(SeekFrom::Start(0))?;
+        self.fingerprint = Fingerprint::read(&self.file, FINGERPRINT_BYTES)?;
+        Ok(())
+    }
+
+    /// Whether the file was truncated or rewritten since we last read it.
+    fn truncated(&self, len: u64) -> bool {
+        len < self.offset || !self.fingerprint.matches(&self.file)
+    }
+
+    fn checkpoint(&self, path: &Path) -> Checkpoint {
+        Checkpoint {
+            path: path.to_owned(),
+            dev: self.id.0,
+            ino: self.id.1,
+            fingerprint: self.fingerprint,
+            offset: self.offset - self.splitter.pending() as u64,
         }
     }
 }
@@ -97,30 +171,73 @@ pub struct Follower {
     path: PathBuf,
     name: Arc<str>,
     options: FollowOptions,
+    registry: Registry,
     current: Option<Reader>,
     /// Files rotated away that may still get their last lines.
     draining: Vec<Reader>,
+    said_missing: bool,
     buf: Vec<u8>,
 }
 
 impl Follower {
-    /// Opens `path` for following; it must exist.
-    pub fn open(path: &Path, options: FollowOptions) -> Result<Self, SourceError> {
+    /// Opens `path`, which must exist, for following.
+    ///
+    /// Where reading starts: where the registry (`--state`) says this very file was left; at
+    /// the start of a file that replaced a known one while webpeek was down (whose rest is read
+    /// first, if it can still be found beside it); otherwise at the end, or the start with
+    /// `--from-start` — or always at the start for a file that appeared after start-up
+    /// (`initial` false).
+    pub fn open(
+        path: &Path,
+        options: FollowOptions,
+        registry: Registry,
+        initial: bool,
+    ) -> Result<Self, SourceError> {
         let name: Arc<str> = path
             .file_name()
             .map_or_else(|| path.to_string_lossy(), |n| n.to_string_lossy())
             .into();
-        let current =
-            Reader::open(path, &name, !options.from_start).map_err(|e| SourceError::Open {
-                path: path.to_owned(),
-                source: e,
-            })?;
+        let open_err = |source| SourceError::Open {
+            path: path.to_owned(),
+            source,
+        };
+        let file = File::open(path).map_err(open_err)?;
+        let id = file_id(&file.metadata().map_err(open_err)?);
+        let mut draining = Vec::new();
+        let start = if let Some(c) = registry.known(id, &file) {
+            Start::At(c.offset)
+        } else {
+            let earlier = registry.under_path(path);
+            for c in &earlier {
+                if let Some(old) = find_sibling(path, c) {
+                    tracing::info!(
+                        "{}: finishing {} rotated while webpeek was down",
+                        path.display(),
+                        name
+                    );
+                    if registry.claim(c.id())
+                        && let Ok(r) = Reader::open(old, &name, Start::At(c.offset), false)
+                    {
+                        draining.push(r);
+                    }
+                }
+            }
+            match (earlier.is_empty(), initial && !options.from_start) {
+                (false, _) | (true, false) => Start::Beginning,
+                (true, true) => Start::End,
+            }
+        };
+        registry.claim(id);
+        let current = Reader::open(file, &name, start, options.progress && options.from_start)
+            .map_err(open_err)?;
         Ok(Follower {
             path: path.to_owned(),
             name,
             options,
+            registry,
             current: Some(current),
-            draining: Vec::new(),
+            draining,
+            said_missing: false,
             buf: vec![0; 256 * 1024],
         })
     }
@@ -136,98 +253,197 @@ impl Follower {
             if let Err(e) = r.read_available(&mut self.buf, out) {
                 tracing::warn!("{}: reading rotated file: {e}", self.path.display());
             }
-        }
-        let quiet = self.options.drain_quiet;
-        self.draining.retain_mut(|r| {
-            let done = r.last_data.elapsed() >= quiet;
-            if done {
+            if r.last_data.elapsed() >= self.options.flush_quiet {
                 r.splitter.flush(out);
             }
-            !done
-        });
-        if let Some(r) = &mut self.current
-            && let Err(e) = r.read_available(&mut self.buf, out)
-        {
-            tracing::warn!("{}: {e}", self.path.display());
+            self.registry.record(r.checkpoint(&self.path));
         }
+        let (quiet, registry) = (self.options.drain_quiet, &self.registry);
+        self.draining.retain(|r| {
+            let open = r.last_data.elapsed() < quiet;
+            if !open {
+                registry.release(r.id);
+            }
+            open
+        });
         match std::fs::metadata(&self.path) {
-            Ok(meta) => self.check_identity(&meta, out),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Ok(meta) => {
+                self.said_missing = false;
+                let same = self
+                    .current
+                    .as_ref()
+                    .is_some_and(|r| r.id == file_id(&meta));
+                if !same {
+                    self.switch_to_new_file(out);
+                } else if let Some(r) = &mut self.current
+                    && r.truncated(meta.len())
+                {
+                    tracing::info!("{}: truncated, reading from its start", self.path.display());
+                    if let Err(e) = r.restart() {
+                        tracing::warn!("{}: {e}", self.path.display());
+                    }
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                if !self.said_missing {
+                    tracing::info!("{}: gone; waiting for it to come back", self.path.display());
+                    self.said_missing = true;
+                }
+            }
             Err(e) => tracing::warn!("{}: {e}", self.path.display()),
+        }
+        if let Some(r) = &mut self.current {
+            if let Err(e) = r.read_available(&mut self.buf, out) {
+                tracing::warn!("{}: {e}", self.path.display());
+            }
+            self.registry.record(r.checkpoint(&self.path));
         }
     }
 
-    fn check_identity(&mut self, meta: &Metadata, out: &mut Vec<Line>) {
-        let same = self.current.as_ref().is_some_and(|r| r.id == file_id(meta));
-        if same {
-            let r = self.current.as_mut().expect("checked");
-            if meta.len() < r.offset {
-                tracing::info!("{}: truncated, reading from its start", self.path.display());
-                r.splitter.reset();
-                r.offset = 0;
-                if let Err(e) = r.file.seek(SeekFrom::Start(0)) {
-                    tracing::warn!("{}: {e}", self.path.display());
-                }
-                let _ = r.read_available(&mut self.buf, out);
+    /// A new file stands at the path: rotation, re-creation, or a symlink now pointing
+    /// elsewhere. The old one is drained; the new one is read from its start (or from where the
+    /// registry says, if webpeek has read it before).
+    fn switch_to_new_file(&mut self, out: &mut Vec<Line>) {
+        let file = match File::open(&self.path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return,
+            Err(e) => {
+                tracing::warn!("{}: {e}", self.path.display());
+                return;
             }
-            return;
+        };
+        let Ok(meta) = file.metadata() else { return };
+        let id = file_id(&meta);
+        let start = self
+            .registry
+            .known(id, &file)
+            .map_or(Start::Beginning, |c| Start::At(c.offset));
+        // Finish the old file first, so its lines come before the new file's.
+        if let Some(old) = &mut self.current {
+            let _ = old.read_available(&mut self.buf, out);
         }
-        // A new file stands at the path: rotation, or delete and re-create. Read it from its start.
-        match Reader::open(&self.path, &self.name, false) {
-            Ok(mut new) => {
-                tracing::info!(
-                    "{}: new file, following it from its start",
-                    self.path.display()
-                );
-                let _ = new.read_available(&mut self.buf, out);
+        match Reader::open(file, &self.name, start, false) {
+            Ok(new) => {
+                tracing::info!("{}: new file, following it", self.path.display());
+                self.registry.claim(id);
                 if let Some(old) = self.current.replace(new) {
+                    if old.id == id {
+                        return;
+                    }
                     self.draining.push(old);
                 }
             }
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
             Err(e) => tracing::warn!("{}: {e}", self.path.display()),
         }
     }
 
-    /// Runs the follower on its own thread until the receiver of `tx` is dropped.
+    /// Directories whose events concern this path: its own, and its symlink target's.
+    fn watched_dirs(&self) -> Vec<PathBuf> {
+        let mut dirs = vec![parent_dir(&self.path)];
+        if let Ok(target) = std::fs::canonicalize(&self.path) {
+            let d = parent_dir(&target);
+            if !dirs.contains(&d) {
+                dirs.push(d);
+            }
+        }
+        dirs
+    }
+
+    /// Runs the follower on its own thread until `stop` is set or the receiver of `tx` is gone.
     pub fn spawn(
         mut self,
         tx: mpsc::Sender<Vec<Line>>,
+        stop: Arc<AtomicBool>,
     ) -> Result<std::thread::JoinHandle<()>, SourceError> {
         let (wake_tx, wake_rx) = std_mpsc::channel::<()>();
-        let mut watcher =
-            notify::recommended_watcher(move |_res: notify::Result<notify::Event>| {
-                let _ = wake_tx.send(());
-            })?;
-        let dir = match self.path.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d.to_owned(),
-            _ => PathBuf::from("."),
+        let mut watcher = if self.options.inotify {
+            Some(notify::recommended_watcher(
+                move |_res: notify::Result<notify::Event>| {
+                    let _ = wake_tx.send(());
+                },
+            )?)
+        } else {
+            drop(wake_tx);
+            None
         };
-        watcher.watch(&dir, RecursiveMode::NonRecursive)?;
+        let mut watched = Vec::new();
+        let watch_new_dirs = move |f: &Follower,
+                                   watcher: &mut Option<notify::RecommendedWatcher>,
+                                   watched: &mut Vec<PathBuf>| {
+            if let Some(w) = watcher {
+                for dir in f.watched_dirs() {
+                    if !watched.contains(&dir) && w.watch(&dir, RecursiveMode::NonRecursive).is_ok()
+                    {
+                        watched.push(dir);
+                    }
+                }
+            }
+        };
+        watch_new_dirs(&self, &mut watcher, &mut watched);
         let handle = std::thread::Builder::new()
             .name(format!("follow {}", self.name))
             .spawn(move || {
-                let _watcher = watcher; // keeps the inotify watch alive
                 loop {
                     let mut out = Vec::new();
+                    let before = self.current.as_ref().map(|r| r.id);
                     self.poll(&mut out);
+                    if self.current.as_ref().map(|r| r.id) != before {
+                        watch_new_dirs(&self, &mut watcher, &mut watched);
+                    }
                     if !out.is_empty() && tx.blocking_send(out).is_err() {
-                        return;
+                        break;
                     }
-                    if tx.is_closed() {
-                        return;
+                    if stop.load(Ordering::Relaxed) || tx.is_closed() {
+                        break;
                     }
-                    match wake_rx.recv_timeout(self.options.poll) {
-                        Ok(()) | Err(std_mpsc::RecvTimeoutError::Timeout) => {
-                            while wake_rx.try_recv().is_ok() {}
-                        }
-                        Err(std_mpsc::RecvTimeoutError::Disconnected) => return,
+                    let wait = if self.draining.is_empty() {
+                        self.options.poll
+                    } else {
+                        // Wake in time to flush a rotated file's last line.
+                        self.options.poll.min(self.options.flush_quiet / 2)
+                    };
+                    match wake_rx.recv_timeout(wait) {
+                        Ok(()) => while wake_rx.try_recv().is_ok() {},
+                        Err(std_mpsc::RecvTimeoutError::Timeout) => {}
+                        // No inotify (`--poll`): pace by the interval alone.
+                        Err(std_mpsc::RecvTimeoutError::Disconnected) => std::thread::sleep(wait),
                     }
                 }
+                self.close();
             })
             .map_err(SourceError::Thread)?;
         Ok(handle)
     }
+
+    /// Records final positions and releases the files.
+    fn close(&mut self) {
+        for r in self.current.iter().chain(&self.draining) {
+            self.registry.record(r.checkpoint(&self.path));
+            self.registry.release(r.id);
+        }
+    }
+}
+
+fn parent_dir(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_owned(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// Finds, beside `path`, the file a checkpoint describes (renamed by a rotation).
+fn find_sibling(path: &Path, c: &Checkpoint) -> Option<File> {
+    std::fs::read_dir(parent_dir(path))
+        .ok()?
+        .flatten()
+        .find_map(|entry| {
+            let meta = entry.metadata().ok()?;
+            if !meta.is_file() || file_id(&meta) != c.id() {
+                return None;
+            }
+            let file = File::open(entry.path()).ok()?;
+            c.fingerprint.matches(&file).then_some(file)
+        })
 }
 
 #[cfg(test)]
@@ -248,12 +464,16 @@ mod tests {
         f.write_all(s.as_bytes()).unwrap();
     }
 
+    fn follower(path: &Path, options: FollowOptions) -> Follower {
+        Follower::open(path, options, Registry::default(), true).unwrap()
+    }
+
     #[test]
     fn follows_appends_from_the_end() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("access.log");
         append(&p, "old\n");
-        let mut f = Follower::open(&p, FollowOptions::default()).unwrap();
+        let mut f = follower(&p, FollowOptions::default());
         let mut out = Vec::new();
         f.poll(&mut out);
         assert!(out.is_empty());
@@ -272,10 +492,11 @@ mod tests {
         let p = dir.path().join("access.log");
         append(&p, "");
         let opts = FollowOptions {
-            drain_quiet: Duration::ZERO,
+            flush_quiet: Duration::ZERO,
+            drain_quiet: Duration::from_millis(50),
             ..Default::default()
         };
-        let mut f = Follower::open(&p, opts).unwrap();
+        let mut f = follower(&p, opts);
         let mut out = Vec::new();
         append(&p, "a\n");
         // The server still writes to the old file after the rename, until it reopens.
@@ -283,13 +504,14 @@ mod tests {
         std::fs::rename(&p, dir.path().join("access.log.1")).unwrap();
         append(&p, "c\n");
         f.poll(&mut out);
-        old.write_all(b"b\n").unwrap();
+        old.write_all(b"b\nunfinished").unwrap();
         f.poll(&mut out);
         append(&p, "d\n");
         f.poll(&mut out);
-        let mut got = texts(&out);
-        got.sort();
-        assert_eq!(got, ["a", "b", "c", "d"]);
+        assert_eq!(texts(&out), ["a", "c", "b", "unfinished", "d"]);
+        std::thread::sleep(Duration::from_millis(60));
+        f.poll(&mut out);
+        assert!(f.draining.is_empty(), "the quiet rotated file is closed");
     }
 
     #[test]
@@ -297,7 +519,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("access.log");
         append(&p, "");
-        let mut f = Follower::open(&p, FollowOptions::default()).unwrap();
+        let mut f = follower(&p, FollowOptions::default());
         let mut out = Vec::new();
         append(&p, "one\ntwo\n");
         f.poll(&mut out);
@@ -312,18 +534,78 @@ mod tests {
     }
 
     #[test]
-    fn from_start_reads_existing_content() {
+    fn truncation_hidden_by_fast_writes_is_caught_by_the_fingerprint() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("access.log");
-        append(&p, "x\ny\n");
-        let opts = FollowOptions {
-            from_start: true,
-            ..Default::default()
-        };
-        let mut f = Follower::open(&p, opts).unwrap();
+        append(&p, "");
+        let mut f = follower(&p, FollowOptions::default());
         let mut out = Vec::new();
+        append(&p, "line 1\n");
         f.poll(&mut out);
-        assert_eq!(texts(&out), ["x", "y"]);
+        // Truncated and rewritten past our offset before we looked again.
+        std::fs::write(&p, "line 2 is longer\nline 3\n").unwrap();
+        f.poll(&mut out);
+        assert_eq!(texts(&out), ["line 1", "line 2 is longer", "line 3"]);
+    }
+
+    #[test]
+    fn delete_and_recreate() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("access.log");
+        append(&p, "");
+        let mut f = follower(&p, FollowOptions::default());
+        let mut out = Vec::new();
+        std::fs::remove_file(&p).unwrap();
+        f.poll(&mut out);
+        append(&p, "reborn\n");
+        f.poll(&mut out);
+        assert_eq!(texts(&out), ["reborn"]);
+    }
+
+    #[test]
+    fn symlink_whose_target_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (dir.path().join("a.log"), dir.path().join("b.log"));
+        append(&a, "a0\n");
+        append(&b, "b0\n");
+        let link = dir.path().join("current");
+        std::os::unix::fs::symlink(&a, &link).unwrap();
+        let mut f = follower(&link, FollowOptions::default());
+        let mut out = Vec::new();
+        append(&a, "a1\n");
+        f.poll(&mut out);
+        let tmp = dir.path().join("current.tmp");
+        std::os::unix::fs::symlink(&b, &tmp).unwrap();
+        std::fs::rename(&tmp, &link).unwrap();
+        append(&b, "b1\n");
+        f.poll(&mut out);
+        assert_eq!(texts(&out), ["a1", "b0", "b1"]);
+        assert_eq!(&*out[0].source, "current");
+    }
+
+    #[test]
+    fn registry_resumes_and_finishes_a_file_rotated_while_down() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("access.log");
+        append(&p, "seen 1\n");
+        let registry = Registry::default();
+        let mut f = Follower::open(&p, FollowOptions::default(), registry.clone(), true).unwrap();
+        let mut out = Vec::new();
+        append(&p, "seen 2\nhalf");
+        f.poll(&mut out);
+        f.close();
+        drop(f);
+        // While "down": the line is finished, then the file is rotated and a new one written.
+        append(&p, " done\n");
+        std::fs::rename(&p, dir.path().join("access.log.1")).unwrap();
+        append(&p, "new 1\n");
+        let restarted = Registry::default();
+        for c in registry.under_path(&p) {
+            restarted.record(c);
+        }
+        let mut f = Follower::open(&p, FollowOptions::default(), restarted, true).unwrap();
+        f.poll(&mut out);
+        assert_eq!(texts(&out), ["seen 2", "half done", "new 1"]);
     }
 
     #[test]
@@ -331,6 +613,8 @@ mod tests {
         let err = Follower::open(
             Path::new("/nonexistent/access.log"),
             FollowOptions::default(),
+            Registry::default(),
+            true,
         )
         .unwrap_err();
         assert!(err.to_string().contains("/nonexistent/access.log"), "{err}");

@@ -1,18 +1,27 @@
-//! source: yields raw log lines, with where they came from, from followed files or stdin.
+//! source: yields raw log lines, with where they came from, from followed files, patterns,
+//! gzip files and stdin.
 //!
 //! Each source runs on its own thread (file reads are blocking calls) and sends batches of
 //! [`Line`]s to one channel; a batch is whatever one wake-up read.
 
 mod file;
+mod glob;
+mod gz;
 pub mod lines;
+pub mod registry;
 
 use std::io::Read;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
 
 use tokio::sync::mpsc;
 
 pub use file::{FollowOptions, Follower};
+pub use glob::{NamePattern, PatternError, is_glob};
 pub use lines::{LineSplitter, MAX_LINE};
+pub use registry::{Checkpoint, Registry, StateError};
 
 use crate::hit::Line;
 
@@ -35,36 +44,146 @@ pub enum SourceError {
     Thread(std::io::Error),
 }
 
+/// One log argument, classified.
+#[derive(Debug, Clone)]
+pub enum Input {
+    /// A log file to follow.
+    File(PathBuf),
+    /// Every file matching a name pattern, now and later.
+    Pattern(NamePattern),
+    /// A gzip-compressed log, read once.
+    Gzip(PathBuf),
+    /// Standard input.
+    Stdin,
+}
+
+impl Input {
+    /// Classifies a `LOG` argument: `-`, a pattern, a `.gz` file, or a file.
+    pub fn from_arg(arg: &Path) -> Result<Input, InputError> {
+        if arg.as_os_str() == "-" {
+            Ok(Input::Stdin)
+        } else if is_glob(arg) {
+            Ok(Input::Pattern(NamePattern::new(arg)?))
+        } else if !arg.exists() {
+            Err(InputError::Missing(arg.to_owned()))
+        } else if arg.extension().is_some_and(|e| e == "gz") {
+            Ok(Input::Gzip(arg.to_owned()))
+        } else {
+            Ok(Input::File(arg.to_owned()))
+        }
+    }
+}
+
+/// A `LOG` argument that cannot be followed.
+#[derive(Debug, thiserror::Error)]
+pub enum InputError {
+    /// The file does not exist (and the name is not a pattern).
+    #[error(
+        "{0}: no such log file (quote a pattern such as '/var/log/app/*.log' to wait for files)"
+    )]
+    Missing(PathBuf),
+    /// A bad pattern.
+    #[error(transparent)]
+    Pattern(#[from] PatternError),
+}
+
+/// The running sources of one run.
+pub struct Sources {
+    stop: Arc<AtomicBool>,
+    followers: Vec<JoinHandle<()>>,
+    registry: Registry,
+}
+
+impl Sources {
+    /// Starts reading every input; lines go to `tx`.
+    pub fn start(
+        inputs: &[Input],
+        options: &FollowOptions,
+        registry: Registry,
+        tx: &mpsc::Sender<Vec<Line>>,
+    ) -> Result<Sources, SourceError> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let mut followers = Vec::new();
+        for input in inputs {
+            match input {
+                Input::File(path) => {
+                    let f = Follower::open(path, options.clone(), registry.clone(), true)?;
+                    followers.push(f.spawn(tx.clone(), stop.clone())?);
+                }
+                Input::Pattern(p) => {
+                    followers.push(glob::spawn(
+                        p.clone(),
+                        options.clone(),
+                        registry.clone(),
+                        tx.clone(),
+                        stop.clone(),
+                    )?);
+                }
+                // Read once; never joined, as they end by themselves.
+                Input::Gzip(path) => drop(gz::spawn(path, tx.clone())?),
+                Input::Stdin => drop(spawn_stdin(tx.clone())?),
+            }
+        }
+        Ok(Sources {
+            stop,
+            followers,
+            registry,
+        })
+    }
+
+    /// Positions in every file read so far.
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    /// Stops the followers after their current read and waits for them; their last lines are
+    /// in the channel and their final positions in the registry when this returns.
+    pub fn stop(self) {
+        self.stop.store(true, Ordering::Relaxed);
+        for f in self.followers {
+            let _ = f.join();
+        }
+    }
+}
+
 /// Reads lines from standard input until it ends, on its own thread.
-pub fn spawn_stdin(
+pub fn spawn_stdin(tx: mpsc::Sender<Vec<Line>>) -> Result<JoinHandle<()>, SourceError> {
+    spawn_stream("stdin".into(), std::io::stdin(), tx)
+}
+
+/// Reads a stream that is only ever appended to, once, to its end, on its own thread; the last
+/// line is flushed even without its newline.
+fn spawn_stream(
+    name: Arc<str>,
+    mut reader: impl Read + Send + 'static,
     tx: mpsc::Sender<Vec<Line>>,
-) -> Result<std::thread::JoinHandle<()>, SourceError> {
+) -> Result<JoinHandle<()>, SourceError> {
     std::thread::Builder::new()
-        .name("stdin".into())
+        .name(format!("read {name}"))
         .spawn(move || {
-            let mut splitter = LineSplitter::new("stdin".into());
-            let mut stdin = std::io::stdin().lock();
-            let mut buf = vec![0; 64 * 1024];
+            let mut splitter = LineSplitter::new(name.clone());
+            let mut buf = vec![0; 256 * 1024];
             let mut offset = 0u64;
             loop {
                 let mut out = Vec::new();
-                match stdin.read(&mut buf) {
-                    Ok(0) => {
-                        splitter.flush(&mut out);
-                        let _ = tx.blocking_send(out);
-                        return;
-                    }
+                let done = match reader.read(&mut buf) {
+                    Ok(0) => true,
                     Ok(n) => {
                         splitter.push(&buf[..n], offset, &mut out);
                         offset += n as u64;
+                        false
                     }
-                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => false,
                     Err(e) => {
-                        tracing::warn!("stdin: {e}");
-                        return;
+                        tracing::warn!("{name}: {e} (after {offset} bytes)");
+                        true
                     }
+                };
+                if done {
+                    splitter.flush(&mut out);
+                    tracing::debug!("{name}: read to its end");
                 }
-                if !out.is_empty() && tx.blocking_send(out).is_err() {
+                if (!out.is_empty() && tx.blocking_send(out).is_err()) || done {
                     return;
                 }
             }

@@ -41,6 +41,8 @@ pub struct WebState {
     pub access: Arc<Access>,
     /// A viewer whose socket accepts nothing for this long is disconnected.
     pub write_timeout: Duration,
+    /// Becomes true when the server shuts down: viewers close their sockets.
+    pub closing: tokio::sync::watch::Receiver<bool>,
 }
 
 /// The application's routes.

@@ -99,8 +99,13 @@ pub async fn run(mut socket: WebSocket, state: WebState, ip: IpAddr) {
         return;
     }
     drop(sub.backlog);
+    let mut closing = state.closing.clone();
     loop {
         tokio::select! {
+            _ = async { let _ = closing.wait_for(|c| *c).await; } => {
+                let _ = socket.send(Message::Close(None)).await;
+                return;
+            }
             frame = sub.frames.recv() => match frame {
                 Ok(frame) => {
                     if let Some(seqs) = &frame.seqs {

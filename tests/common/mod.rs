@@ -50,6 +50,19 @@ impl Server {
 
     /// Starts webpeek following `log`.
     pub fn start_on(dir: tempfile::TempDir, log: PathBuf, args: &[&str]) -> Server {
+        let mut all: Vec<std::ffi::OsString> = args.iter().map(Into::into).collect();
+        all.push(log.clone().into());
+        Self::spawn(dir, log, &all, Stdio::null())
+    }
+
+    /// Starts webpeek with exactly these arguments (after the test defaults) and stdin;
+    /// `log` is where `append` writes.
+    pub fn spawn(
+        dir: tempfile::TempDir,
+        log: PathBuf,
+        args: &[std::ffi::OsString],
+        stdin: Stdio,
+    ) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_webpeek"))
             .args([
                 "--listen",
@@ -59,9 +72,8 @@ impl Server {
                 "0.2",
             ])
             .args(args)
-            .arg(&log)
             .env("WEBPEEK_LOG", "webpeek=debug")
-            .stdin(Stdio::null())
+            .stdin(stdin)
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
@@ -129,6 +141,22 @@ impl Server {
         let (status, body) = self.get("/api/stats", &[]);
         assert_eq!(status, 200, "{body}");
         serde_json::from_str(&body).unwrap()
+    }
+}
+
+impl Server {
+    /// Stops webpeek with SIGTERM, as a service manager would, and waits for it to exit.
+    pub fn terminate(mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "webpeek did not stop on SIGTERM");
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 }
 

@@ -1,0 +1,189 @@
+//! Follows every file whose name matches a pattern (`/var/log/nginx/*access.log`), including
+//! files that appear later. A file already being read under another name (a rotated file that
+//! now matches, `access.log.1`) is left to the follower that has it; one read before is resumed
+//! where it was left, so no line is read twice.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc as std_mpsc;
+
+use notify::{RecursiveMode, Watcher};
+use tokio::sync::mpsc;
+
+use super::SourceError;
+use super::file::{FollowOptions, Follower};
+use super::registry::{Registry, file_id};
+use crate::hit::Line;
+
+/// Whether a log argument is a pattern rather than a path.
+pub fn is_glob(path: &Path) -> bool {
+    path.to_string_lossy().contains(['*', '?', '['])
+}
+
+/// A pattern over the names of one directory.
+#[derive(Debug, Clone)]
+pub struct NamePattern {
+    dir: PathBuf,
+    pattern: glob::Pattern,
+}
+
+/// Why a pattern cannot be followed.
+#[derive(Debug, thiserror::Error)]
+pub enum PatternError {
+    /// The pattern does not parse.
+    #[error("{path}: bad pattern: {msg}")]
+    Syntax {
+        /// The argument.
+        path: PathBuf,
+        /// What is wrong.
+        msg: &'static str,
+    },
+    /// Only the file name may hold wildcards.
+    #[error("{0}: wildcards are allowed in the file name only, not in directories")]
+    WildDirectory(PathBuf),
+    /// The directory does not exist.
+    #[error("{0}: no such directory")]
+    NoDirectory(PathBuf),
+}
+
+impl NamePattern {
+    /// Parses `dir/pattern`.
+    pub fn new(path: &Path) -> Result<NamePattern, PatternError> {
+        let dir = match path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d.to_owned(),
+            _ => PathBuf::from("."),
+        };
+        if is_glob(&dir) {
+            return Err(PatternError::WildDirectory(path.to_owned()));
+        }
+        if !dir.is_dir() {
+            return Err(PatternError::NoDirectory(dir));
+        }
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let pattern = glob::Pattern::new(&name).map_err(|e| PatternError::Syntax {
+            path: path.to_owned(),
+            msg: e.msg,
+        })?;
+        Ok(NamePattern { dir, pattern })
+    }
+
+    /// Regular files in the directory whose names match, sorted.
+    pub fn matches(&self) -> Vec<PathBuf> {
+        let Ok(entries) = std::fs::read_dir(&self.dir) else {
+            return Vec::new();
+        };
+        let mut found: Vec<PathBuf> = entries
+            .flatten()
+            .filter(|e| self.pattern.matches(&e.file_name().to_string_lossy()))
+            .map(|e| e.path())
+            .filter(|p| p.is_file() && p.extension().is_none_or(|x| x != "gz"))
+            .collect();
+        found.sort();
+        found
+    }
+}
+
+/// Runs the pattern's watcher on its own thread: it starts a [`Follower`] for every match.
+pub fn spawn(
+    pattern: NamePattern,
+    options: FollowOptions,
+    registry: Registry,
+    tx: mpsc::Sender<Vec<Line>>,
+    stop: Arc<AtomicBool>,
+) -> Result<std::thread::JoinHandle<()>, SourceError> {
+    let (wake_tx, wake_rx) = std_mpsc::channel::<()>();
+    let mut watcher = notify::recommended_watcher(move |_res: notify::Result<notify::Event>| {
+        let _ = wake_tx.send(());
+    })?;
+    if options.inotify {
+        watcher.watch(&pattern.dir, RecursiveMode::NonRecursive)?;
+    }
+    let shown = format!("{}/{}", pattern.dir.display(), pattern.pattern.as_str());
+    std::thread::Builder::new()
+        .name(format!("glob {}", pattern.pattern.as_str()))
+        .spawn(move || {
+            let _watcher = watcher;
+            let mut following: HashSet<PathBuf> = HashSet::new();
+            let mut followers = Vec::new();
+            let mut initial = true;
+            let mut said_waiting = false;
+            while !stop.load(Ordering::Relaxed) && !tx.is_closed() {
+                for path in pattern.matches() {
+                    if following.contains(&path) {
+                        continue;
+                    }
+                    // A rotated file some follower is still draining: not ours to read.
+                    let active =
+                        std::fs::metadata(&path).is_ok_and(|m| registry.is_active(file_id(&m)));
+                    if active {
+                        continue;
+                    }
+                    match Follower::open(&path, options.clone(), registry.clone(), initial) {
+                        Ok(f) => match f.spawn(tx.clone(), stop.clone()) {
+                            Ok(handle) => {
+                                tracing::info!("following {}", path.display());
+                                following.insert(path);
+                                followers.push(handle);
+                            }
+                            Err(e) => tracing::warn!("{e}"),
+                        },
+                        Err(e) => tracing::warn!("{e}"),
+                    }
+                }
+                if following.is_empty() && !said_waiting {
+                    tracing::info!("{shown}: no file matches yet; waiting for one");
+                    said_waiting = true;
+                }
+                initial = false;
+                match wake_rx.recv_timeout(options.poll) {
+                    Ok(()) => while wake_rx.try_recv().is_ok() {},
+                    Err(std_mpsc::RecvTimeoutError::Timeout) => {}
+                    Err(std_mpsc::RecvTimeoutError::Disconnected) => break,
+                }
+            }
+            for f in followers {
+                let _ = f.join();
+            }
+        })
+        .map_err(SourceError::Thread)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn patterns_match_names_in_one_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        for n in [
+            "a-access.log",
+            "b-access.log",
+            "error.log",
+            "old-access.log.gz",
+        ] {
+            std::fs::write(dir.path().join(n), "").unwrap();
+        }
+        let p = NamePattern::new(&dir.path().join("*access.log*")).unwrap();
+        let names: Vec<_> = p
+            .matches()
+            .iter()
+            .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, ["a-access.log", "b-access.log"]);
+        assert!(is_glob(Path::new("/var/log/*.log")));
+        assert!(!is_glob(Path::new("/var/log/access.log")));
+        assert!(matches!(
+            NamePattern::new(Path::new("/var/*/x.log")),
+            Err(PatternError::WildDirectory(_))
+        ));
+        assert!(matches!(
+            NamePattern::new(Path::new("/no/such/dir/*.log")),
+            Err(PatternError::NoDirectory(_))
+        ));
+    }
+}

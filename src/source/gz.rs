@@ -1,0 +1,50 @@
+//! Reads a gzip-compressed rotated log (`access.log.2.gz`) once, start to end: it is never
+//! written again, so there is nothing to follow.
+
+use std::fs::File;
+use std::path::Path;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use tokio::sync::mpsc;
+
+use super::{SourceError, spawn_stream};
+use crate::hit::Line;
+
+/// Reads `path` through gzip on its own thread, sending its lines, then ends.
+pub fn spawn(path: &Path, tx: mpsc::Sender<Vec<Line>>) -> Result<JoinHandle<()>, SourceError> {
+    let file = File::open(path).map_err(|source| SourceError::Open {
+        path: path.to_owned(),
+        source,
+    })?;
+    let name: Arc<str> = path
+        .file_name()
+        .map_or_else(|| path.to_string_lossy(), |n| n.to_string_lossy())
+        .into();
+    let reader = flate2::read::MultiGzDecoder::new(std::io::BufReader::new(file));
+    spawn_stream(name, reader, tx)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    #[test]
+    fn reads_every_line_of_a_gzip_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("access.log.2.gz");
+        let mut enc = flate2::write::GzEncoder::new(
+            std::fs::File::create(&p).unwrap(),
+            flate2::Compression::fast(),
+        );
+        enc.write_all(b"one\ntwo\nthree").unwrap();
+        enc.finish().unwrap();
+        let (tx, mut rx) = tokio::sync::mpsc::channel(8);
+        super::spawn(&p, tx).unwrap().join().unwrap();
+        let mut got = Vec::new();
+        while let Ok(batch) = rx.try_recv() {
+            got.extend(batch.into_iter().map(|l| l.text));
+        }
+        assert_eq!(got, ["one", "two", "three"]);
+    }
+}

@@ -1,0 +1,300 @@
+//! Every file webpeek has read, by identity: where it stands in it, and a fingerprint of its
+//! start. Followers consult it so a renamed file is never read twice, and `--state` saves it so a
+//! restart continues exactly where the last run stopped.
+//!
+//! A file is known by device and inode, plus a fingerprint of its first bytes, because inodes
+//! are reused: a file with a known inode but another fingerprint is a new file.
+
+use std::collections::HashMap;
+use std::fs::{File, Metadata};
+use std::io;
+use std::os::unix::fs::{FileExt, MetadataExt};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use serde::{Deserialize, Serialize};
+
+/// Bytes of a file's start its fingerprint covers (fewer while the file is shorter).
+pub const FINGERPRINT_BYTES: usize = 256;
+
+/// Device and inode.
+pub type FileId = (u64, u64);
+
+/// The identity of the file behind `meta`.
+pub fn file_id(meta: &Metadata) -> FileId {
+    (meta.dev(), meta.ino())
+}
+
+/// A checksum of a file's first bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Fingerprint {
+    /// How many bytes it covers.
+    pub len: u16,
+    /// FNV-1a of those bytes.
+    pub hash: u64,
+}
+
+impl Fingerprint {
+    /// The fingerprint of `bytes` (at most [`FINGERPRINT_BYTES`] are used).
+    pub fn of(bytes: &[u8]) -> Fingerprint {
+        let bytes = &bytes[..bytes.len().min(FINGERPRINT_BYTES)];
+        let hash = bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+        });
+        Fingerprint {
+            len: bytes.len() as u16,
+            hash,
+        }
+    }
+
+    /// Reads the fingerprint of an open file's first `len` bytes (fewer if it is shorter).
+    pub fn read(file: &File, len: usize) -> io::Result<Fingerprint> {
+        let mut buf = vec![0; len.min(FINGERPRINT_BYTES)];
+        let mut got = 0;
+        while got < buf.len() {
+            match file.read_at(&mut buf[got..], got as u64) {
+                Ok(0) => break,
+                Ok(n) => got += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(Fingerprint::of(&buf[..got]))
+    }
+
+    /// Whether `file` still starts with the bytes this fingerprint was taken of.
+    pub fn matches(&self, file: &File) -> bool {
+        Fingerprint::read(file, usize::from(self.len)).is_ok_and(|now| now == *self)
+    }
+}
+
+/// Where webpeek stands in one file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Checkpoint {
+    /// The followed path it was last seen under.
+    pub path: PathBuf,
+    /// Device number.
+    pub dev: u64,
+    /// Inode number.
+    pub ino: u64,
+    /// Fingerprint of its start.
+    pub fingerprint: Fingerprint,
+    /// Offset after the last whole line handed on.
+    pub offset: u64,
+}
+
+impl Checkpoint {
+    /// The file's identity.
+    pub fn id(&self) -> FileId {
+        (self.dev, self.ino)
+    }
+}
+
+#[derive(Debug, Default)]
+struct Entry {
+    checkpoint: Option<Checkpoint>,
+    /// A follower has this file open right now.
+    active: bool,
+}
+
+/// The shared table of files. Cheap to clone.
+#[derive(Debug, Clone, Default)]
+pub struct Registry(Arc<Mutex<HashMap<FileId, Entry>>>);
+
+/// Why the state file could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    /// Reading or writing failed.
+    #[error("state file {path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// What the OS said.
+        source: io::Error,
+    },
+    /// The content is not webpeek state.
+    #[error("state file {path}: not webpeek state ({source})")]
+    Format {
+        /// The file.
+        path: PathBuf,
+        /// What the parser said.
+        source: serde_json::Error,
+    },
+}
+
+#[derive(Serialize, Deserialize)]
+struct StateFile {
+    version: u32,
+    files: Vec<Checkpoint>,
+}
+
+impl Registry {
+    /// Loads checkpoints saved by [`Registry::save`]; a missing file is an empty registry.
+    pub fn load(path: &Path) -> Result<Registry, StateError> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Registry::default()),
+            Err(source) => {
+                return Err(StateError::Io {
+                    path: path.to_owned(),
+                    source,
+                });
+            }
+        };
+        let state: StateFile =
+            serde_json::from_str(&text).map_err(|source| StateError::Format {
+                path: path.to_owned(),
+                source,
+            })?;
+        let registry = Registry::default();
+        for c in state.files {
+            registry.record(c);
+        }
+        Ok(registry)
+    }
+
+    /// Writes every checkpoint whose file still exists, atomically (temp file, then rename).
+    pub fn save(&self, path: &Path) -> Result<(), StateError> {
+        let mut files: Vec<Checkpoint> = {
+            let map = self.0.lock().expect("registry lock");
+            map.values().filter_map(|e| e.checkpoint.clone()).collect()
+        };
+        // Forget files that are gone: nothing more can be read from them.
+        files.retain(|c| {
+            c.path.parent().is_some_and(|dir| {
+                std::fs::read_dir(dir).is_ok_and(|entries| {
+                    entries
+                        .flatten()
+                        .any(|e| e.metadata().is_ok_and(|m| file_id(&m) == c.id()))
+                })
+            })
+        });
+        files.sort_by(|a, b| (&a.path, a.ino).cmp(&(&b.path, b.ino)));
+        let text = serde_json::to_string_pretty(&StateFile { version: 1, files })
+            .expect("state serializes");
+        let tmp = path.with_extension("tmp");
+        let io = |source| StateError::Io {
+            path: path.to_owned(),
+            source,
+        };
+        std::fs::write(&tmp, text).map_err(io)?;
+        std::fs::rename(&tmp, path).map_err(io)
+    }
+
+    /// Records where a reader stands.
+    pub fn record(&self, checkpoint: Checkpoint) {
+        let mut map = self.0.lock().expect("registry lock");
+        let id = checkpoint.id();
+        map.entry(id).or_default().checkpoint = Some(checkpoint);
+    }
+
+    /// The checkpoint of `file` (identity `id`), if it is known and its start is unchanged.
+    pub fn known(&self, id: FileId, file: &File) -> Option<Checkpoint> {
+        let c = self
+            .0
+            .lock()
+            .expect("registry lock")
+            .get(&id)?
+            .checkpoint
+            .clone()?;
+        c.fingerprint.matches(file).then_some(c)
+    }
+
+    /// Checkpoints last seen under `path`.
+    pub fn under_path(&self, path: &Path) -> Vec<Checkpoint> {
+        let map = self.0.lock().expect("registry lock");
+        map.values()
+            .filter_map(|e| e.checkpoint.clone())
+            .filter(|c| c.path == path)
+            .collect()
+    }
+
+    /// Marks a file as open by a follower; false if another follower has it already.
+    pub fn claim(&self, id: FileId) -> bool {
+        let mut map = self.0.lock().expect("registry lock");
+        let entry = map.entry(id).or_default();
+        !std::mem::replace(&mut entry.active, true)
+    }
+
+    /// Marks a file as no longer open.
+    pub fn release(&self, id: FileId) {
+        if let Some(e) = self.0.lock().expect("registry lock").get_mut(&id) {
+            e.active = false;
+        }
+    }
+
+    /// Whether a follower has this file open.
+    pub fn is_active(&self, id: FileId) -> bool {
+        self.0
+            .lock()
+            .expect("registry lock")
+            .get(&id)
+            .is_some_and(|e| e.active)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fingerprints_tell_files_apart() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("a.log");
+        std::fs::write(&p, b"first line\nsecond\n").unwrap();
+        let f = File::open(&p).unwrap();
+        let fp = Fingerprint::read(&f, FINGERPRINT_BYTES).unwrap();
+        assert_eq!(fp.len, 18);
+        assert!(fp.matches(&f));
+        std::fs::write(&p, b"other line\nsecond\n").unwrap();
+        assert!(!fp.matches(&File::open(&p).unwrap()));
+        // A prefix fingerprint still matches a file that grew.
+        std::fs::write(&p, b"first line\nsecond\nthird\n").unwrap();
+        assert!(fp.matches(&File::open(&p).unwrap()));
+    }
+
+    #[test]
+    fn state_round_trips_and_forgets_vanished_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("access.log");
+        std::fs::write(&log, b"x\n").unwrap();
+        let meta = std::fs::metadata(&log).unwrap();
+        let f = File::open(&log).unwrap();
+        let r = Registry::default();
+        let c = Checkpoint {
+            path: log.clone(),
+            dev: meta.dev(),
+            ino: meta.ino(),
+            fingerprint: Fingerprint::read(&f, 256).unwrap(),
+            offset: 2,
+        };
+        r.record(c.clone());
+        r.record(Checkpoint {
+            ino: u64::MAX,
+            ..c.clone()
+        });
+        let state = dir.path().join("state.json");
+        r.save(&state).unwrap();
+        let loaded = Registry::load(&state).unwrap();
+        assert_eq!(loaded.under_path(&log), std::slice::from_ref(&c));
+        assert_eq!(loaded.known(c.id(), &f), Some(c));
+        assert!(Registry::load(&dir.path().join("none.json")).is_ok());
+        std::fs::write(&state, "garbage").unwrap();
+        assert!(
+            Registry::load(&state)
+                .unwrap_err()
+                .to_string()
+                .contains("not webpeek state")
+        );
+    }
+
+    #[test]
+    fn claims_are_exclusive() {
+        let r = Registry::default();
+        assert!(r.claim((1, 2)));
+        assert!(!r.claim((1, 2)));
+        assert!(r.is_active((1, 2)));
+        r.release((1, 2));
+        assert!(r.claim((1, 2)));
+    }
+}

@@ -1,0 +1,199 @@
+//! Following like `tail -F`, end to end: state across restarts, patterns, gzip, stdin, polling.
+
+mod common;
+
+use std::ffi::OsString;
+use std::io::Write;
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
+
+use common::{Server, append, assert_no_hits, collect_hits, line};
+
+const SECOND: Duration = Duration::from_secs(1);
+
+fn lines(from: u32, to: u32) -> String {
+    (from..=to)
+        .map(|i| line("203.0.113.8", &format!("/n/{i}")))
+        .collect()
+}
+
+fn paths(hits: &[serde_json::Value]) -> Vec<String> {
+    hits.iter()
+        .map(|h| h["path"].as_str().unwrap().to_string())
+        .collect()
+}
+
+fn expected(from: u32, to: u32) -> Vec<String> {
+    (from..=to).map(|i| format!("/n/{i}")).collect()
+}
+
+fn args(list: &[&dyn AsRef<std::ffi::OsStr>]) -> Vec<OsString> {
+    list.iter().map(|a| a.as_ref().to_owned()).collect()
+}
+
+#[tokio::test]
+async fn state_restart_continues_exactly_also_across_a_rotation_while_down() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("access.log");
+    let state = dir.path().join("state.json");
+    append(&log, lines(1, 3)); // before the first start: not shown (follows from the end)
+    let start = |log: &Path| {
+        Server::spawn(
+            tempfile::tempdir().unwrap(),
+            log.to_owned(),
+            &args(&[&"--all", &"--state", &state, &log]),
+            Stdio::null(),
+        )
+    };
+    let s = start(&log);
+    let mut ws = s.viewer().await;
+    append(&log, lines(4, 50));
+    append(
+        &log,
+        "203.0.113.8 - - [25/Nov/2026:10:00:00 +0000] \"GET /n/51 HTTP/1.1\" 200 1",
+    );
+    let (hits, _) = collect_hits(&mut ws, 47, 10 * SECOND).await;
+    assert_eq!(paths(&hits), expected(4, 50));
+    assert!(s.terminate().success(), "SIGTERM is a clean stop");
+    assert!(state.exists(), "positions saved at exit");
+
+    // While webpeek is down: the half line is finished, the log is rotated, a new one begins.
+    append(&log, " \"-\" \"curl/8\"\n");
+    append(&log, lines(52, 60));
+    std::fs::rename(&log, dir.path().join("access.log.1")).unwrap();
+    append(&log, lines(61, 70));
+
+    let s = start(&log);
+    let mut ws = s.viewer().await;
+    let (hits, _) = collect_hits(&mut ws, 20, 10 * SECOND).await;
+    assert_eq!(
+        paths(&hits),
+        expected(51, 70),
+        "nothing lost, nothing repeated"
+    );
+    assert_no_hits(&mut ws, SECOND).await;
+    append(&log, lines(71, 71));
+    let (hits, _) = collect_hits(&mut ws, 1, 5 * SECOND).await;
+    assert_eq!(paths(&hits), expected(71, 71));
+}
+
+#[tokio::test]
+async fn a_pattern_follows_every_match_and_files_that_appear_later() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = dir.path().join("a-access.log");
+    append(&a, "");
+    let pattern = dir.path().join("*access.log");
+    let s = Server::spawn(
+        tempfile::tempdir().unwrap(),
+        a.clone(),
+        &args(&[&pattern]),
+        Stdio::null(),
+    );
+    let mut ws = s.viewer().await;
+    append(&a, lines(1, 1));
+    let (hits, _) = collect_hits(&mut ws, 1, 5 * SECOND).await;
+    assert_eq!(hits[0]["source"], "a-access.log");
+    let b = dir.path().join("b-access.log");
+    append(&b, lines(2, 3)); // appeared after start-up: read from its start
+    let (hits, _) = collect_hits(&mut ws, 2, 5 * SECOND).await;
+    assert_eq!(paths(&hits), expected(2, 3));
+    assert_eq!(hits[0]["source"], "b-access.log");
+}
+
+#[tokio::test]
+async fn a_pattern_that_matches_rotated_files_reads_nothing_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("access.log");
+    append(&log, "");
+    let pattern = dir.path().join("access.log*");
+    let s = Server::spawn(
+        tempfile::tempdir().unwrap(),
+        log.clone(),
+        &args(&[&"--all", &pattern]),
+        Stdio::null(),
+    );
+    let mut ws = s.viewer().await;
+    append(&log, lines(1, 5));
+    collect_hits(&mut ws, 5, 5 * SECOND).await;
+    std::fs::rename(&log, dir.path().join("access.log.1")).unwrap();
+    append(&log, lines(6, 10));
+    let (hits, _) = collect_hits(&mut ws, 5, 5 * SECOND).await;
+    assert_eq!(paths(&hits), expected(6, 10));
+    // Past the time the rotated file is drained and released (5 s quiet): it now matches the
+    // pattern as a file of its own, and must be resumed at its end, not read again.
+    assert_no_hits(&mut ws, 7 * SECOND).await;
+    append(&dir.path().join("access.log.1"), lines(11, 11));
+    let (hits, _) = collect_hits(&mut ws, 1, 5 * SECOND).await;
+    assert_eq!(paths(&hits), expected(11, 11));
+}
+
+#[tokio::test]
+async fn a_pattern_with_no_match_yet_waits() {
+    let dir = tempfile::tempdir().unwrap();
+    let pattern = dir.path().join("app-*.log");
+    let log = dir.path().join("app-1.log");
+    let s = Server::spawn(
+        tempfile::tempdir().unwrap(),
+        log.clone(),
+        &args(&[&pattern]),
+        Stdio::null(),
+    );
+    let mut ws = s.viewer().await;
+    append(&log, lines(1, 2));
+    let (hits, _) = collect_hits(&mut ws, 2, 5 * SECOND).await;
+    assert_eq!(paths(&hits), expected(1, 2));
+}
+
+#[tokio::test]
+async fn gzip_files_given_explicitly_are_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let gz = dir.path().join("access.log.2.gz");
+    let mut enc = flate2::write::GzEncoder::new(
+        std::fs::File::create(&gz).unwrap(),
+        flate2::Compression::fast(),
+    );
+    enc.write_all(lines(1, 3).as_bytes()).unwrap();
+    enc.finish().unwrap();
+    let log = dir.path().join("access.log");
+    append(&log, "");
+    let s = Server::spawn(
+        tempfile::tempdir().unwrap(),
+        log.clone(),
+        &args(&[&gz, &log]),
+        Stdio::null(),
+    );
+    let mut ws = s.viewer().await; // the gzip lines are in the backlog by now, or arrive live
+    let (hits, _) = collect_hits(&mut ws, 3, 5 * SECOND).await;
+    assert_eq!(paths(&hits), expected(1, 3));
+    assert_eq!(hits[0]["source"], "access.log.2.gz");
+}
+
+#[tokio::test]
+async fn stdin_is_a_source() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("unused");
+    let mut s = Server::spawn(
+        tempfile::tempdir().unwrap(),
+        log,
+        &args(&[&"-"]),
+        Stdio::piped(),
+    );
+    let mut ws = s.viewer().await;
+    let mut stdin = s.child.stdin.take().unwrap();
+    stdin.write_all(lines(1, 2).as_bytes()).unwrap();
+    stdin.flush().unwrap();
+    let (hits, _) = collect_hits(&mut ws, 2, 5 * SECOND).await;
+    assert_eq!(paths(&hits), expected(1, 2));
+    assert_eq!(hits[0]["source"], "stdin");
+    drop(dir);
+}
+
+#[tokio::test]
+async fn poll_mode_works_without_inotify() {
+    let s = Server::start(&["--poll"]);
+    let mut ws = s.viewer().await;
+    s.append(lines(1, 1));
+    let (hits, _) = collect_hits(&mut ws, 1, 5 * SECOND).await;
+    assert_eq!(paths(&hits), expected(1, 1));
+}
