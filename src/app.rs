@@ -106,7 +106,8 @@ pub async fn run(config: Config) -> Result<(), AppError> {
     let pipeline = tokio::spawn(pipeline(
         line_rx,
         drain_rx,
-        config.format,
+        config.format.clone(),
+        config.client_from_header,
         filter,
         enricher,
         hub.clone(),
@@ -202,6 +203,7 @@ async fn pipeline(
     mut lines: mpsc::Receiver<Vec<Line>>,
     mut drain: tokio::sync::oneshot::Receiver<()>,
     format: Option<LogFormat>,
+    client_from_header: bool,
     filter: Filter,
     enricher: Enricher,
     hub: Hub,
@@ -236,9 +238,11 @@ async fn pipeline(
             let mut stats = hub.stats();
             for line in &batch {
                 stats.truncated += u64::from(line.truncated);
-                let parser = parsers
-                    .entry(line.source.clone())
-                    .or_insert_with(|| Parser::new(format));
+                let parser = parsers.entry(line.source.clone()).or_insert_with(|| {
+                    Parser::new(format.clone())
+                        .for_source(&line.source)
+                        .client_from_header(client_from_header)
+                });
                 if line.text.trim().is_empty() {
                     continue;
                 }

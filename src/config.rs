@@ -7,7 +7,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 
 use crate::filter::{FilterRules, IpBlock};
-use crate::parse::LogFormat;
+use crate::parse::{FormatError, JsonKeys, JsonKeysError, LogFormat};
 use crate::source::{Input, InputError};
 
 /// webpeek: see, live in a browser, which pages people are visiting on your web server.
@@ -39,9 +39,16 @@ pub struct ServeArgs {
     /// Address to serve the dashboard on.
     #[arg(long, default_value = "127.0.0.1:8083", env = "WEBPEEK_LISTEN")]
     pub listen: SocketAddr,
-    /// Log format: combined, common, vhost_combined (detected from the first lines if not given).
+    /// Log format: combined, common, vhost_combined, json, or an Apache LogFormat / nginx
+    /// log_format string (detected from the first lines if not given).
     #[arg(long, value_name = "FMT")]
     pub format: Option<String>,
+    /// Take the client address from X-Forwarded-For, when the format logs it.
+    #[arg(long = "client-from-header")]
+    pub client_from_header: bool,
+    /// For JSON logs: which keys hold which field, e.g. `client=src_ip,uri=path,status=code`.
+    #[arg(long = "json-keys", value_name = "FIELD=KEY,...")]
+    pub json_keys: Option<String>,
     /// Base URL of the site (`https://example.com`), to show full URLs and the page preview.
     #[arg(long, value_name = "URL")]
     pub site: Option<String>,
@@ -97,6 +104,8 @@ pub struct Config {
     pub listen: SocketAddr,
     /// Fixed format, or `None` to detect.
     pub format: Option<LogFormat>,
+    /// Client from X-Forwarded-For.
+    pub client_from_header: bool,
     /// Base URL of the site, without a trailing `/`.
     pub site: Option<String>,
     /// Filter rules.
@@ -124,9 +133,12 @@ pub struct Config {
 /// A command line that parses but makes no sense; printed as one line, exit code 2.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    /// `--format` names no known format.
-    #[error("--format: unknown format '{0}' (known: combined, common, vhost_combined)")]
-    Format(String),
+    /// `--format` is neither a known name nor a valid format string.
+    #[error(transparent)]
+    Format(#[from] FormatError),
+    /// `--json-keys` does not parse.
+    #[error(transparent)]
+    JsonKeys(#[from] JsonKeysError),
     /// A log argument cannot be followed.
     #[error(transparent)]
     Input(#[from] InputError),
@@ -153,12 +165,18 @@ impl Config {
             Some(Command::Demo(args)) => (true, args),
             None => (false, cli.serve),
         };
-        let format = match &args.format {
-            Some(name) => {
-                Some(LogFormat::from_name(name).ok_or_else(|| ConfigError::Format(name.clone()))?)
-            }
-            None => None,
-        };
+        let mut format = args
+            .format
+            .as_deref()
+            .map(LogFormat::from_arg)
+            .transpose()?;
+        if let Some(mapping) = &args.json_keys {
+            let keys = std::sync::Arc::new(JsonKeys::with_mapping(mapping)?);
+            format = match format {
+                None | Some(LogFormat::Json(_)) => Some(LogFormat::Json(keys)),
+                other => other,
+            };
+        }
         let inputs = args
             .logs
             .iter()
@@ -191,6 +209,7 @@ impl Config {
             inputs,
             listen: args.listen,
             format,
+            client_from_header: args.client_from_header,
             site,
             rules: FilterRules {
                 all: args.all,

@@ -4,7 +4,7 @@
 
 use memchr::memchr;
 
-use super::{RawHit, time::parse_clf_time};
+use super::{RawHit, dash_none, quoted_end, time::parse_clf_time};
 
 /// A cursor over the line's bytes.
 struct Cursor<'a> {
@@ -38,21 +38,9 @@ impl<'a> Cursor<'a> {
     fn quoted(&mut self) -> Option<&'a str> {
         self.expect(b'"')?;
         let start = self.pos;
-        let b = self.bytes();
-        let mut from = start;
-        loop {
-            let q = from + memchr(b'"', &b[from..])?;
-            let backslashes = b[start..q]
-                .iter()
-                .rev()
-                .take_while(|&&c| c == b'\\')
-                .count();
-            if backslashes % 2 == 0 {
-                self.pos = q + 1;
-                return Some(&self.line[start..q]);
-            }
-            from = q + 1;
-        }
+        let len = quoted_end(&self.bytes()[start..])?;
+        self.pos = start + len + 1;
+        Some(&self.line[start..start + len])
     }
 
     /// `[time]`.
@@ -67,10 +55,6 @@ impl<'a> Cursor<'a> {
     fn at_end(&self) -> bool {
         self.line[self.pos..].trim_end().is_empty()
     }
-}
-
-fn dash_none(s: &str) -> Option<&str> {
-    (s != "-" && !s.is_empty()).then_some(s)
 }
 
 /// Parses common (`combined = false`) or combined lines, optionally led by `vhost:port`.
@@ -127,10 +111,12 @@ pub(super) fn parse(line: &str, vhost: bool, combined: bool) -> Option<RawHit<'_
         ip,
         time,
         request,
+        parts: None,
         status,
         bytes,
         referer,
         agent,
+        forwarded_for: None,
     })
 }
 
@@ -228,7 +214,7 @@ mod tests {
             "1.2.3.4 - - [24/Nov/2026:13:08:01 +0000] \"GET / HTTP/1.1\" 200 1 \"-\" \"unterminated",
             "\u{0}\u{0}\u{0}",
         ] {
-            for f in LogFormat::DETECTABLE {
+            for f in LogFormat::detectable() {
                 assert!(f.parse(line).is_none(), "{f:?} accepted {line:?}");
             }
         }

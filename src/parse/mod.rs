@@ -5,6 +5,8 @@
 //! shown become owned [`Hit`]s.
 
 mod clf;
+mod json;
+mod template;
 mod time;
 
 use std::borrow::Cow;
@@ -13,10 +15,12 @@ use std::sync::Arc;
 
 use crate::hit::Hit;
 
-pub use time::parse_clf_time;
+pub use json::{JsonKeys, JsonKeysError};
+pub use template::{Template, TemplateError};
+pub use time::{parse_clf_time, parse_iso8601};
 
 /// A log format webpeek understands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LogFormat {
     /// NCSA combined: `%h %l %u %t "%r" %>s %b "%{Referer}i" "%{User-agent}i"` (nginx's default).
     Combined,
@@ -24,33 +28,90 @@ pub enum LogFormat {
     Common,
     /// Apache's `vhost_combined`: `%v:%p` followed by combined.
     VhostCombined,
+    /// One JSON object per line (nginx `escape=json`, Caddy), with these key names.
+    Json(Arc<JsonKeys>),
+    /// An Apache `LogFormat` or nginx `log_format` string, compiled.
+    Template(Arc<Template>),
+}
+
+/// A `--format` value that cannot be used.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum FormatError {
+    /// Neither a known name nor a format string.
+    #[error(
+        "--format: unknown format '{0}' (known: combined, common, vhost_combined, json, or an Apache LogFormat / nginx log_format string)"
+    )]
+    Unknown(String),
+    /// A format string that does not compile.
+    #[error(transparent)]
+    Template(#[from] TemplateError),
 }
 
 impl LogFormat {
     /// Formats tried, in this order, when detecting the format from a line.
-    pub const DETECTABLE: [LogFormat; 3] = [Self::VhostCombined, Self::Combined, Self::Common];
+    pub fn detectable() -> [LogFormat; 4] {
+        [
+            Self::VhostCombined,
+            Self::Combined,
+            Self::Common,
+            Self::Json(Arc::new(JsonKeys::default())),
+        ]
+    }
 
     /// The format's name as given to `--format`.
-    pub fn name(self) -> &'static str {
+    pub fn name(&self) -> &str {
         match self {
             Self::Combined => "combined",
             Self::Common => "common",
             Self::VhostCombined => "vhost_combined",
+            Self::Json(_) => "json",
+            Self::Template(t) => t.source(),
         }
     }
 
     /// Parses a format name as given to `--format`.
     pub fn from_name(name: &str) -> Option<Self> {
-        Self::DETECTABLE.into_iter().find(|f| f.name() == name)
+        Self::detectable().into_iter().find(|f| f.name() == name)
+    }
+
+    /// A `--format` value: a name, or a format string (it holds `%` or `$`).
+    pub fn from_arg(arg: &str) -> Result<Self, FormatError> {
+        if let Some(f) = Self::from_name(arg) {
+            return Ok(f);
+        }
+        if arg.contains('%') || arg.contains('$') {
+            return Ok(Self::Template(Arc::new(Template::compile(arg)?)));
+        }
+        Err(FormatError::Unknown(arg.to_string()))
     }
 
     /// Parses one line (without its newline) in this format.
-    pub fn parse(self, line: &str) -> Option<RawHit<'_>> {
+    pub fn parse<'a>(&self, line: &'a str) -> Option<RawHit<'a>> {
         match self {
             Self::Combined => clf::parse(line, false, true),
             Self::Common => clf::parse(line, false, false),
             Self::VhostCombined => clf::parse(line, true, true),
+            Self::Json(keys) => json::parse(line, keys),
+            Self::Template(t) => t.parse(line),
         }
+    }
+}
+
+/// `None` for a logged `-` or an empty field.
+pub(crate) fn dash_none(s: &str) -> Option<&str> {
+    (s != "-" && !s.is_empty()).then_some(s)
+}
+
+/// Length of a quoted field's content, up to the first quote not escaped by a backslash.
+pub(crate) fn quoted_end(b: &[u8]) -> Option<usize> {
+    let mut from = 0;
+    loop {
+        let q = from + memchr::memchr(b'"', &b[from..])?;
+        let backslashes = b[..q].iter().rev().take_while(|&&c| c == b'\\').count();
+        if backslashes % 2 == 0 {
+            return Some(q);
+        }
+        from = q + 1;
     }
 }
 
@@ -63,8 +124,11 @@ pub struct RawHit<'a> {
     pub ip: IpAddr,
     /// Unix seconds, UTC.
     pub time: i64,
-    /// The request line as logged (`GET /x HTTP/1.1`), escapes unresolved.
+    /// The request line as logged (`GET /x HTTP/1.1`), escapes unresolved; empty when the
+    /// format logs its parts separately (then they are in `parts`).
     pub request: &'a str,
+    /// Method, path, query and protocol, for formats that log them as separate fields.
+    pub parts: Option<Request<'a>>,
     /// Response status.
     pub status: u16,
     /// Body bytes (0 for `-`).
@@ -73,6 +137,8 @@ pub struct RawHit<'a> {
     pub referer: Option<&'a str>,
     /// User agent, `None` for `-`.
     pub agent: Option<&'a str>,
+    /// `X-Forwarded-For`, for formats that log it.
+    pub forwarded_for: Option<&'a str>,
 }
 
 /// The parts of a request line.
@@ -91,7 +157,16 @@ pub struct Request<'a> {
 impl<'a> RawHit<'a> {
     /// Splits the request line into method, path, query and protocol.
     pub fn request(&self) -> Request<'a> {
-        split_request(self.request)
+        self.parts
+            .clone()
+            .unwrap_or_else(|| split_request(self.request))
+    }
+
+    /// The leftmost valid address of `X-Forwarded-For` (the original client), if any.
+    pub fn forwarded_client(&self) -> Option<IpAddr> {
+        self.forwarded_for?
+            .split(',')
+            .find_map(|a| a.trim().parse().ok())
     }
 
     /// Makes the owned [`Hit`] that later stages work on, resolving escapes.
@@ -157,71 +232,127 @@ pub fn split_request(request: &str) -> Request<'_> {
     }
 }
 
-/// Resolves the escapes Apache (`\"`, `\\`) and nginx (`\xHH`) write inside quoted fields.
+/// Resolves the escapes servers write inside quoted fields: Apache's `\"` and `\\`, nginx's
+/// `\xHH`, and JSON's `\n`, `\/`, `\uXXXX`.
 ///
-/// Returns the input unchanged (no allocation) when it holds no backslash.
+/// Escaped bytes that form UTF-8 text become that text (nginx logs `/café` as `/caf\xC3\xA9`);
+/// control characters and bytes that are not UTF-8 (TLS bytes on an HTTP port) stay visible as
+/// `\xHH`. Returns the input unchanged (no allocation) when it holds no backslash.
 pub fn unescape(s: &str) -> Cow<'_, str> {
     if memchr::memchr(b'\\', s.as_bytes()).is_none() {
         return Cow::Borrowed(s);
     }
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
+    let hex = |c: u8| (c as char).to_digit(16);
     let mut i = 0;
     while i < b.len() {
         if b[i] == b'\\' && i + 1 < b.len() {
-            match b[i + 1] {
-                b'"' | b'\\' => {
-                    out.push(b[i + 1]);
-                    i += 2;
-                    continue;
-                }
-                b'x' if i + 3 < b.len() => {
-                    let hex = |c: u8| (c as char).to_digit(16);
-                    if let (Some(h), Some(l)) = (hex(b[i + 2]), hex(b[i + 3])) {
-                        out.push((h * 16 + l) as u8);
-                        i += 4;
-                        continue;
-                    }
-                }
-                _ => {}
+            let simple = match b[i + 1] {
+                b'"' | b'\\' | b'/' => Some(b[i + 1]),
+                b'n' => Some(b'\n'),
+                b't' => Some(b'\t'),
+                b'r' => Some(b'\r'),
+                _ => None,
+            };
+            if let Some(c) = simple {
+                out.push(c);
+                i += 2;
+                continue;
+            }
+            if b[i + 1] == b'x'
+                && let (Some(h), Some(l)) = (
+                    b.get(i + 2).and_then(|&c| hex(c)),
+                    b.get(i + 3).and_then(|&c| hex(c)),
+                )
+            {
+                out.push((h * 16 + l) as u8);
+                i += 4;
+                continue;
+            }
+            if b[i + 1] == b'u'
+                && let Some(code) = s
+                    .get(i + 2..i + 6)
+                    .and_then(|h| u32::from_str_radix(h, 16).ok())
+            {
+                let c = char::from_u32(code).unwrap_or(char::REPLACEMENT_CHARACTER);
+                out.extend_from_slice(c.encode_utf8(&mut [0; 4]).as_bytes());
+                i += 6;
+                continue;
             }
         }
         out.push(b[i]);
         i += 1;
     }
-    Cow::Owned(String::from_utf8_lossy(&out).into_owned())
+    let mut text = String::with_capacity(out.len());
+    for chunk in out.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            if c.is_control() && c != '\n' && c != '\t' {
+                text.push_str(&format!("\\x{:02X}", c as u32));
+            } else {
+                text.push(c);
+            }
+        }
+        for byte in chunk.invalid() {
+            text.push_str(&format!("\\x{byte:02X}"));
+        }
+    }
+    Cow::Owned(text)
 }
 
 /// Parses the lines of one source, detecting the format from the first line that parses.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Parser {
     format: Option<LogFormat>,
+    source: String,
+    client_from_header: bool,
 }
 
 impl Parser {
     /// A parser for a fixed format, or one that detects it (`None`).
     pub fn new(format: Option<LogFormat>) -> Self {
-        Parser { format }
+        Parser {
+            format,
+            ..Parser::default()
+        }
+    }
+
+    /// Names the source in the one-time "detected" message.
+    pub fn for_source(mut self, source: &str) -> Self {
+        self.source = source.to_string();
+        self
+    }
+
+    /// Takes the client from `X-Forwarded-For` when the format logs it (`--client-from-header`).
+    pub fn client_from_header(mut self, on: bool) -> Self {
+        self.client_from_header = on;
+        self
     }
 
     /// The format in use, once known.
-    pub fn format(&self) -> Option<LogFormat> {
-        self.format
+    pub fn format(&self) -> Option<&LogFormat> {
+        self.format.as_ref()
     }
 
     /// Parses a line into a raw hit, detecting the format on first success.
     pub fn parse_raw<'a>(&mut self, text: &'a str) -> Option<RawHit<'a>> {
-        if let Some(f) = self.format {
-            return f.parse(text);
-        }
-        for f in LogFormat::DETECTABLE {
-            if let Some(raw) = f.parse(text) {
+        let mut raw = match &self.format {
+            Some(f) => f.parse(text)?,
+            None => {
+                let (f, raw) = LogFormat::detectable()
+                    .into_iter()
+                    .find_map(|f| f.parse(text).map(|raw| (f.clone(), raw)))?;
+                tracing::info!("{}: detected: {}", self.source, f.name());
                 self.format = Some(f);
-                tracing::info!("detected: {}", f.name());
-                return Some(raw);
+                raw
             }
+        };
+        if self.client_from_header
+            && let Some(ip) = raw.forwarded_client()
+        {
+            raw.ip = ip;
         }
-        None
+        Some(raw)
     }
 }
 
@@ -259,11 +390,14 @@ mod tests {
         assert_eq!(unescape(r#"say \"hi\""#), r#"say "hi""#);
         assert_eq!(unescape(r"back\\slash"), r"back\slash");
         assert_eq!(unescape(r"q\x22uote"), "q\"uote");
+        assert_eq!(unescape(r"/caf\xC3\xA9"), "/café");
+        assert_eq!(unescape(r"\x16\x03\x01\x00\xF4"), r"\x16\x03\x01\x00\xF4");
+        assert_eq!(unescape(r"json \u00e9\/\n"), "json é/\n");
         assert_eq!(unescape(r"end\x2"), r"end\x2");
         assert_eq!(unescape(r"end\x41"), "endA");
         assert_eq!(unescape("trailing\\"), "trailing\\");
-        // An escaped byte that is not UTF-8 is replaced, not an error.
-        assert_eq!(unescape(r"\xff"), "\u{fffd}");
+        // An escaped byte that is not UTF-8 stays visible, not an error.
+        assert_eq!(unescape(r"\xff"), r"\xFF");
     }
 
     #[test]
@@ -273,17 +407,17 @@ mod tests {
         assert_eq!(p.format(), None);
         let common = r#"10.0.0.1 - - [10/Oct/2000:13:55:36 -0700] "GET / HTTP/1.0" 200 2326"#;
         assert!(p.parse_raw(common).is_some());
-        assert_eq!(p.format(), Some(LogFormat::Common));
+        assert_eq!(p.format(), Some(&LogFormat::Common));
 
         let mut p = Parser::new(None);
         let combined =
             r#"10.0.0.1 - - [10/Oct/2000:13:55:36 -0700] "GET / HTTP/1.0" 200 2326 "-" "curl/8""#;
         assert!(p.parse_raw(combined).is_some());
-        assert_eq!(p.format(), Some(LogFormat::Combined));
+        assert_eq!(p.format(), Some(&LogFormat::Combined));
 
         let mut p = Parser::new(None);
         let vhost = format!("example.com:443 {combined}");
         assert_eq!(p.parse_raw(&vhost).unwrap().vhost, Some("example.com"));
-        assert_eq!(p.format(), Some(LogFormat::VhostCombined));
+        assert_eq!(p.format(), Some(&LogFormat::VhostCombined));
     }
 }

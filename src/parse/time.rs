@@ -76,3 +76,67 @@ mod tests {
         }
     }
 }
+
+/// Parses ISO 8601 / RFC 3339 (`2026-11-24T13:08:01+01:00`, `…T13:08:01.123Z`) into Unix
+/// seconds, UTC; fractions are dropped.
+pub fn parse_iso8601(s: &str) -> Option<i64> {
+    let b = s.as_bytes();
+    if b.len() < 19
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || !matches!(b[10], b'T' | b' ')
+        || b[13] != b':'
+        || b[16] != b':'
+    {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| -> Option<i64> {
+        b.get(r)?.iter().try_fold(0i64, |acc, &c| {
+            c.is_ascii_digit().then(|| acc * 10 + i64::from(c - b'0'))
+        })
+    };
+    let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (h, m, sec) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || h > 23 || m > 59 || sec > 60 {
+        return None;
+    }
+    let mut rest = &s[19..];
+    if let Some(frac) = rest.strip_prefix('.') {
+        rest = frac.trim_start_matches(|c: char| c.is_ascii_digit());
+    }
+    let offset = match rest.as_bytes() {
+        [] | [b'Z'] | [b'z'] => 0,
+        [sign @ (b'+' | b'-'), h1, h2, b':', m1, m2] | [sign @ (b'+' | b'-'), h1, h2, m1, m2] => {
+            let d = |c: &u8| c.is_ascii_digit().then(|| i64::from(c - b'0'));
+            let secs = (d(h1)? * 10 + d(h2)?) * 3600 + (d(m1)? * 10 + d(m2)?) * 60;
+            if *sign == b'+' { secs } else { -secs }
+        }
+        _ => return None,
+    };
+    let days = days_from_civil(year, month as u32, day as u32);
+    Some(days * 86_400 + h * 3600 + m * 60 + sec - offset)
+}
+
+/// Parses Unix seconds with an optional fraction (`1732453681.524`, nginx `$msec`, Caddy `ts`).
+pub fn parse_unix_seconds(s: &str) -> Option<i64> {
+    let whole = s.split('.').next()?;
+    (!whole.is_empty() && whole.bytes().all(|c| c.is_ascii_digit())).then(|| whole.parse().ok())?
+}
+
+#[cfg(test)]
+mod iso_tests {
+    use super::*;
+    use crate::hit::Rfc3339;
+
+    #[test]
+    fn iso8601_and_unix_seconds() {
+        let iso = |s| Rfc3339(parse_iso8601(s).unwrap()).to_string();
+        assert_eq!(iso("2026-11-24T13:08:01+01:00"), "2026-11-24T12:08:01Z");
+        assert_eq!(iso("2026-11-24T13:08:01.123456Z"), "2026-11-24T13:08:01Z");
+        assert_eq!(iso("2026-11-24 13:08:01-0530"), "2026-11-24T18:38:01Z");
+        assert_eq!(parse_iso8601("2026-13-24T13:08:01Z"), None);
+        assert_eq!(parse_iso8601("yesterday"), None);
+        assert_eq!(parse_unix_seconds("1795957681.524"), Some(1_795_957_681));
+        assert_eq!(parse_unix_seconds("-5"), None);
+    }
+}

@@ -1,0 +1,479 @@
+//! Apache `LogFormat` and nginx `log_format` strings, compiled once into a list of literals and
+//! fields that a line is matched against left to right, without allocating.
+//!
+//! A field ends where the literal after it begins; a field inside quotes ends at the first
+//! unescaped quote; Apache's `%t` is one bracketed token. Directives webpeek has no use for are
+//! skipped fields, not errors.
+
+use std::net::IpAddr;
+
+use memchr::memmem;
+
+use super::time::{parse_clf_time, parse_iso8601, parse_unix_seconds};
+use super::{RawHit, Request, dash_none, quoted_end};
+
+/// What a field of the format holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Field {
+    /// Client address (`%h`, `%a`, `$remote_addr`).
+    Client,
+    /// Time as `10/Oct/2000:13:55:36 -0700`, in brackets for Apache's `%t`.
+    TimeClf,
+    /// Time as ISO 8601 (`$time_iso8601`).
+    TimeIso,
+    /// Unix seconds (`$msec`).
+    TimeUnix,
+    /// The request line (`%r`, `$request`).
+    Request,
+    /// Method (`%m`, `$request_method`).
+    Method,
+    /// Path and query (`$request_uri`).
+    Target,
+    /// Path only (`%U`, `$uri`).
+    Path,
+    /// Query, with `?` for Apache's `%q` (`$args` has none).
+    Query,
+    /// Protocol (`%H`, `$server_protocol`).
+    Protocol,
+    /// Status (`%>s`, `%s`, `$status`).
+    Status,
+    /// Body bytes (`%b`, `%B`, `%O`, `$body_bytes_sent`, `$bytes_sent`).
+    Bytes,
+    /// Referer header.
+    Referer,
+    /// User-Agent header.
+    Agent,
+    /// Virtual host (`%v`, `%V`, `$host`, `$server_name`).
+    Vhost,
+    /// `X-Forwarded-For` header.
+    ForwardedFor,
+    /// Anything else: matched, then ignored.
+    Skip,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Item {
+    Literal(String),
+    Field(Field),
+}
+
+/// A format string compiled into literals and fields.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Template {
+    source: String,
+    items: Vec<Item>,
+}
+
+/// Why a format string cannot be compiled.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum TemplateError {
+    /// A directive is cut off or malformed.
+    #[error("--format: bad directive '{directive}' at byte {at} of the format string")]
+    BadDirective {
+        /// The text of the directive.
+        directive: String,
+        /// Where it starts.
+        at: usize,
+    },
+    /// Two fields touch with nothing between them to tell where one ends.
+    #[error(
+        "--format: '{0}' follows another field with nothing in between; webpeek cannot tell where one ends"
+    )]
+    Adjacent(String),
+    /// No field names the client.
+    #[error("--format: the format has no client address (%h, %a or $remote_addr)")]
+    NoClient,
+}
+
+impl Template {
+    /// Compiles an Apache `LogFormat` string (`%h %l %u %t "%r" %>s %b`) or, when it holds `$`
+    /// variables and no `%` directives, an nginx `log_format` string.
+    pub fn compile(format: &str) -> Result<Template, TemplateError> {
+        // Shell users often paste the Apache config's escaped quotes.
+        let source = format.replace("\\\"", "\"");
+        let nginx = source.contains('$') && !source.contains('%');
+        let mut items = if nginx {
+            compile_nginx(&source)?
+        } else {
+            compile_apache(&source)?
+        };
+        // Merge neighbouring literals; refuse fields that touch.
+        let mut merged: Vec<Item> = Vec::with_capacity(items.len());
+        for item in items.drain(..) {
+            match (merged.last_mut(), item) {
+                (Some(Item::Literal(a)), Item::Literal(b)) => a.push_str(&b),
+                // Apache's usual `%U%q`: one path-and-query field.
+                (Some(last @ Item::Field(Field::Path)), Item::Field(Field::Query)) => {
+                    *last = Item::Field(Field::Target)
+                }
+                (Some(Item::Field(_)), Item::Field(f)) => {
+                    return Err(TemplateError::Adjacent(format!("{f:?}")));
+                }
+                (_, item) => merged.push(item),
+            }
+        }
+        if !merged.contains(&Item::Field(Field::Client)) {
+            return Err(TemplateError::NoClient);
+        }
+        Ok(Template {
+            source,
+            items: merged,
+        })
+    }
+
+    /// The format string as given.
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
+    /// Matches a line against the template.
+    pub fn parse<'a>(&self, line: &'a str) -> Option<RawHit<'a>> {
+        let mut hit = Partial::default();
+        let mut pos = 0;
+        let mut quoted = false;
+        for (i, item) in self.items.iter().enumerate() {
+            match item {
+                Item::Literal(lit) => {
+                    if !line[pos..].starts_with(lit.as_str()) {
+                        return None;
+                    }
+                    pos += lit.len();
+                    quoted = lit.ends_with('"');
+                }
+                Item::Field(field) => {
+                    let rest = &line[pos..];
+                    let len = if quoted {
+                        quoted_end(rest.as_bytes())?
+                    } else if *field == Field::TimeClf && rest.starts_with('[') {
+                        rest.find(']')? + 1
+                    } else {
+                        match self.items.get(i + 1) {
+                            Some(Item::Literal(next)) => {
+                                memmem::find(rest.as_bytes(), next.as_bytes())?
+                            }
+                            _ => rest.trim_end().len(),
+                        }
+                    };
+                    hit.set(*field, &rest[..len])?;
+                    pos += len;
+                }
+            }
+        }
+        line[pos..].trim_end().is_empty().then_some(())?;
+        hit.finish()
+    }
+}
+
+fn compile_apache(s: &str) -> Result<Vec<Item>, TemplateError> {
+    let mut items = Vec::new();
+    let mut lit = String::new();
+    let mut chars = s.char_indices().peekable();
+    while let Some((at, c)) = chars.next() {
+        if c != '%' {
+            lit.push(c);
+            continue;
+        }
+        let bad = |end: usize| TemplateError::BadDirective {
+            directive: s[at..end.min(s.len())].to_string(),
+            at,
+        };
+        // %% is a literal percent sign.
+        if chars.peek().map(|&(_, c)| c) == Some('%') {
+            chars.next();
+            lit.push('%');
+            continue;
+        }
+        // Optional modifiers (`<`, `>`, status lists like `!200,304`), then `{arg}`, then a letter.
+        while let Some(&(_, c)) = chars.peek() {
+            if matches!(c, '<' | '>' | '!' | ',') || c.is_ascii_digit() {
+                chars.next();
+            } else {
+                break;
+            }
+        }
+        let mut arg = None;
+        if chars.peek().map(|&(_, c)| c) == Some('{') {
+            let (open, _) = chars.next().expect("peeked");
+            let mut inner = String::new();
+            loop {
+                match chars.next() {
+                    Some((_, '}')) => break,
+                    Some((_, c)) => inner.push(c),
+                    None => return Err(bad(s.len())),
+                }
+            }
+            let _ = open;
+            arg = Some(inner);
+        }
+        let Some((end, letter)) = chars.next() else {
+            return Err(bad(s.len()));
+        };
+        if !letter.is_ascii_alphabetic() {
+            return Err(bad(end + letter.len_utf8()));
+        }
+        let field = match (
+            letter,
+            arg.as_deref().map(str::to_ascii_lowercase).as_deref(),
+        ) {
+            ('h' | 'a', _) => Field::Client,
+            ('t', None) => Field::TimeClf,
+            ('r', _) => Field::Request,
+            ('m', _) => Field::Method,
+            ('U', _) => Field::Path,
+            ('q', _) => Field::Query,
+            ('H', _) => Field::Protocol,
+            ('s', _) => Field::Status,
+            ('b' | 'B' | 'O', _) => Field::Bytes,
+            ('v' | 'V', _) => Field::Vhost,
+            ('i', Some("referer")) => Field::Referer,
+            ('i', Some("user-agent")) => Field::Agent,
+            ('i', Some("x-forwarded-for")) => Field::ForwardedFor,
+            _ => Field::Skip,
+        };
+        if !lit.is_empty() {
+            items.push(Item::Literal(std::mem::take(&mut lit)));
+        }
+        items.push(Item::Field(field));
+    }
+    if !lit.is_empty() {
+        items.push(Item::Literal(lit));
+    }
+    Ok(items)
+}
+
+fn compile_nginx(s: &str) -> Result<Vec<Item>, TemplateError> {
+    let mut items = Vec::new();
+    let mut lit = String::new();
+    let b = s.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] != b'$' {
+            let c = s[i..].chars().next().expect("in bounds");
+            lit.push(c);
+            i += c.len_utf8();
+            continue;
+        }
+        let at = i;
+        let (name, next) = if b.get(i + 1) == Some(&b'{') {
+            let close = s[i + 2..]
+                .find('}')
+                .ok_or_else(|| TemplateError::BadDirective {
+                    directive: s[at..].to_string(),
+                    at,
+                })?;
+            (&s[i + 2..i + 2 + close], i + 3 + close)
+        } else {
+            let len = b[i + 1..]
+                .iter()
+                .take_while(|c| c.is_ascii_alphanumeric() || **c == b'_')
+                .count();
+            (&s[i + 1..i + 1 + len], i + 1 + len)
+        };
+        if name.is_empty() {
+            return Err(TemplateError::BadDirective {
+                directive: s[at..next.min(s.len()).max(at + 1)].to_string(),
+                at,
+            });
+        }
+        let field = match name {
+            "remote_addr" | "binary_remote_addr" | "realip_remote_addr" => Field::Client,
+            "time_local" => Field::TimeClf,
+            "time_iso8601" => Field::TimeIso,
+            "msec" => Field::TimeUnix,
+            "request" => Field::Request,
+            "request_method" => Field::Method,
+            "request_uri" => Field::Target,
+            "uri" | "document_uri" => Field::Path,
+            "args" | "query_string" => Field::Query,
+            "server_protocol" => Field::Protocol,
+            "status" => Field::Status,
+            "body_bytes_sent" | "bytes_sent" => Field::Bytes,
+            "http_referer" => Field::Referer,
+            "http_user_agent" => Field::Agent,
+            "host" | "server_name" | "http_host" => Field::Vhost,
+            "http_x_forwarded_for" => Field::ForwardedFor,
+            _ => Field::Skip,
+        };
+        if !lit.is_empty() {
+            items.push(Item::Literal(std::mem::take(&mut lit)));
+        }
+        items.push(Item::Field(field));
+        i = next;
+    }
+    if !lit.is_empty() {
+        items.push(Item::Literal(lit));
+    }
+    Ok(items)
+}
+
+/// Fields found so far in a line.
+#[derive(Default)]
+struct Partial<'a> {
+    ip: Option<IpAddr>,
+    time: Option<i64>,
+    request: Option<&'a str>,
+    method: Option<&'a str>,
+    target: Option<&'a str>,
+    path: Option<&'a str>,
+    query: Option<&'a str>,
+    protocol: Option<&'a str>,
+    status: Option<u16>,
+    bytes: u64,
+    referer: Option<&'a str>,
+    agent: Option<&'a str>,
+    vhost: Option<&'a str>,
+    forwarded_for: Option<&'a str>,
+}
+
+impl<'a> Partial<'a> {
+    /// Takes one field's text; `None` if it cannot be what the field says.
+    fn set(&mut self, field: Field, v: &'a str) -> Option<()> {
+        match field {
+            Field::Client => self.ip = Some(v.parse().ok()?),
+            Field::TimeClf => {
+                let inner = v
+                    .strip_prefix('[')
+                    .and_then(|x| x.strip_suffix(']'))
+                    .unwrap_or(v);
+                self.time = Some(parse_clf_time(inner)?);
+            }
+            Field::TimeIso => self.time = Some(parse_iso8601(v)?),
+            Field::TimeUnix => self.time = Some(parse_unix_seconds(v)?),
+            Field::Request => self.request = Some(v),
+            Field::Method => self.method = dash_none(v),
+            Field::Target => self.target = dash_none(v),
+            Field::Path => self.path = dash_none(v),
+            Field::Query => self.query = dash_none(v.strip_prefix('?').unwrap_or(v)),
+            Field::Protocol => self.protocol = dash_none(v),
+            Field::Status => {
+                (v.len() == 3).then_some(())?;
+                self.status = Some(v.parse().ok()?);
+            }
+            Field::Bytes => self.bytes = if v == "-" { 0 } else { v.parse().ok()? },
+            Field::Referer => self.referer = dash_none(v),
+            Field::Agent => self.agent = dash_none(v),
+            Field::Vhost => self.vhost = dash_none(v),
+            Field::ForwardedFor => self.forwarded_for = dash_none(v),
+            Field::Skip => {}
+        }
+        Some(())
+    }
+
+    fn finish(self) -> Option<RawHit<'a>> {
+        let parts = match (self.request, self.target.or(self.path)) {
+            (Some(_), _) => None,
+            (None, Some(target)) => {
+                let (path, query) = match (self.path, self.query) {
+                    (Some(p), q) => (p, q),
+                    (None, _) => target
+                        .split_once('?')
+                        .map_or((target, None), |(p, q)| (p, Some(q))),
+                };
+                Some(Request {
+                    method: self.method.unwrap_or("-"),
+                    path,
+                    query,
+                    protocol: self.protocol,
+                })
+            }
+            (None, None) => None,
+        };
+        Some(RawHit {
+            vhost: self.vhost,
+            ip: self.ip?,
+            time: self.time.unwrap_or_else(crate::unix_now),
+            request: self.request.unwrap_or(""),
+            parts,
+            status: self.status?,
+            bytes: self.bytes,
+            referer: self.referer,
+            agent: self.agent,
+            forwarded_for: self.forwarded_for,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const APACHE: &str = r#"%h %l %u %t \"%r\" %>s %b \"%{Referer}i\" \"%{User-agent}i\" %v %D %T %{X-Forwarded-For}i"#;
+    const NGINX: &str = r#"$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent" $request_time $host $http_x_forwarded_for"#;
+
+    #[test]
+    fn apache_format_string() {
+        let t = Template::compile(APACHE).unwrap();
+        let line = r#"203.0.113.9 - - [24/Nov/2026:13:08:01 +0000] "GET /a b.html?x=1 HTTP/1.1" 200 5120 "https://r/" "Mozilla \"quoted\"" example.com 1234 0 198.51.100.1, 10.0.0.1"#;
+        let h = t.parse(line).unwrap();
+        assert_eq!(h.ip.to_string(), "203.0.113.9");
+        assert_eq!(h.request().path, "/a b.html");
+        assert_eq!(h.request().query, Some("x=1"));
+        assert_eq!((h.status, h.bytes), (200, 5120));
+        assert_eq!(h.agent, Some(r#"Mozilla \"quoted\""#));
+        assert_eq!(h.vhost, Some("example.com"));
+        assert_eq!(h.forwarded_for, Some("198.51.100.1, 10.0.0.1"));
+        assert!(t.parse("garbage").is_none());
+    }
+
+    #[test]
+    fn nginx_format_string() {
+        let t = Template::compile(NGINX).unwrap();
+        let line = r#"2001:db8::7 - alice [24/Nov/2026:13:08:01 +0100] "POST /api?q=1 HTTP/2.0" 201 17 "-" "curl/8.5" 0.012 example.org -"#;
+        let h = t.parse(line).unwrap();
+        assert_eq!(h.ip.to_string(), "2001:db8::7");
+        assert_eq!(h.request().method, "POST");
+        assert_eq!(h.status, 201);
+        assert_eq!(h.referer, None);
+        assert_eq!(h.vhost, Some("example.org"));
+        assert_eq!(h.forwarded_for, None);
+        assert_eq!(
+            crate::hit::Rfc3339(h.time).to_string(),
+            "2026-11-24T12:08:01Z"
+        );
+    }
+
+    #[test]
+    fn split_request_fields_and_iso_time() {
+        let t = Template::compile("$remote_addr $time_iso8601 $request_method $request_uri $server_protocol $status $body_bytes_sent").unwrap();
+        let h = t
+            .parse("192.0.2.1 2026-11-24T13:08:01+00:00 GET /p?x=1 HTTP/1.1 404 0")
+            .unwrap();
+        let r = h.request();
+        assert_eq!(
+            (r.method, r.path, r.query, r.protocol),
+            ("GET", "/p", Some("x=1"), Some("HTTP/1.1"))
+        );
+        assert_eq!(h.status, 404);
+        let t = Template::compile("%a %m %U%q %H %>s").unwrap();
+        let r = t.parse("192.0.2.1 GET /p?x=1 HTTP/1.1 200").unwrap();
+        assert_eq!((r.request().path, r.request().query), ("/p", Some("x=1")));
+        let e = Template::compile("%a %m%U %s").unwrap_err();
+        assert!(matches!(e, TemplateError::Adjacent(_)), "{e}");
+    }
+
+    #[test]
+    fn unknown_directives_are_skipped_and_bad_ones_named() {
+        let t = Template::compile("%h %{X-Custom}i %Z %>s").unwrap();
+        assert!(t.parse("192.0.2.1 whatever zz 200").is_some());
+        let t = Template::compile("$remote_addr $upstream_addr $status").unwrap();
+        assert!(t.parse("192.0.2.1 10.0.0.1:80 200").is_some());
+        let e = Template::compile("%h %{Referer").unwrap_err();
+        assert_eq!(
+            e,
+            TemplateError::BadDirective {
+                directive: "%{Referer".into(),
+                at: 3
+            }
+        );
+        assert!(e.to_string().contains("'%{Referer'"));
+        assert!(matches!(
+            Template::compile("%h %"),
+            Err(TemplateError::BadDirective { .. })
+        ));
+        assert!(matches!(
+            Template::compile("$remote_addr ${status"),
+            Err(TemplateError::BadDirective { .. })
+        ));
+        assert_eq!(Template::compile("%t %s"), Err(TemplateError::NoClient));
+    }
+}
