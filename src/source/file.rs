@@ -12,16 +12,15 @@ use std::io::{self, IsTerminal, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc as std_mpsc;
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
-use notify::{RecursiveMode, Watcher};
 use tokio::sync::mpsc;
 
 use super::SourceError;
 use super::lines::LineSplitter;
 use super::registry::{Checkpoint, FINGERPRINT_BYTES, FileId, Fingerprint, Registry, file_id};
+use super::wake::DirWatch;
 use crate::hit::Line;
 
 /// How followers start and pace themselves.
@@ -355,31 +354,8 @@ impl Follower {
         tx: mpsc::Sender<Vec<Line>>,
         stop: Arc<AtomicBool>,
     ) -> Result<std::thread::JoinHandle<()>, SourceError> {
-        let (wake_tx, wake_rx) = std_mpsc::channel::<()>();
-        let mut watcher = if self.options.inotify {
-            Some(notify::recommended_watcher(
-                move |_res: notify::Result<notify::Event>| {
-                    let _ = wake_tx.send(());
-                },
-            )?)
-        } else {
-            drop(wake_tx);
-            None
-        };
-        let mut watched = Vec::new();
-        let watch_new_dirs = move |f: &Follower,
-                                   watcher: &mut Option<notify::RecommendedWatcher>,
-                                   watched: &mut Vec<PathBuf>| {
-            if let Some(w) = watcher {
-                for dir in f.watched_dirs() {
-                    if !watched.contains(&dir) && w.watch(&dir, RecursiveMode::NonRecursive).is_ok()
-                    {
-                        watched.push(dir);
-                    }
-                }
-            }
-        };
-        watch_new_dirs(&self, &mut watcher, &mut watched);
+        let mut watch = DirWatch::new(self.options.inotify)?;
+        watch.cover(self.watched_dirs())?;
         let handle = std::thread::Builder::new()
             .name(format!("follow {}", self.name))
             .spawn(move || {
@@ -387,8 +363,10 @@ impl Follower {
                     let mut out = Vec::new();
                     let before = self.current.as_ref().map(|r| r.id);
                     self.poll(&mut out);
-                    if self.current.as_ref().map(|r| r.id) != before {
-                        watch_new_dirs(&self, &mut watcher, &mut watched);
+                    if self.current.as_ref().map(|r| r.id) != before
+                        && let Err(e) = watch.cover(self.watched_dirs())
+                    {
+                        tracing::warn!("{}: {e}", self.path.display());
                     }
                     if !out.is_empty() && tx.blocking_send(out).is_err() {
                         break;
@@ -402,12 +380,7 @@ impl Follower {
                         // Wake in time to flush a rotated file's last line.
                         self.options.poll.min(self.options.flush_quiet / 2)
                     };
-                    match wake_rx.recv_timeout(wait) {
-                        Ok(()) => while wake_rx.try_recv().is_ok() {},
-                        Err(std_mpsc::RecvTimeoutError::Timeout) => {}
-                        // No inotify (`--poll`): pace by the interval alone.
-                        Err(std_mpsc::RecvTimeoutError::Disconnected) => std::thread::sleep(wait),
-                    }
+                    watch.wait(wait);
                 }
                 self.close();
             })

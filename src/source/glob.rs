@@ -7,14 +7,13 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc as std_mpsc;
 
-use notify::{RecursiveMode, Watcher};
 use tokio::sync::mpsc;
 
 use super::SourceError;
 use super::file::{FollowOptions, Follower};
 use super::registry::{Registry, file_id};
+use super::wake::DirWatch;
 use crate::hit::Line;
 
 /// Whether a log argument is a pattern rather than a path.
@@ -96,18 +95,12 @@ pub fn spawn(
     tx: mpsc::Sender<Vec<Line>>,
     stop: Arc<AtomicBool>,
 ) -> Result<std::thread::JoinHandle<()>, SourceError> {
-    let (wake_tx, wake_rx) = std_mpsc::channel::<()>();
-    let mut watcher = notify::recommended_watcher(move |_res: notify::Result<notify::Event>| {
-        let _ = wake_tx.send(());
-    })?;
-    if options.inotify {
-        watcher.watch(&pattern.dir, RecursiveMode::NonRecursive)?;
-    }
+    let mut watch = DirWatch::new(options.inotify)?;
+    watch.cover([pattern.dir.clone()])?;
     let shown = format!("{}/{}", pattern.dir.display(), pattern.pattern.as_str());
     std::thread::Builder::new()
         .name(format!("glob {}", pattern.pattern.as_str()))
         .spawn(move || {
-            let _watcher = watcher;
             let mut following: HashSet<PathBuf> = HashSet::new();
             let mut followers = Vec::new();
             let mut initial = true;
@@ -140,11 +133,7 @@ pub fn spawn(
                     said_waiting = true;
                 }
                 initial = false;
-                match wake_rx.recv_timeout(options.poll) {
-                    Ok(()) => while wake_rx.try_recv().is_ok() {},
-                    Err(std_mpsc::RecvTimeoutError::Timeout) => {}
-                    Err(std_mpsc::RecvTimeoutError::Disconnected) => break,
-                }
+                watch.wait(options.poll);
             }
             for f in followers {
                 let _ = f.join();

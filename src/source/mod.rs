@@ -9,6 +9,7 @@ mod glob;
 mod gz;
 pub mod lines;
 pub mod registry;
+mod wake;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
