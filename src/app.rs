@@ -103,16 +103,16 @@ pub async fn run(config: Config) -> Result<(), AppError> {
     let filter = Filter::new(config.rules.clone(), viewers.clone());
 
     let (drain_tx, drain_rx) = tokio::sync::oneshot::channel();
-    let pipeline = tokio::spawn(pipeline(
-        line_rx,
-        drain_rx,
-        config.format.clone(),
-        config.client_from_header,
+    let pipeline = Pipeline {
+        format: config.format.clone(),
+        client_from_header: config.client_from_header,
+        parsers: HashMap::new(),
         filter,
         enricher,
-        hub.clone(),
+        hub: hub.clone(),
         site,
-    ));
+    };
+    let pipeline = tokio::spawn(pipeline.run(line_rx, drain_rx));
     tokio::spawn(forward_host_names(names_rx, hub.clone()));
     tokio::spawn(tick_stats(hub.clone()));
 
@@ -195,72 +195,85 @@ async fn shutdown_signal() {
     let _ = ctrl_c.await;
 }
 
-/// Parses, counts, filters and enriches batches of lines, and hands the shown hits to the hub.
-///
-/// Everything that queued up while the previous batch was processed and sent goes into the next
-/// batch, so a quiet stream sends hits one by one at once and a busy one sends them together.
-async fn pipeline(
-    mut lines: mpsc::Receiver<Vec<Line>>,
-    mut drain: tokio::sync::oneshot::Receiver<()>,
+/// The stages between the sources and the hub, for one run.
+struct Pipeline {
     format: Option<LogFormat>,
     client_from_header: bool,
+    /// One parser per source, each detecting its own format.
+    parsers: HashMap<Arc<str>, Parser>,
     filter: Filter,
     enricher: Enricher,
     hub: Hub,
     site: Option<String>,
-) {
-    let mut parsers: HashMap<Arc<str>, Parser> = HashMap::new();
-    let mut draining = false;
-    loop {
-        let next = if draining {
-            lines.try_recv().ok()
-        } else {
-            tokio::select! {
-                biased;
-                batch = lines.recv() => batch,
-                _ = &mut drain => {
-                    // Shutting down: the sources have stopped; finish what they sent.
-                    draining = true;
-                    continue;
+}
+
+impl Pipeline {
+    /// Takes batches of lines until the sources end, or until `drain` fires and what they
+    /// already sent is done.
+    ///
+    /// Everything that queued up while the previous batch was processed and sent goes into the
+    /// next batch, so a quiet stream sends hits one by one at once and a busy one together.
+    async fn run(
+        mut self,
+        mut lines: mpsc::Receiver<Vec<Line>>,
+        mut drain: tokio::sync::oneshot::Receiver<()>,
+    ) {
+        let mut draining = false;
+        loop {
+            let next = if draining {
+                lines.try_recv().ok()
+            } else {
+                tokio::select! {
+                    biased;
+                    batch = lines.recv() => batch,
+                    _ = &mut drain => {
+                        // Shutting down: the sources have stopped; finish what they sent.
+                        draining = true;
+                        continue;
+                    }
+                }
+            };
+            let Some(mut batch) = next else { return };
+            while batch.len() < MAX_STEP_LINES {
+                match lines.try_recv() {
+                    Ok(more) => batch.extend(more),
+                    Err(_) => break,
                 }
             }
-        };
-        let Some(mut batch) = next else { return };
-        while batch.len() < MAX_STEP_LINES {
-            match lines.try_recv() {
-                Ok(more) => batch.extend(more),
-                Err(_) => break,
-            }
+            let shown = self.step(&batch);
+            self.hub.publish(shown);
         }
+    }
+
+    /// Parses, counts, filters and enriches one batch; returns the hits viewers see.
+    fn step(&mut self, batch: &[Line]) -> Vec<Hit> {
         let now = crate::unix_now();
         let mut shown = Vec::new();
-        {
-            let mut stats = hub.stats();
-            for line in &batch {
-                stats.truncated += u64::from(line.truncated);
-                let parser = parsers.entry(line.source.clone()).or_insert_with(|| {
-                    Parser::new(format.clone())
-                        .for_source(&line.source)
-                        .client_from_header(client_from_header)
-                });
-                if line.text.trim().is_empty() {
-                    continue;
-                }
-                let Some(raw) = parser.parse_raw(&line.text) else {
-                    stats.unparsed += 1;
-                    continue;
-                };
-                let mut hit = raw.to_hit(&line.source);
-                stats.count_request(hit.ip, &hit.path, hit.status, hit.referer.as_deref(), now);
-                if filter.keep(&hit) {
-                    enricher.enrich(&mut hit);
-                    hit.url = site.as_deref().map(|s| full_url(s, &hit));
-                    stats.count_shown(&hit);
-                    shown.push(hit);
-                }
+        let mut stats = self.hub.stats();
+        for line in batch {
+            stats.truncated += u64::from(line.truncated);
+            if line.text.trim().is_empty() {
+                continue;
+            }
+            let parser = self.parsers.entry(line.source.clone()).or_insert_with(|| {
+                Parser::new(self.format.clone())
+                    .for_source(&line.source)
+                    .client_from_header(self.client_from_header)
+            });
+            let Some(raw) = parser.parse_raw(&line.text) else {
+                stats.unparsed += 1;
+                continue;
+            };
+            let mut hit = raw.to_hit(&line.source);
+            stats.count_request(hit.ip, &hit.path, hit.status, hit.referer.as_deref(), now);
+            if self.filter.keep(&hit) {
+                self.enricher.enrich(&mut hit);
+                hit.url = self.site.as_deref().map(|s| full_url(s, &hit));
+                stats.count_shown(&hit);
+                shown.push(hit);
             }
         }
-        hub.publish(shown);
+        shown
     }
 }
 
