@@ -12,7 +12,7 @@ use crate::enrich::{AgentClassifier, EnrichError, Enricher, HostName, ReverseDns
 use crate::filter::{Filter, Viewers};
 use crate::hit::{Hit, Line};
 use crate::hub::{Hub, HubOptions};
-use crate::parse::{LogFormat, Parser};
+use crate::parse::{LogFormat, Parser, unescape};
 use crate::source::{FollowOptions, Input, Registry, SourceError, Sources, StateError};
 use crate::web::{self, Access, WebState};
 
@@ -264,9 +264,20 @@ impl Pipeline {
                 stats.unparsed += 1;
                 continue;
             };
-            let mut hit = raw.to_hit(&line.source);
-            stats.count_request(hit.ip, &hit.path, hit.status, hit.referer.as_deref(), now);
-            if self.filter.keep(&hit) {
+            let request = raw.request();
+            let referer = raw.referer.map(unescape);
+            stats.count_request(
+                raw.ip,
+                &unescape(request.path),
+                raw.status,
+                referer.as_deref(),
+                now,
+            );
+            if self
+                .filter
+                .keep_request(raw.ip, request.method, request.path, raw.agent)
+            {
+                let mut hit = raw.to_hit(&line.source);
                 self.enricher.enrich(&mut hit);
                 hit.url = self.site.as_deref().map(|s| full_url(s, &hit));
                 stats.count_shown(&hit);

@@ -139,13 +139,19 @@ impl Filter {
 
     /// Whether viewers see this hit.
     pub fn keep(&self, hit: &Hit) -> bool {
-        if self.rules.exclude.iter().any(|b| b.contains(hit.ip)) {
+        self.keep_request(hit.ip, &hit.method, &hit.path, hit.agent.as_deref())
+    }
+
+    /// Whether viewers see a request with these fields (checked before a [`Hit`] is made, so
+    /// hidden requests cost no allocation).
+    pub fn keep_request(&self, ip: IpAddr, method: &str, path: &str, agent: Option<&str>) -> bool {
+        if self.rules.exclude.iter().any(|b| b.contains(ip)) {
             return false;
         }
-        if self.rules.no_bots && hit.agent.as_deref().is_some_and(is_bot_agent) {
+        if self.rules.no_bots && agent.is_some_and(is_bot_agent) {
             return false;
         }
-        self.rules.all || (is_page_view(&hit.method, &hit.path) && !self.viewers.contains(hit.ip))
+        self.rules.all || (is_page_view(method, path) && !self.viewers.contains(ip))
     }
 }
 

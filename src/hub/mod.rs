@@ -68,8 +68,15 @@ pub enum Message<'a> {
 impl Message<'_> {
     /// Serializes the message once.
     pub fn to_text(&self) -> Utf8Bytes {
-        serde_json::to_string(self)
-            .expect("messages serialize")
+        // Hits run to a few hundred bytes each: reserve once rather than grow by doubling.
+        let guess = match self {
+            Message::Hits { hits } => 512 * hits.len(),
+            _ => 256,
+        };
+        let mut out = Vec::with_capacity(guess);
+        serde_json::to_writer(&mut out, self).expect("messages serialize");
+        String::from_utf8(out)
+            .expect("serde_json writes UTF-8")
             .into()
     }
 }
@@ -176,6 +183,10 @@ impl Hub {
                 backlog.hits.pop_front();
             }
             backlog.hits.push_back(hit.clone());
+        }
+        // With nobody watching there is nothing to serialize; the backlog has the hits.
+        if self.0.frames.receiver_count() == 0 {
+            return;
         }
         // Serialize and send under the lock so a subscriber's snapshot and its live
         // frames neither overlap nor leave a gap.
