@@ -27,6 +27,8 @@ pub struct Cli {
 pub enum Command {
     /// Run a built-in demo site with synthetic visitors, and follow its log live.
     Demo(ServeArgs),
+    /// Read whole log files (also .gz), print their aggregates as JSON (or a table), and exit.
+    Report(crate::report::ReportArgs),
 }
 
 /// Options of the main command (and of `demo`).
@@ -156,6 +158,9 @@ pub enum ConfigError {
     /// A number out of range.
     #[error("--{0}: must be greater than zero")]
     Zero(&'static str),
+    /// `report` runs on its own (`webpeek::report::run`), without a `Config`.
+    #[error("'report' does not follow logs or serve")]
+    NotServe,
 }
 
 impl Config {
@@ -163,6 +168,7 @@ impl Config {
     pub fn from_cli(cli: Cli) -> Result<Config, ConfigError> {
         let (demo, args) = match cli.command {
             Some(Command::Demo(args)) => (true, args),
+            Some(Command::Report(_)) => return Err(ConfigError::NotServe),
             None => (false, cli.serve),
         };
         let mut format = args

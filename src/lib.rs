@@ -13,6 +13,7 @@ pub mod filter;
 pub mod hit;
 pub mod hub;
 pub mod parse;
+pub mod report;
 pub mod source;
 pub mod web;
 

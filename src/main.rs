@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use webpeek::config::{Cli, Config};
+use webpeek::config::{Cli, Command, Config};
 
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
@@ -13,7 +13,20 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
-    let config = match Config::from_cli(Cli::parse()) {
+    let cli = Cli::parse();
+    let cli = match cli.command {
+        Some(Command::Report(args)) => {
+            return match webpeek::report::run(args) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("webpeek: error: {e}");
+                    ExitCode::from(e.exit_code())
+                }
+            };
+        }
+        command => Cli { command, ..cli },
+    };
+    let config = match Config::from_cli(cli) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("webpeek: error: {e}");

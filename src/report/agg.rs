@@ -1,0 +1,322 @@
+//! The report's aggregates over a block of whole lines: exact counts, no allocation per line.
+//!
+//! Keys are looked up by the `&str` borrowed from the read buffer; a key is copied into the map
+//! only the first time it is seen. Escapes (`\"`, `\xHH`) are resolved, like the live mode's
+//! top lists, only for the rare key that holds a backslash.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use crate::parse::{Parser, RawHit, unescape};
+use crate::source::MAX_LINE;
+
+use super::hash::FastMap;
+use super::table::{StrCounts, V4Counts};
+
+/// Status codes are three digits; `codes[status]` counts each.
+const CODES: usize = 1000;
+
+/// Counts over some lines; tallies of parts of the input are [merged](Tally::merge).
+#[derive(Debug)]
+pub struct Tally {
+    /// Lines read, whatever became of them (blank lines included).
+    pub lines: u64,
+    /// Requests parsed.
+    pub total: u64,
+    /// Lines that matched no format (blank lines are not counted).
+    pub unparsed: u64,
+    /// Lines longer than [`MAX_LINE`]: counted here and skipped.
+    pub truncated: u64,
+    /// Response body bytes, summed.
+    pub bytes: u64,
+    /// Requests by status code (`codes[200]`...).
+    pub codes: Vec<u64>,
+    /// Earliest and latest request time (Unix seconds); `i64::MAX` and `i64::MIN` before the
+    /// first request (see [`Tally::span`]).
+    first: i64,
+    last: i64,
+    get: u64,
+    post: u64,
+    head: u64,
+    other_methods: StrCounts,
+    /// Requests by path (no query string), escapes resolved.
+    pub pages: StrCounts,
+    /// Requests by referer (those with one), escapes resolved.
+    pub referers: StrCounts,
+    /// Requests by client address: IPv4 and IPv6 apart, keyed by their bits, so the map that
+    /// sees most lines has small entries (fewer cache misses with many clients).
+    hosts4: V4Counts,
+    hosts6: FastMap<u128, u64>,
+}
+
+impl Default for Tally {
+    fn default() -> Self {
+        Tally {
+            lines: 0,
+            total: 0,
+            unparsed: 0,
+            truncated: 0,
+            bytes: 0,
+            codes: vec![0; CODES],
+            first: i64::MAX,
+            last: i64::MIN,
+            get: 0,
+            post: 0,
+            head: 0,
+            other_methods: StrCounts::default(),
+            pages: StrCounts::default(),
+            referers: StrCounts::default(),
+            hosts4: V4Counts::default(),
+            hosts6: FastMap::default(),
+        }
+    }
+}
+
+/// Adds one to `key`'s count, resolving escapes first when it holds a backslash (rare).
+#[inline]
+fn bump_unescaped(map: &mut StrCounts, key: &str) {
+    if memchr::memchr(b'\\', key.as_bytes()).is_none() {
+        map.add(key, 1);
+    } else {
+        map.add(&unescape(key), 1);
+    }
+}
+
+impl Tally {
+    /// Counts a block of whole lines, each ending in `\n` (the last may lack it).
+    pub fn count_block(&mut self, parser: &mut Parser, block: &[u8]) {
+        match std::str::from_utf8(block) {
+            // The common case: the whole block is valid UTF-8, checked in one pass.
+            Ok(text) => self.count_text(parser, text),
+            // Some line is not: check line by line, decoding the bad ones lossily.
+            Err(_) => {
+                for line in block.split_inclusive(|&b| b == b'\n') {
+                    match std::str::from_utf8(line) {
+                        Ok(text) => self.count_text(parser, text),
+                        Err(_) => self.count_text(parser, &String::from_utf8_lossy(line)),
+                    }
+                }
+            }
+        }
+    }
+
+    /// The hot loop: split at newlines with `memchr`, parse, count.
+    fn count_text(&mut self, parser: &mut Parser, text: &str) {
+        let mut lines = Lines {
+            text,
+            newlines: memchr::memchr_iter(b'\n', text.as_bytes()),
+            start: 0,
+        };
+        // Until the format is known, the parser detects it line by line; then the format
+        // parses directly (no detection branch, no copy of the parsed line on the way).
+        let format = loop {
+            if let Some(f) = parser.format() {
+                break f.clone();
+            }
+            let Some(line) = lines.next() else { return };
+            self.count_line(line, |l| parser.parse_raw(l));
+        };
+        for line in lines {
+            self.count_line(line, |l| format.parse(l));
+        }
+    }
+
+    #[inline(always)]
+    fn count_line<'a>(&mut self, line: &'a str, parse: impl FnOnce(&'a str) -> Option<RawHit<'a>>) {
+        self.lines += 1;
+        if line.len() > MAX_LINE {
+            self.truncated += 1;
+            return;
+        }
+        let line = line.strip_suffix('\r').unwrap_or(line);
+        match parse(line) {
+            Some(raw) => self.count_hit(&raw),
+            // Blank lines never parse; like the live mode, they are not counted as unparsed.
+            None => self.unparsed += u64::from(!line.trim().is_empty()),
+        }
+    }
+
+    /// Counts a line that was read (and cut) elsewhere: too long to keep.
+    pub fn count_truncated(&mut self) {
+        self.lines += 1;
+        self.truncated += 1;
+    }
+
+    /// Counts one parsed request.
+    #[inline]
+    pub fn count_hit(&mut self, raw: &RawHit<'_>) {
+        self.total += 1;
+        self.bytes += raw.bytes;
+        if let Some(n) = self.codes.get_mut(usize::from(raw.status)) {
+            *n += 1;
+        }
+        self.first = self.first.min(raw.time);
+        self.last = self.last.max(raw.time);
+        let req = raw.request();
+        match req.method {
+            "GET" => self.get += 1,
+            "POST" => self.post += 1,
+            "HEAD" => self.head += 1,
+            m => bump_unescaped(&mut self.other_methods, m),
+        }
+        bump_unescaped(&mut self.pages, req.path);
+        if let Some(r) = raw.referer {
+            bump_unescaped(&mut self.referers, r);
+        }
+        match raw.ip {
+            IpAddr::V4(ip) => self.hosts4.add_one(ip.to_bits()),
+            IpAddr::V6(ip) => *self.hosts6.entry(ip.to_bits()).or_default() += 1,
+        }
+    }
+
+    /// Distinct client addresses.
+    pub fn visitors(&self) -> u64 {
+        (self.hosts4.len() + self.hosts6.len()) as u64
+    }
+
+    /// Requests by client address.
+    pub fn hosts(&self) -> impl Iterator<Item = (IpAddr, u64)> + '_ {
+        let v4 = self
+            .hosts4
+            .iter()
+            .map(|(ip, n)| (Ipv4Addr::from_bits(ip).into(), n));
+        let v6 = self
+            .hosts6
+            .iter()
+            .map(|(ip, n)| (Ipv6Addr::from_bits(*ip).into(), *n));
+        v4.chain(v6)
+    }
+
+    /// Earliest and latest request time (Unix seconds), if any request was counted.
+    pub fn span(&self) -> Option<(i64, i64)> {
+        (self.total > 0).then_some((self.first, self.last))
+    }
+
+    /// Requests by method, every method seen.
+    pub fn methods(&self) -> Vec<(&str, u64)> {
+        [("GET", self.get), ("POST", self.post), ("HEAD", self.head)]
+            .into_iter()
+            .filter(|(_, n)| *n > 0)
+            .chain(self.other_methods.iter())
+            .collect()
+    }
+
+    /// Adds `other`'s counts to these.
+    pub fn merge(&mut self, other: Tally) {
+        self.lines += other.lines;
+        self.total += other.total;
+        self.unparsed += other.unparsed;
+        self.truncated += other.truncated;
+        self.bytes += other.bytes;
+        for (a, b) in self.codes.iter_mut().zip(&other.codes) {
+            *a += b;
+        }
+        self.first = self.first.min(other.first);
+        self.last = self.last.max(other.last);
+        self.get += other.get;
+        self.post += other.post;
+        self.head += other.head;
+        self.other_methods.merge(other.other_methods);
+        self.pages.merge(other.pages);
+        self.referers.merge(other.referers);
+        self.hosts4.merge(other.hosts4);
+        merge_map(&mut self.hosts6, other.hosts6);
+    }
+}
+
+fn merge_map<K: std::hash::Hash + Eq>(dst: &mut FastMap<K, u64>, src: FastMap<K, u64>) {
+    if dst.is_empty() {
+        *dst = src;
+        return;
+    }
+    for (k, n) in src {
+        *dst.entry(k).or_default() += n;
+    }
+}
+
+/// The lines of a block: up to each newline, and a last one without newline if not empty.
+struct Lines<'a> {
+    text: &'a str,
+    newlines: memchr::Memchr<'a>,
+    start: usize,
+}
+
+impl<'a> Iterator for Lines<'a> {
+    type Item = &'a str;
+
+    #[inline]
+    fn next(&mut self) -> Option<&'a str> {
+        let end = match self.newlines.next() {
+            Some(nl) => nl,
+            None if self.start < self.text.len() => self.text.len(),
+            None => return None,
+        };
+        // A newline is ASCII, so both ends are character boundaries.
+        let line = &self.text[self.start..end];
+        self.start = end + 1;
+        Some(line)
+    }
+}
+
+/// The `n` largest counts, most first; ties in key order, so the result never depends on how
+/// the input was split among threads.
+pub fn top<K: Ord + Clone, Q: Ord>(
+    entries: impl IntoIterator<Item = (K, u64)>,
+    n: usize,
+    order: impl Fn(&K) -> Q,
+) -> Vec<(K, u64)> {
+    let mut v: Vec<(K, u64)> = entries.into_iter().collect();
+    let cmp =
+        |a: &(K, u64), b: &(K, u64)| b.1.cmp(&a.1).then_with(|| order(&a.0).cmp(&order(&b.0)));
+    if n == 0 {
+        return Vec::new();
+    }
+    if v.len() > n {
+        v.select_nth_unstable_by(n - 1, cmp);
+        v.truncate(n);
+    }
+    v.sort_unstable_by(cmp);
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LINE: &str = r#"203.0.113.9 - - [24/Nov/2026:13:08:01 +0000] "GET /a?x=1 HTTP/1.1" 200 10 "https://r/" "agent""#;
+
+    #[test]
+    fn counts_lines_hits_and_keys() {
+        let mut p = Parser::new(None);
+        let mut t = Tally::default();
+        let text = format!(
+            "{LINE}\n\n  \ngarbage\r\n{}\n{}",
+            LINE.replace("/a?x=1", r"/b\x41"),
+            LINE.replace("200 10", "404 5")
+        );
+        t.count_block(&mut p, text.as_bytes());
+        assert_eq!((t.lines, t.total, t.unparsed, t.bytes), (6, 3, 1, 25));
+        assert_eq!((t.codes[200], t.codes[404]), (2, 1));
+        let pages: std::collections::HashMap<&str, u64> = t.pages.iter().collect();
+        assert_eq!(pages.get("/a"), Some(&2));
+        assert_eq!(pages.get("/bA"), Some(&1));
+        assert_eq!(t.methods(), vec![("GET", 3)]);
+        let mut bad = LINE.as_bytes().to_vec();
+        let at = LINE.find("/a?").unwrap() + 1;
+        bad[at] = 0xff;
+        bad.push(b'\n');
+        t.count_block(&mut p, &bad);
+        assert_eq!(
+            t.total,
+            3 + 1,
+            "an invalid byte in the path is decoded lossily"
+        );
+        assert!(t.pages.iter().any(|(k, _)| k.contains('\u{fffd}')));
+    }
+
+    #[test]
+    fn top_orders_by_count_then_key() {
+        let v = top([("b", 2), ("a", 2), ("c", 5), ("d", 1)], 3, |k| *k);
+        assert_eq!(v, vec![("c", 5), ("a", 2), ("b", 2)]);
+        assert!(top([("a", 1)], 0, |k| *k).is_empty());
+    }
+}

@@ -1,0 +1,558 @@
+//! report: batch mode. `webpeek report FILE...` reads whole logs and prints their aggregates.
+//!
+//! The same parsers as the live mode, on a different footing: files are read in 8 MiB chunks
+//! cut at the last newline, every line is parsed where it lies in the buffer (the parsers are
+//! zero-copy), and counts go into hash maps looked up by the borrowed `&str`, so the hot path
+//! allocates nothing per line. A plain file is cut into one byte range per thread at line
+//! starts; each thread counts its ranges and the tallies are merged. A `.gz` file (or `-`,
+//! standard input) is one stream, read by one thread.
+//!
+//! Counts are exact (distinct visitors too): a batch run can afford one map entry per distinct
+//! path, referer and address. Browsers and OS are not counted: user-agent parsing costs
+//! microseconds per line, more than everything else together.
+
+mod agg;
+mod hash;
+mod read;
+mod table;
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::fs::File;
+use std::io::{self, Read, Seek, Write};
+use std::os::unix::fs::FileExt as _;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
+
+use clap::Args;
+use serde::Serialize;
+
+use crate::hit::Rfc3339;
+use crate::parse::{LogFormat, Parser};
+
+pub use agg::Tally;
+pub use read::CHUNK;
+
+/// `webpeek report [--format F] [--text] [--threads N] [--top N] FILE...`
+#[derive(Debug, Args, Clone)]
+pub struct ReportArgs {
+    /// Log files: plain, gzip-compressed (`.gz`, also concatenated members), or `-` for
+    /// standard input.
+    #[arg(value_name = "FILE", required = true)]
+    pub files: Vec<PathBuf>,
+    /// Log format: combined, common, vhost_combined, json, or an Apache `LogFormat` / nginx
+    /// `log_format` string (detected from the first lines if not given).
+    #[arg(long, value_name = "FMT")]
+    pub format: Option<String>,
+    /// Print a short table for people instead of JSON.
+    #[arg(long)]
+    pub text: bool,
+    /// Threads reading plain files in parallel (default: the machine's cores).
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+    /// Entries in each top list.
+    #[arg(long, default_value_t = 10, value_name = "N")]
+    pub top: usize,
+}
+
+/// Why a report failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    /// Bad command-line input (exit code 2).
+    #[error("{0}")]
+    Usage(String),
+    /// Reading or writing failed (exit code 1).
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// What was being read or written.
+        path: PathBuf,
+        /// The failure.
+        source: io::Error,
+    },
+}
+
+impl ReportError {
+    /// The process exit code: 2 for bad input, 1 for I/O failure.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            ReportError::Usage(_) => 2,
+            ReportError::Io { .. } => 1,
+        }
+    }
+}
+
+/// Options of a report, checked.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Fixed format, or `None` to detect per file.
+    pub format: Option<LogFormat>,
+    /// Threads for plain files.
+    pub threads: usize,
+    /// Entries per top list.
+    pub top: usize,
+}
+
+/// One input, as the report lists it.
+#[derive(Debug, Clone, Serialize)]
+pub struct FileInfo {
+    /// As given on the command line.
+    pub path: String,
+    /// The format used (given or detected); `null` when no line parsed.
+    pub format: Option<String>,
+    /// Whether it was read as gzip.
+    pub gzip: bool,
+    /// Bytes of log text read (after decompression).
+    pub size: u64,
+}
+
+/// The report, as printed with JSON (field names follow `/api/stats`).
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// Requests parsed.
+    pub total: u64,
+    /// Lines that matched no format (blank lines are not counted).
+    pub unparsed: u64,
+    /// Lines over 64 KiB, counted and skipped.
+    pub truncated: u64,
+    /// Lines read, whatever became of them.
+    pub lines: u64,
+    /// Response body bytes, summed.
+    pub bytes: u64,
+    /// Distinct client addresses (exact).
+    pub visitors: u64,
+    /// Requests by status class.
+    pub status: BTreeMap<&'static str, u64>,
+    /// Requests by status code.
+    pub codes: BTreeMap<u16, u64>,
+    /// Requests by method, most first.
+    pub methods: Vec<(String, u64)>,
+    /// Earliest request time, RFC 3339.
+    pub first: Option<String>,
+    /// Latest request time, RFC 3339.
+    pub last: Option<String>,
+    /// Top lists, each `[[key, count], ...]`, most first (ties in key order), exact counts.
+    pub top: TopLists,
+    /// The inputs.
+    pub files: Vec<FileInfo>,
+    /// Wall-clock seconds the reading and counting took.
+    pub seconds: f64,
+}
+
+/// Top lists of the report.
+#[derive(Debug, Clone, Serialize)]
+pub struct TopLists {
+    /// Paths without query string, all requests.
+    pub pages: Vec<(String, u64)>,
+    /// Referers, requests that have one.
+    pub referers: Vec<(String, u64)>,
+    /// Client addresses, all requests.
+    pub hosts: Vec<(String, u64)>,
+}
+
+/// Runs `webpeek report` and prints the result on standard output.
+pub fn run(args: ReportArgs) -> Result<(), ReportError> {
+    let format = match &args.format {
+        Some(arg) => Some(LogFormat::from_arg(arg).map_err(|e| ReportError::Usage(e.to_string()))?),
+        None => None,
+    };
+    let threads = match args.threads {
+        Some(0) => {
+            return Err(ReportError::Usage(
+                "--threads: must be greater than zero".into(),
+            ));
+        }
+        Some(n) => n,
+        None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+    };
+    let options = Options {
+        format,
+        threads,
+        top: args.top,
+    };
+    let report = summarize(&args.files, &options)?;
+    let mut out = if args.text {
+        report.to_text()
+    } else {
+        let mut s = serde_json::to_string(&report).expect("a report serializes");
+        s.push('\n');
+        s
+    };
+    if args.text {
+        out.push_str(
+            "(browsers and OS are not counted in batch mode: user-agent parsing costs microseconds per line)\n",
+        );
+    }
+    let mut stdout = io::stdout().lock();
+    match stdout
+        .write_all(out.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        Ok(()) => Ok(()),
+        // `webpeek report big.log | head` is not a failure.
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
+        Err(source) => Err(ReportError::Io {
+            path: "standard output".into(),
+            source,
+        }),
+    }
+}
+
+/// An input, opened.
+enum Input {
+    /// A plain file of `len` bytes, read in ranges.
+    Plain { file: File, len: u64 },
+    /// A gzip file (`Some`) or standard input: one stream.
+    Stream { gzip: Option<File> },
+}
+
+/// A piece of work for a thread.
+#[derive(Debug, Clone, Copy)]
+enum Task {
+    /// Bytes `start..end` of plain input `file`.
+    Range { file: usize, start: u64, end: u64 },
+    /// The whole of stream input `file`.
+    Stream { file: usize },
+}
+
+/// Reads `files` and aggregates them.
+pub fn summarize(files: &[PathBuf], options: &Options) -> Result<Report, ReportError> {
+    let started = Instant::now();
+    let io_err = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| ReportError::Io { path, source }
+    };
+    // Open everything first: a missing file is bad input, reported before any work.
+    let mut inputs = Vec::with_capacity(files.len());
+    for path in files {
+        inputs.push(open(path)?);
+    }
+    let stdin_count = files.iter().filter(|p| is_stdin(p)).count();
+    if stdin_count > 1 {
+        return Err(ReportError::Usage(
+            "'-' (standard input) can be given once".into(),
+        ));
+    }
+
+    // Formats: given, or detected from the first lines of each plain file, so every range of
+    // a file uses the same one whatever the number of threads.
+    let mut formats: Vec<Option<LogFormat>> = vec![options.format.clone(); files.len()];
+    let mut tasks = Vec::new();
+    for (i, input) in inputs.iter().enumerate() {
+        match input {
+            Input::Plain { file, len } => {
+                if formats[i].is_none() {
+                    formats[i] = detect(file, *len, &files[i]).map_err(io_err(&files[i]))?;
+                }
+                let ranges = read::split(file, *len, options.threads).map_err(io_err(&files[i]))?;
+                tasks.extend(ranges.into_iter().map(|(start, end)| Task::Range {
+                    file: i,
+                    start,
+                    end,
+                }));
+            }
+            Input::Stream { .. } => tasks.push(Task::Stream { file: i }),
+        }
+    }
+    // Long tasks first, so that a big gzip file does not start last.
+    tasks.sort_by_key(|t| match *t {
+        Task::Stream { .. } => 0,
+        Task::Range { .. } => 1,
+    });
+
+    let next = AtomicUsize::new(0);
+    let sizes: Vec<Mutex<u64>> = files.iter().map(|_| Mutex::new(0)).collect();
+    let detected: Vec<Mutex<Option<LogFormat>>> =
+        formats.iter().map(|f| Mutex::new(f.clone())).collect();
+    let workers = options.threads.min(tasks.len()).max(1);
+    let work = || -> Result<Tally, ReportError> {
+        let mut tally = Tally::default();
+        loop {
+            let Some(task) = tasks.get(next.fetch_add(1, Ordering::Relaxed)) else {
+                return Ok(tally);
+            };
+            match *task {
+                Task::Range { file, start, end } => {
+                    let Input::Plain { file: f, .. } = &inputs[file] else {
+                        unreachable!("ranges are made for plain files")
+                    };
+                    let mut parser = Parser::new(formats[file].clone());
+                    let n = read::scan_range(f, start, end, &mut parser, &mut tally)
+                        .map_err(io_err(&files[file]))?;
+                    *sizes[file].lock().expect("no panics") += n;
+                    if let Some(fmt) = parser.format() {
+                        let mut d = detected[file].lock().expect("no panics");
+                        if d.is_none() {
+                            *d = Some(fmt.clone());
+                        }
+                    }
+                }
+                Task::Stream { file } => {
+                    let Input::Stream { gzip } = &inputs[file] else {
+                        unreachable!("streams are gzip files or stdin")
+                    };
+                    let path = &files[file];
+                    let mut parser =
+                        Parser::new(formats[file].clone()).for_source(&path.display().to_string());
+                    let n = match gzip {
+                        Some(f) => (&mut &*f).rewind().and_then(|()| {
+                            read::scan_stream(
+                                flate2::read::MultiGzDecoder::new(io::BufReader::with_capacity(
+                                    1 << 20,
+                                    f,
+                                )),
+                                &mut parser,
+                                &mut tally,
+                            )
+                        }),
+                        None => read::scan_stream(io::stdin().lock(), &mut parser, &mut tally),
+                    }
+                    .map_err(io_err(path))?;
+                    *sizes[file].lock().expect("no panics") += n;
+                    *detected[file].lock().expect("no panics") = parser.format().cloned();
+                }
+            }
+        }
+    };
+    let tallies: Vec<Result<Tally, ReportError>> = if workers == 1 {
+        vec![work()]
+    } else {
+        std::thread::scope(|s| {
+            let handles: Vec<_> = (0..workers).map(|_| s.spawn(work)).collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("a report thread panicked"))
+                .collect()
+        })
+    };
+    let mut tally = Tally::default();
+    for t in tallies {
+        tally.merge(t?);
+    }
+    let files = files
+        .iter()
+        .zip(&inputs)
+        .enumerate()
+        .map(|(i, (path, input))| FileInfo {
+            path: path.display().to_string(),
+            format: detected[i]
+                .lock()
+                .expect("no panics")
+                .as_ref()
+                .map(|f| f.name().to_string()),
+            gzip: matches!(input, Input::Stream { gzip: Some(_) }),
+            size: *sizes[i].lock().expect("no panics"),
+        })
+        .collect();
+    Ok(Report::new(
+        tally,
+        files,
+        options.top,
+        started.elapsed().as_secs_f64(),
+    ))
+}
+
+fn is_stdin(path: &Path) -> bool {
+    path.as_os_str() == "-"
+}
+
+/// Opens an input: a missing or unreadable name is bad input (exit code 2).
+fn open(path: &Path) -> Result<Input, ReportError> {
+    if is_stdin(path) {
+        // Standard input is read as plain text (`zcat x.gz | webpeek report -` for gzip).
+        return Ok(Input::Stream { gzip: None });
+    }
+    let usage = |what: &str| ReportError::Usage(format!("{}: {what}", path.display()));
+    let mut file = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(usage("no such file")),
+        Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
+            return Err(usage("permission denied"));
+        }
+        Err(source) => {
+            return Err(ReportError::Io {
+                path: path.to_path_buf(),
+                source,
+            });
+        }
+    };
+    let meta = file.metadata().map_err(|source| ReportError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    if meta.is_dir() {
+        return Err(usage("is a directory, not a log file"));
+    }
+    let mut magic = [0u8; 2];
+    let gzip = file.read_exact(&mut magic).is_ok() && magic == [0x1f, 0x8b];
+    if gzip {
+        Ok(Input::Stream { gzip: Some(file) })
+    } else if meta.is_file() {
+        Ok(Input::Plain {
+            file,
+            len: meta.len(),
+        })
+    } else {
+        // A FIFO or a device cannot be cut into ranges (and its first bytes are read).
+        Err(usage(
+            "is not a regular file (pipe it to 'webpeek report -')",
+        ))
+    }
+}
+
+/// Detects a plain file's format from the lines of its first megabyte.
+fn detect(file: &File, len: u64, path: &Path) -> io::Result<Option<LogFormat>> {
+    let mut head = vec![0u8; len.min(1 << 20) as usize];
+    let mut n = 0;
+    while n < head.len() {
+        match file.read_at(&mut head[n..], n as u64) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    head.truncate(n);
+    let mut parser = Parser::new(None).for_source(&path.display().to_string());
+    for line in head.split(|&b| b == b'\n') {
+        let text = String::from_utf8_lossy(line);
+        let text = text.strip_suffix('\r').unwrap_or(&text);
+        if parser.parse_raw(text).is_some() {
+            break;
+        }
+    }
+    Ok(parser.format().cloned())
+}
+
+impl Report {
+    fn new(tally: Tally, files: Vec<FileInfo>, n: usize, seconds: f64) -> Report {
+        let class = |c: usize| tally.codes[c * 100..c * 100 + 100].iter().sum::<u64>();
+        let status = BTreeMap::from([
+            ("1xx", class(1)),
+            ("2xx", class(2)),
+            ("3xx", class(3)),
+            ("4xx", class(4)),
+            ("5xx", class(5)),
+        ]);
+        let codes = tally
+            .codes
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| **n > 0)
+            .map(|(c, n)| (c as u16, *n))
+            .collect();
+        let methods = agg::top(tally.methods(), usize::MAX, |k| *k)
+            .into_iter()
+            .map(|(k, c)| (k.to_owned(), c))
+            .collect();
+        let owned = |v: Vec<(&str, u64)>| v.into_iter().map(|(k, c)| (k.to_owned(), c)).collect();
+        let top = TopLists {
+            pages: owned(agg::top(tally.pages.iter(), n, |k| *k)),
+            referers: owned(agg::top(tally.referers.iter(), n, |k| *k)),
+            hosts: agg::top(tally.hosts(), n, |k| *k)
+                .into_iter()
+                .map(|(ip, c)| (ip.to_string(), c))
+                .collect(),
+        };
+        let span = tally.span();
+        Report {
+            total: tally.total,
+            unparsed: tally.unparsed,
+            truncated: tally.truncated,
+            lines: tally.lines,
+            bytes: tally.bytes,
+            visitors: tally.visitors(),
+            status,
+            codes,
+            methods,
+            first: span.map(|(f, _)| Rfc3339(f).to_string()),
+            last: span.map(|(_, l)| Rfc3339(l).to_string()),
+            top,
+            files,
+            seconds,
+        }
+    }
+
+    /// The short table `--text` prints.
+    pub fn to_text(&self) -> String {
+        let mut s = String::new();
+        let size: u64 = self.files.iter().map(|f| f.size).sum();
+        let _ = writeln!(
+            s,
+            "{} file(s), {} lines, {:.1} MB in {:.2} s ({:.0} MB/s)",
+            self.files.len(),
+            group(self.lines),
+            size as f64 / 1e6,
+            self.seconds,
+            size as f64 / 1e6 / self.seconds.max(1e-9)
+        );
+        let _ = writeln!(
+            s,
+            "requests  {:>12}   unparsed {}   truncated {}",
+            group(self.total),
+            group(self.unparsed),
+            group(self.truncated)
+        );
+        let _ = writeln!(
+            s,
+            "visitors  {:>12}   bytes sent {}",
+            group(self.visitors),
+            group(self.bytes)
+        );
+        if let (Some(f), Some(l)) = (&self.first, &self.last) {
+            let _ = writeln!(s, "period    {f} .. {l}");
+        }
+        let _ = write!(s, "status   ");
+        for (class, n) in &self.status {
+            let _ = write!(s, "  {class} {}", group(*n));
+        }
+        let _ = write!(s, "\nmethods  ");
+        for (m, n) in self.methods.iter().take(8) {
+            let _ = write!(s, "  {m} {}", group(*n));
+        }
+        s.push('\n');
+        for (title, list) in [
+            ("top pages", &self.top.pages),
+            ("top referers", &self.top.referers),
+            ("top hosts", &self.top.hosts),
+        ] {
+            let _ = writeln!(s, "\n{title}");
+            for (k, n) in list {
+                // Log text is printed as text; control characters would drive the terminal.
+                let k: String = k
+                    .chars()
+                    .map(|c| if c.is_control() { '\u{fffd}' } else { c })
+                    .collect();
+                let _ = writeln!(s, "  {:>12}  {k}", group(*n));
+            }
+        }
+        s
+    }
+}
+
+/// `1234567` as `1,234,567`.
+fn group(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn groups_thousands() {
+        assert_eq!(group(0), "0");
+        assert_eq!(group(999), "999");
+        assert_eq!(group(1000), "1,000");
+        assert_eq!(group(1_234_567), "1,234,567");
+    }
+}

@@ -1,0 +1,208 @@
+//! Counting tables for the report's hot path, laid out for the cache.
+//!
+//! Measured on the generated 1,000,000-line log: with `HashMap<Box<str>, u64>` and
+//! `HashMap<IpAddr, u64>`, a third of `report`'s time went to the maps, mostly waiting for
+//! memory: every key's bytes in its own heap allocation, and 16-byte address entries spread
+//! over a megabyte. Here string keys live one after another in one arena and each entry keeps
+//! its full hash (a lookup compares bytes only for the entry that will match); IPv4 entries are
+//! 8 bytes.
+
+use hashbrown::HashTable;
+
+use super::hash::FastState;
+
+/// One string key's entry: where its bytes are in the arena, and its count.
+#[derive(Debug, Clone, Copy)]
+struct StrEntry {
+    hash: u64,
+    start: usize,
+    len: usize,
+    count: u64,
+}
+
+/// Counts per string key; a key's bytes are copied (into the arena) only when first seen.
+#[derive(Debug, Default)]
+pub struct StrCounts {
+    hasher: FastState,
+    table: HashTable<StrEntry>,
+    arena: Vec<u8>,
+}
+
+impl StrCounts {
+    /// Adds `n` to `key`'s count.
+    #[inline]
+    pub fn add(&mut self, key: &str, n: u64) {
+        let key = key.as_bytes();
+        let hash = self.hasher.hash_bytes(key);
+        let arena = &self.arena;
+        if let Some(e) = self.table.find_mut(hash, |e| {
+            e.hash == hash && e.len == key.len() && &arena[e.start..e.start + e.len] == key
+        }) {
+            e.count += n;
+            return;
+        }
+        let start = self.arena.len();
+        self.arena.extend_from_slice(key);
+        self.table.insert_unique(
+            hash,
+            StrEntry {
+                hash,
+                start,
+                len: key.len(),
+                count: n,
+            },
+            |e| e.hash,
+        );
+    }
+
+    /// Distinct keys.
+    pub fn len(&self) -> usize {
+        self.table.len()
+    }
+
+    /// Whether no key was counted.
+    pub fn is_empty(&self) -> bool {
+        self.table.is_empty()
+    }
+
+    /// Every key with its count, in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, u64)> + '_ {
+        self.table.iter().map(|e| {
+            let bytes = &self.arena[e.start..e.start + e.len];
+            // Keys are copied from `&str`s whole, so they are UTF-8.
+            (std::str::from_utf8(bytes).expect("keys are UTF-8"), e.count)
+        })
+    }
+
+    /// Adds `other`'s counts to these.
+    pub fn merge(&mut self, other: StrCounts) {
+        if self.is_empty() {
+            *self = other;
+            return;
+        }
+        for (k, n) in other.iter() {
+            self.add(k, n);
+        }
+    }
+}
+
+/// Counts per IPv4 address: 8-byte entries (address, count), with counts past `u32::MAX`
+/// carried into a side map (a single address sending four billion requests is rare).
+#[derive(Debug, Default)]
+pub struct V4Counts {
+    hasher: FastState,
+    table: HashTable<(u32, u32)>,
+    carried: hashbrown::HashMap<u32, u64, FastState>,
+}
+
+impl V4Counts {
+    /// Adds one to `ip`'s count.
+    #[inline]
+    pub fn add_one(&mut self, ip: u32) {
+        let hash = self.hasher.hash_u64(u64::from(ip));
+        if let Some(e) = self.table.find_mut(hash, |e| e.0 == ip) {
+            if e.1 == u32::MAX {
+                *self.carried.entry(ip).or_default() += u64::from(u32::MAX);
+                e.1 = 0;
+            }
+            e.1 += 1;
+            return;
+        }
+        let hasher = self.hasher;
+        self.table
+            .insert_unique(hash, (ip, 1), |e| hasher.hash_u64(u64::from(e.0)));
+    }
+
+    /// Adds `n` to `ip`'s count.
+    pub fn add(&mut self, ip: u32, n: u64) {
+        if n == 0 {
+            return;
+        }
+        let hash = self.hasher.hash_u64(u64::from(ip));
+        let hasher = self.hasher;
+        let e = match self.table.find_mut(hash, |e| e.0 == ip) {
+            Some(e) => e,
+            None => self
+                .table
+                .insert_unique(hash, (ip, 0), |e| hasher.hash_u64(u64::from(e.0)))
+                .into_mut(),
+        };
+        let sum = u64::from(e.1) + n;
+        e.1 = (sum % (1 << 32)) as u32;
+        if sum >> 32 > 0 {
+            *self.carried.entry(ip).or_default() += (sum >> 32) << 32;
+        }
+    }
+
+    /// Distinct addresses.
+    pub fn len(&self) -> usize {
+        self.table.len()
+    }
+
+    /// Every address with its count, in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = (u32, u64)> + '_ {
+        self.table.iter().map(|&(ip, n)| {
+            (
+                ip,
+                u64::from(n) + self.carried.get(&ip).copied().unwrap_or(0),
+            )
+        })
+    }
+
+    /// Adds `other`'s counts to these.
+    pub fn merge(&mut self, other: V4Counts) {
+        if self.table.is_empty() {
+            *self = other;
+            return;
+        }
+        for (ip, n) in other.iter() {
+            self.add(ip, n);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    #[test]
+    fn str_counts_count_exactly() {
+        let mut a = StrCounts::default();
+        let mut b = StrCounts::default();
+        let mut want: HashMap<String, u64> = HashMap::new();
+        for i in 0..20_000u64 {
+            let k = format!("/p/{}", (i * 7919) % 3001);
+            let k = if i % 5 == 0 { k.repeat(3) } else { k };
+            *want.entry(k.clone()).or_default() += 1;
+            if i % 2 == 0 { &mut a } else { &mut b }.add(&k, 1);
+        }
+        a.add("", 2);
+        *want.entry(String::new()).or_default() += 2;
+        a.merge(b);
+        let got: HashMap<String, u64> = a.iter().map(|(k, n)| (k.to_string(), n)).collect();
+        assert_eq!(got, want);
+        assert_eq!(a.len(), want.len());
+    }
+
+    #[test]
+    fn v4_counts_carry_past_u32() {
+        let mut a = V4Counts::default();
+        for ip in 0..50_000u32 {
+            a.add_one(ip.wrapping_mul(2_654_435_761));
+            a.add_one(7);
+        }
+        let mut b = V4Counts::default();
+        b.add(7, u64::from(u32::MAX) - 10);
+        b.add(8, 5 << 32);
+        for _ in 0..20 {
+            b.add_one(7);
+        }
+        a.merge(b);
+        let got: HashMap<u32, u64> = a.iter().collect();
+        assert_eq!(got[&7], 50_000 + u64::from(u32::MAX) - 10 + 20);
+        assert_eq!(got[&8], 5 << 32);
+        assert_eq!(got[&2_654_435_761], 1);
+        assert_eq!(a.len(), 50_000 + 2);
+    }
+}

@@ -1,0 +1,516 @@
+//! `webpeek report`: the real binary on real files.
+//!
+//! (a) exact totals on a small fixed log; gzip gives the same as plain; any number of threads
+//! gives the same; bad lines are counted, not fatal; bad input exits 2 with one line.
+//! (b) the same totals as GoAccess on a generated log (`bench/gen_log.py`), when `goaccess` is
+//! installed (the test command installs it).
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn webpeek(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_webpeek"))
+        .args(args)
+        .env("WEBPEEK_LOG", "warn")
+        .output()
+        .expect("run webpeek")
+}
+
+/// Runs `webpeek report ARGS`, checks it succeeded, returns the JSON.
+fn report(args: &[&str]) -> Value {
+    let out = webpeek(&[&["report"], args].concat());
+    assert!(
+        out.status.success(),
+        "webpeek report {args:?}: {}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
+}
+
+/// The report without what legitimately differs between runs of the same input.
+fn comparable(mut v: Value) -> Value {
+    let o = v.as_object_mut().unwrap();
+    o.remove("seconds");
+    for f in o.get_mut("files").unwrap().as_array_mut().unwrap() {
+        f.as_object_mut().unwrap().remove("path");
+        f.as_object_mut().unwrap().remove("gzip");
+    }
+    v
+}
+
+fn path_str(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+const A: &str = r#"203.0.113.9 - frank [24/Nov/2026:13:08:01 +0000] "GET /docs/index.html?lang=en HTTP/1.1" 200 5120 "https://example.com/" "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0""#;
+
+/// A small log whose every count is known.
+fn fixed_log() -> String {
+    let mut log = String::new();
+    // 6 x / (200), 3 x /docs/index.html (200, one with a query), 2 x /missing (404),
+    // 1 x POST /api (500), 1 x HEAD / (304, "-" bytes), 1 x IPv6 GET /a"b (escaped quote),
+    // 1 x TLS bytes as the request (400), from 4 distinct clients.
+    for i in 0..6 {
+        log += &format!(
+            "198.51.100.{} - - [24/Nov/2026:13:0{i}:00 +0000] \"GET / HTTP/1.1\" 200 100 \"-\" \"curl/8\"\n",
+            i % 2 + 1
+        );
+    }
+    log += A;
+    log += "\n";
+    log += &A.replace("?lang=en", "");
+    log += "\r\n"; // CRLF line ending
+    log += &A.replace("?lang=en", "?lang=de").replace("+0000", "-0100");
+    log += "\n";
+    log += "\n   \n"; // blank lines: neither requests nor unparsed
+    log += "this is not a log line\n"; // unparsed
+    for _ in 0..2 {
+        log += r#"198.51.100.1 - - [24/Nov/2026:14:00:00 +0000] "GET /missing HTTP/1.1" 404 10 "https://example.com/docs/" "curl/8""#;
+        log += "\n";
+    }
+    log +=
+        r#"198.51.100.2 - - [24/Nov/2026:14:00:01 +0000] "POST /api HTTP/1.1" 500 0 "-" "curl/8""#;
+    log += "\n";
+    // A 70 KiB line: counted as truncated and skipped.
+    log += &format!(
+        "198.51.100.2 - - [24/Nov/2026:14:00:02 +0000] \"GET /{} HTTP/1.1\" 200 1 \"-\" \"x\"\n",
+        "x".repeat(70 * 1024)
+    );
+    log += r#"198.51.100.2 - - [24/Nov/2026:14:00:03 +0000] "HEAD / HTTP/1.0" 304 - "-" "curl/8""#;
+    log += "\n";
+    log += r#"2001:db8::7 - - [24/Nov/2026:14:00:04 +0000] "GET /a\"b HTTP/1.1" 200 7 "-" "agent \"quoted\"""#;
+    log += "\n";
+    log += "\u{0}\u{0}garbage with NULs\n"; // unparsed
+    // The last line has no newline.
+    log +=
+        r#"198.51.100.1 - - [24/Nov/2026:23:59:59 +0000] "\x16\x03\x01\x00\xF4" 400 157 "-" "-""#;
+    log
+}
+
+#[test]
+fn exact_totals_on_a_fixed_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let plain = dir.path().join("access.log");
+    let mut log = fixed_log().into_bytes();
+    // An invalid UTF-8 byte inside a path: decoded lossily, still counted.
+    log.extend_from_slice(b"\n198.51.100.1 - - [24/Nov/2026:14:00:05 +0000] \"GET /caf\xe9 HTTP/1.1\" 200 3 \"-\" \"-\"\n");
+    std::fs::write(&plain, &log).unwrap();
+
+    let r = report(&[path_str(&plain)]);
+    assert_eq!(r["total"], 16, "{r}");
+    assert_eq!(r["unparsed"], 2);
+    assert_eq!(r["truncated"], 1);
+    assert_eq!(r["lines"], 21);
+    // 6 x 100, 3 x 5120, 2 x 10, POST 0, HEAD "-", IPv6 7, TLS 157, café 3.
+    assert_eq!(r["bytes"], 600 + 3 * 5120 + 20 + 7 + 157 + 3);
+    assert_eq!(r["visitors"], 4);
+    assert_eq!(
+        r["status"],
+        serde_json::json!({"1xx": 0, "2xx": 11, "3xx": 1, "4xx": 3, "5xx": 1})
+    );
+    assert_eq!(
+        r["codes"],
+        serde_json::json!({"200": 11, "304": 1, "400": 1, "404": 2, "500": 1})
+    );
+    assert_eq!(
+        r["methods"],
+        serde_json::json!([["GET", 13], ["-", 1], ["HEAD", 1], ["POST", 1]])
+    );
+    assert_eq!(r["first"], "2026-11-24T13:00:00Z");
+    assert_eq!(r["last"], "2026-11-24T23:59:59Z");
+    let pages = &r["top"]["pages"];
+    assert_eq!(pages[0], serde_json::json!(["/", 7]));
+    assert_eq!(pages[1], serde_json::json!(["/docs/index.html", 3]));
+    assert_eq!(pages[2], serde_json::json!(["/missing", 2]));
+    // Escapes are resolved in keys, like the live mode's top lists.
+    let keys: Vec<&str> = pages
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p[0].as_str().unwrap())
+        .collect();
+    assert!(keys.contains(&"/a\"b"), "{keys:?}");
+    assert!(keys.contains(&"/caf\u{fffd}"), "{keys:?}");
+    assert_eq!(
+        r["top"]["referers"],
+        serde_json::json!([
+            ["https://example.com/", 3],
+            ["https://example.com/docs/", 2]
+        ])
+    );
+    assert_eq!(r["top"]["hosts"][0], serde_json::json!(["198.51.100.1", 7]));
+    assert_eq!(r["files"][0]["format"], "combined");
+    assert_eq!(r["files"][0]["size"], log.len());
+    assert!(r["seconds"].as_f64().unwrap() >= 0.0);
+
+    // --top limits the lists.
+    let r1 = report(&["--top", "1", path_str(&plain)]);
+    assert_eq!(r1["top"]["pages"].as_array().unwrap().len(), 1);
+
+    // --text: a short table, log text as text.
+    let out = webpeek(&["report", "--text", path_str(&plain)]);
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("requests") && text.contains("/docs/index.html"),
+        "{text}"
+    );
+    assert!(text.contains("not counted in batch mode"), "{text}");
+}
+
+#[test]
+fn gzip_gives_the_same_as_plain() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = fixed_log();
+    let plain = dir.path().join("access.log");
+    std::fs::write(&plain, &log).unwrap();
+    // Two gzip members, as `cat a.gz b.gz` makes (and logrotate with delaycompress may).
+    let gz = dir.path().join("access.log.1.gz");
+    let (first, second) = log.split_at(log.len() / 3);
+    let mut bytes = Vec::new();
+    for part in [first, second] {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        e.write_all(part.as_bytes()).unwrap();
+        bytes.extend(e.finish().unwrap());
+    }
+    std::fs::write(&gz, bytes).unwrap();
+    let a = report(&[path_str(&plain)]);
+    let b = report(&[path_str(&gz)]);
+    assert_eq!(b["files"][0]["gzip"], true);
+    assert_eq!(comparable(a.clone()), comparable(b));
+
+    // `-`: standard input, one stream.
+    let out = Command::new(env!("CARGO_BIN_EXE_webpeek"))
+        .args(["report", "-"])
+        .env("WEBPEEK_LOG", "warn")
+        .stdin(std::fs::File::open(&plain).unwrap())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let c: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(comparable(a), comparable(c));
+}
+
+/// A deterministic log of `n` lines with many paths, clients and a few bad lines.
+fn varied_log(n: usize) -> String {
+    let mut s = String::new();
+    let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut next = || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    for i in 0..n {
+        let r = next();
+        match r % 97 {
+            0 => s += "garbage\n",
+            1 => s += "\n",
+            2 if i % 3 == 0 => {
+                s += &format!(
+                    "1.2.3.4 - - [24/Nov/2026:13:00:00 +0000] \"GET /{} HTTP/1.1\" 200 1 \"-\" \"-\"\n",
+                    "y".repeat(66_000)
+                );
+            }
+            _ => {
+                let ip = if r % 11 == 0 {
+                    format!("2001:db8::{:x}", (r >> 8) % 300)
+                } else {
+                    format!("10.0.{}.{}", (r >> 8) % 20, (r >> 16) % 250)
+                };
+                let status = [200, 200, 200, 304, 404, 500, 301][(r >> 24) as usize % 7];
+                let path = format!("/p/{}", ((r >> 32) % 500) * ((r >> 40) % 3));
+                s += &format!(
+                    "{ip} - - [24/Nov/2026:{:02}:{:02}:00 +0000] \"GET {path}?q={} HTTP/1.1\" {status} {} \"https://r{}.example/\" \"agent {}\"\n",
+                    i * 24 / n,
+                    i % 60,
+                    r % 5,
+                    r % 10_000,
+                    (r >> 44) % 30,
+                    r % 7
+                );
+            }
+        }
+    }
+    s
+}
+
+#[test]
+fn any_number_of_threads_gives_the_same_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = dir.path().join("a.log");
+    let b = dir.path().join("b.log");
+    std::fs::write(&a, varied_log(20_000)).unwrap();
+    std::fs::write(&b, varied_log(3_000)).unwrap();
+    let gz = dir.path().join("c.log.gz");
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    e.write_all(fixed_log().as_bytes()).unwrap();
+    std::fs::write(&gz, e.finish().unwrap()).unwrap();
+
+    let files = [path_str(&a), path_str(&b), path_str(&gz)];
+    let one = report(&[&["--threads", "1", "--top", "100000"], &files[..]].concat());
+    assert!(one["total"].as_u64().unwrap() > 20_000);
+    assert!(one["unparsed"].as_u64().unwrap() > 100);
+    assert!(one["truncated"].as_u64().unwrap() > 10);
+    let one = comparable(one);
+    for threads in ["2", "3", "4", "7"] {
+        let many = report(&[&["--threads", threads, "--top", "100000"], &files[..]].concat());
+        assert_eq!(one, comparable(many), "--threads {threads}");
+    }
+}
+
+#[test]
+fn bad_input_exits_2_with_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let ok = dir.path().join("ok.log");
+    std::fs::write(&ok, A).unwrap();
+    let missing = dir.path().join("acces.log");
+    for (args, says) in [
+        (
+            vec!["report", path_str(&ok), path_str(&missing)],
+            format!("{}: no such file", missing.display()),
+        ),
+        (
+            vec!["report", "--format", "xml", path_str(&ok)],
+            "--format".to_string(),
+        ),
+        (
+            vec!["report", "--threads", "0", path_str(&ok)],
+            "--threads".to_string(),
+        ),
+        (
+            vec!["report", path_str(dir.path())],
+            "is a directory".to_string(),
+        ),
+    ] {
+        let out = webpeek(&args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(out.stdout.is_empty(), "{args:?}");
+        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+        assert!(
+            err.starts_with("webpeek: error: ") && err.contains(&says),
+            "{args:?}: {err}"
+        );
+    }
+    // No file at all: clap's usage error, also exit 2.
+    assert_eq!(webpeek(&["report"]).status.code(), Some(2));
+}
+
+#[test]
+fn garbage_only_is_counted_not_fatal() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("junk.log");
+    let mut junk = vec![0xffu8, 0xfe, b'\n'];
+    junk.extend(b"hello\n\x00\x01\x02\n");
+    junk.extend(vec![b'z'; 200_000]); // one line of 200 KB without a newline
+    std::fs::write(&f, &junk).unwrap();
+    for threads in ["1", "2"] {
+        let r = report(&["--threads", threads, path_str(&f)]);
+        assert_eq!(
+            (
+                r["total"].as_u64(),
+                r["unparsed"].as_u64(),
+                r["truncated"].as_u64()
+            ),
+            (Some(0), Some(3), Some(1))
+        );
+        assert_eq!(r["first"], Value::Null);
+        assert_eq!(r["files"][0]["format"], Value::Null);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// (b) The same totals as GoAccess.
+
+fn on_path(cmd: &str) -> bool {
+    Command::new(cmd)
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// GoAccess's request panels by path: `requests` (pages), `static_requests` (assets by
+/// extension) and `not_found` (status 404) partition all valid requests; each entry is one
+/// (method, protocol, path) with `--http-method`/`--http-protocol` on (their default), so a
+/// path's hits are the sum over its entries in all three panels. Returns path → hits and
+/// method → hits.
+fn goaccess_requests(g: &Value) -> (BTreeMap<String, u64>, BTreeMap<String, u64>) {
+    let mut paths = BTreeMap::new();
+    let mut methods = BTreeMap::new();
+    for panel in ["requests", "static_requests", "not_found"] {
+        for e in g[panel]["data"].as_array().unwrap() {
+            let hits = e["hits"]["count"].as_u64().unwrap();
+            *paths
+                .entry(e["data"].as_str().unwrap().to_string())
+                .or_default() += hits;
+            *methods
+                .entry(e["method"].as_str().unwrap().to_string())
+                .or_default() += hits;
+        }
+    }
+    (paths, methods)
+}
+
+fn pairs(v: &Value) -> BTreeMap<String, u64> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p[0].as_str().unwrap().to_string(), p[1].as_u64().unwrap()))
+        .collect()
+}
+
+fn panel(g: &Value, name: &str) -> BTreeMap<String, u64> {
+    g[name]["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["data"].as_str().unwrap().to_string(),
+                e["hits"]["count"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn same_totals_as_goaccess() {
+    if !on_path("goaccess") {
+        eprintln!(
+            "same_totals_as_goaccess: SKIPPED, goaccess is not installed (apt-get install goaccess)"
+        );
+        return;
+    }
+    assert!(on_path("python3"), "python3 runs bench/gen_log.py");
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("access.log");
+    let gen_log = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("bench/gen_log.py");
+    let st = Command::new("python3")
+        .arg(&gen_log)
+        .arg(&log)
+        .args(["--lines", "20000", "--seed", "7"])
+        .status()
+        .unwrap();
+    assert!(st.success(), "gen_log.py: {st}");
+    // Lines neither tool takes: both count them as failed / unparsed (a blank line as neither).
+    let mut f = std::fs::OpenOptions::new().append(true).open(&log).unwrap();
+    f.write_all(b"garbage here\n\n1.2.3.4 - - [bad time] \"GET / HTTP/1.1\" 200 1 \"-\" \"-\"\n")
+        .unwrap();
+    drop(f);
+
+    let w = report(&["--top", "1000000", path_str(&log)]);
+
+    // --no-global-config: Debian's /etc/goaccess/goaccess.conf turns the referrers panel off.
+    // --no-query-string: webpeek's pages are paths without the query string (like the live
+    //   top list); GoAccess keeps the query in its request keys unless told not to.
+    // --max-items: every entry of every panel, not the first 366.
+    let out_json = dir.path().join("goaccess.json");
+    let out = Command::new("goaccess")
+        .arg(&log)
+        .args([
+            "--log-format=COMBINED",
+            "--no-global-config",
+            "--no-query-string",
+            "--max-items=1000000",
+            "-o",
+        ])
+        .arg(&out_json)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "goaccess: {}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let g: Value = serde_json::from_slice(&std::fs::read(&out_json).unwrap()).unwrap();
+    let general = &g["general"];
+
+    // Requests: GoAccess's valid ones are webpeek's parsed ones; its failed ones are webpeek's
+    // unparsed ones (neither counts a blank line); its total is both.
+    assert_eq!(w["total"], general["valid_requests"]);
+    assert_eq!(w["unparsed"], general["failed_requests"]);
+    assert_eq!(w["unparsed"], 2);
+    assert_eq!(
+        w["total"].as_u64().unwrap() + w["unparsed"].as_u64().unwrap(),
+        general["total_requests"].as_u64().unwrap()
+    );
+    // Body bytes: GoAccess's bandwidth.
+    assert_eq!(w["bytes"], general["bandwidth"]);
+
+    // Status codes: GoAccess groups them by class ("2xx Success"), each with its codes
+    // ("200 - OK: ..."): compare classes and every code.
+    let mut classes = BTreeMap::new();
+    let mut codes = BTreeMap::new();
+    for class in g["status_codes"]["data"].as_array().unwrap() {
+        let name = class["data"].as_str().unwrap();
+        classes.insert(
+            name[..3].to_string(),
+            class["hits"]["count"].as_u64().unwrap(),
+        );
+        for item in class["items"].as_array().unwrap() {
+            let code = &item["data"].as_str().unwrap()[..3];
+            codes.insert(code.to_string(), item["hits"]["count"].as_u64().unwrap());
+        }
+    }
+    let w_classes: BTreeMap<String, u64> = w["status"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_u64().unwrap()))
+        .filter(|(_, n)| *n > 0)
+        .collect();
+    assert_eq!(w_classes, classes);
+    let w_codes: BTreeMap<String, u64> = w["codes"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_u64().unwrap()))
+        .collect();
+    assert_eq!(w_codes, codes);
+
+    // Per-page hits: every path, so the top 10 too. (GoAccess URL-decodes paths, `%20` to a
+    // space, where webpeek keeps them as logged: gen_log.py writes no `%` escapes.)
+    let (g_paths, g_methods) = goaccess_requests(&g);
+    let w_pages = pairs(&w["top"]["pages"]);
+    assert!(
+        w_pages.len() > 1000,
+        "a varied log: {} paths",
+        w_pages.len()
+    );
+    assert_eq!(w_pages, g_paths);
+    let top10: Vec<(String, u64)> = {
+        let mut v: Vec<_> = g_paths.into_iter().collect();
+        v.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        v.truncate(10);
+        v
+    };
+    let w_top10: Vec<(String, u64)> = w["top"]["pages"].as_array().unwrap()[..10]
+        .iter()
+        .map(|p| (p[0].as_str().unwrap().to_string(), p[1].as_u64().unwrap()))
+        .collect();
+    assert_eq!(w_top10, top10);
+    assert_eq!(pairs(&w["methods"]), g_methods);
+
+    // Hosts: GoAccess's hosts panel has one entry per client address. (Its "unique visitors"
+    // is another quantity: it also takes the day and the user agent into account.)
+    let g_hosts = panel(&g, "hosts");
+    assert_eq!(w["visitors"].as_u64().unwrap(), g_hosts.len() as u64);
+    assert_eq!(pairs(&w["top"]["hosts"]), g_hosts);
+
+    // Referers: GoAccess lists requests without one as "-"; webpeek leaves them out.
+    let mut g_refs = panel(&g, "referrers");
+    g_refs.remove("-");
+    assert_eq!(pairs(&w["top"]["referers"]), g_refs);
+}
