@@ -2,6 +2,8 @@
 //!
 //! One forward pass with `memchr`, no allocation: every field is a slice of the line.
 
+use std::net::{IpAddr, Ipv4Addr};
+
 use memchr::memchr;
 
 use super::{RawHit, dash_none, quoted_end, time::parse_clf_time};
@@ -17,10 +19,11 @@ impl<'a> Cursor<'a> {
         self.line.as_bytes()
     }
 
-    /// The next space-separated token.
+    /// The next space-separated token. Tokens here are short (an address, `-`, a number):
+    /// a plain loop beats a `memchr` call's set-up.
     fn token(&mut self) -> Option<&'a str> {
         let rest = &self.bytes()[self.pos..];
-        let end = memchr(b' ', rest).unwrap_or(rest.len());
+        let end = rest.iter().position(|&b| b == b' ').unwrap_or(rest.len());
         if end == 0 {
             return None;
         }
@@ -43,17 +46,69 @@ impl<'a> Cursor<'a> {
         Some(&self.line[start..start + len])
     }
 
-    /// `[time]`.
+    /// `[time]`: fixed width (`[10/Oct/2000:13:55:36 -0700]`) in every log seen, so the
+    /// closing bracket is looked for where it should be first.
     fn bracketed(&mut self) -> Option<&'a str> {
         self.expect(b'[')?;
-        let end = self.pos + memchr(b']', &self.bytes()[self.pos..])?;
-        let inner = &self.line[self.pos..end];
-        self.pos = end + 1;
+        let rest = &self.bytes()[self.pos..];
+        let end = if rest.get(26) == Some(&b']') {
+            26
+        } else {
+            memchr(b']', rest)?
+        };
+        let inner = &self.line[self.pos..self.pos + end];
+        self.pos += end + 1;
         Some(inner)
+    }
+
+    /// A decimal number token (`-` is `dash`).
+    fn number(&mut self, dash: Option<u64>) -> Option<u64> {
+        let tok = self.token()?;
+        if tok == "-" {
+            return dash;
+        }
+        if tok.len() > 19 {
+            return None;
+        }
+        tok.bytes().try_fold(0u64, |n, b| {
+            b.is_ascii_digit().then(|| n * 10 + u64::from(b - b'0'))
+        })
     }
 
     fn at_end(&self) -> bool {
         self.line[self.pos..].trim_end().is_empty()
+    }
+}
+
+/// An IPv4 address read digit by digit (most clients), else anything `IpAddr` parses (IPv6).
+fn parse_ip(s: &str) -> Option<IpAddr> {
+    let b = s.as_bytes();
+    let mut octets = [0u8; 4];
+    let (mut i, mut n) = (0, 0);
+    for part in &mut octets {
+        let start = i;
+        let mut v: u32 = 0;
+        while i < b.len() && b[i].is_ascii_digit() && i - start < 3 {
+            v = v * 10 + u32::from(b[i] - b'0');
+            i += 1;
+        }
+        // Leading zeros are refused, as std does.
+        if i == start || v > 255 || (i - start > 1 && b[start] == b'0') {
+            return s.parse().ok();
+        }
+        *part = v as u8;
+        n += 1;
+        if n < 4 {
+            if b.get(i) != Some(&b'.') {
+                return s.parse().ok();
+            }
+            i += 1;
+        }
+    }
+    if i == b.len() {
+        Some(IpAddr::V4(Ipv4Addr::from(octets)))
+    } else {
+        s.parse().ok()
     }
 }
 
@@ -73,7 +128,7 @@ pub(super) fn parse(line: &str, vhost: bool, combined: bool) -> Option<RawHit<'_
     } else {
         None
     };
-    let ip = c.token()?.parse().ok()?;
+    let ip = parse_ip(c.token()?)?;
     c.expect(b' ')?;
     c.token()?; // ident
     c.expect(b' ')?;
@@ -83,16 +138,12 @@ pub(super) fn parse(line: &str, vhost: bool, combined: bool) -> Option<RawHit<'_
     c.expect(b' ')?;
     let request = c.quoted()?;
     c.expect(b' ')?;
-    let status = c.token()?;
-    if status.len() != 3 {
-        return None;
-    }
-    let status: u16 = status.parse().ok()?;
+    let status = c.pos;
+    let status = u16::try_from(c.number(None)?)
+        .ok()
+        .filter(|_| c.pos - status == 3)?;
     c.expect(b' ')?;
-    let bytes = match c.token()? {
-        "-" => 0,
-        b => b.parse().ok()?,
-    };
+    let bytes = c.number(Some(0))?;
     let (referer, agent) = if combined {
         c.expect(b' ')?;
         let referer = c.quoted()?;
@@ -123,6 +174,7 @@ pub(super) fn parse(line: &str, vhost: bool, combined: bool) -> Option<RawHit<'_
 #[cfg(test)]
 mod tests {
     use super::super::LogFormat;
+    use super::parse_ip;
     use crate::hit::Rfc3339;
 
     const COMBINED: &str = r#"203.0.113.9 - frank [24/Nov/2026:13:08:01 +0000] "GET /docs/index.html?lang=en HTTP/1.1" 200 5120 "https://example.com/" "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0""#;
@@ -197,6 +249,31 @@ mod tests {
         let hit = LogFormat::Combined.parse(line).unwrap().to_hit(&"t".into());
         assert_eq!(hit.method, "-");
         assert_eq!(hit.protocol, None);
+    }
+
+    #[test]
+    fn ip_fast_path_agrees_with_std() {
+        for s in [
+            "1.2.3.4",
+            "255.255.255.255",
+            "0.0.0.0",
+            "10.0.0.1",
+            "256.1.1.1",
+            "01.2.3.4",
+            "1.2.3",
+            "1.2.3.4.5",
+            "1..3.4",
+            "1.2.3.4 ",
+            "::1",
+            "2001:db8::1",
+            "::ffff:1.2.3.4",
+            "",
+            "-",
+            "1.2.3.4x",
+            "1234.1.1.1",
+        ] {
+            assert_eq!(parse_ip(s), s.parse().ok(), "{s:?}");
+        }
     }
 
     #[test]

@@ -5,32 +5,57 @@ use crate::hit::days_from_civil;
 /// Parses a common-log-format time (without its brackets) into Unix seconds, UTC.
 ///
 /// Fixed width by the format's definition, so this reads digits at known places; any zone
-/// offset is honoured.
+/// offset is honoured. Consecutive lines nearly always share the date and zone, so the
+/// seconds at the start of that day are remembered per thread.
 pub fn parse_clf_time(s: &str) -> Option<i64> {
     let b = s.as_bytes();
-    if b.len() != 26 || b[2] != b'/' || b[6] != b'/' || b[11] != b':' || b[20] != b' ' {
+    if b.len() != 26
+        || b[2] != b'/'
+        || b[6] != b'/'
+        || b[11] != b':'
+        || b[14] != b':'
+        || b[17] != b':'
+        || b[20] != b' '
+    {
         return None;
     }
-    let num = |r: std::ops::Range<usize>| -> Option<i64> {
-        b[r].iter().try_fold(0i64, |acc, &c| {
-            c.is_ascii_digit().then(|| acc * 10 + i64::from(c - b'0'))
-        })
-    };
-    let day = num(0..2)?;
-    let month = month_number(&b[3..6])?;
-    let year = num(7..11)?;
-    let (h, m, sec) = (num(12..14)?, num(15..17)?, num(18..20)?);
-    if b[14] != b':' || b[17] != b':' || !(1..=31).contains(&day) || h > 23 || m > 59 || sec > 60 {
+    let digit = |i: usize| -> Option<i64> { b[i].is_ascii_digit().then(|| i64::from(b[i] - b'0')) };
+    let two = |i: usize| -> Option<i64> { Some(digit(i)? * 10 + digit(i + 1)?) };
+    let (h, m, sec) = (two(12)?, two(15)?, two(18)?);
+    if h > 23 || m > 59 || sec > 60 {
         return None;
     }
-    let sign = match b[21] {
-        b'+' => 1,
-        b'-' => -1,
-        _ => return None,
-    };
-    let offset = sign * (num(22..24)? * 3600 + num(24..26)? * 60);
-    let days = days_from_civil(year, month, day as u32);
-    Some(days * 86_400 + h * 3600 + m * 60 + sec - offset)
+    // Date and zone: `10/Oct/2000` and ` -0700`.
+    let mut key = [0u8; 16];
+    key[..11].copy_from_slice(&b[..11]);
+    key[11..].copy_from_slice(&b[21..26]);
+    let day_start = DAY_START.with(|cache| {
+        let (cached_key, cached) = cache.get();
+        if cached_key == key {
+            return Some(cached);
+        }
+        let day = two(0)?;
+        let month = month_number(&b[3..6])?;
+        let year = two(7)? * 100 + two(9)?;
+        if !(1..=31).contains(&day) {
+            return None;
+        }
+        let sign = match b[21] {
+            b'+' => 1,
+            b'-' => -1,
+            _ => return None,
+        };
+        let offset = sign * (two(22)? * 3600 + two(24)? * 60);
+        let start = days_from_civil(year, month, day as u32) * 86_400 - offset;
+        cache.set((key, start));
+        Some(start)
+    })?;
+    Some(day_start + h * 3600 + m * 60 + sec)
+}
+
+thread_local! {
+    /// The last date-and-zone seen and the Unix time of its midnight.
+    static DAY_START: std::cell::Cell<([u8; 16], i64)> = const { std::cell::Cell::new(([0; 16], 0)) };
 }
 
 fn month_number(m: &[u8]) -> Option<u32> {
