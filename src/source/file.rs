@@ -108,8 +108,16 @@ impl Reader {
 
     /// Reads to the current end of the file.
     fn read_available(&mut self, buf: &mut [u8], out: &mut Vec<Line>) -> io::Result<()> {
-        loop {
-            let n = match self.file.read(buf) {
+        self.read_up_to(u64::MAX, buf, out)
+    }
+
+    /// Reads up to byte `limit` of the file, or its end.
+    fn read_up_to(&mut self, limit: u64, buf: &mut [u8], out: &mut Vec<Line>) -> io::Result<()> {
+        while self.offset < limit {
+            let room = usize::try_from(limit - self.offset)
+                .unwrap_or(usize::MAX)
+                .min(buf.len());
+            let n = match self.file.read(&mut buf[..room]) {
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e),
@@ -137,6 +145,37 @@ impl Reader {
             self.fingerprint = Fingerprint::read(&self.file, FINGERPRINT_BYTES)?;
         }
         Ok(())
+    }
+
+    /// Before starting over after a truncation: logrotate's `copytruncate` copied the file
+    /// first, so what we had not read yet is in the copy beside it. Finds the copy by this
+    /// file's fingerprint and reads it from where we were to its end. A half line at the copy's
+    /// end is dropped: its rest was written in the window between copy and truncate, which
+    /// logrotate loses.
+    fn finish_from_copy(&mut self, dir: &Path, buf: &mut [u8], out: &mut Vec<Line>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        let copy = entries.flatten().find_map(|entry| {
+            let meta = entry.metadata().ok()?;
+            if !meta.is_file() || file_id(&meta) == self.id || meta.len() < self.offset {
+                return None;
+            }
+            let file = File::open(entry.path()).ok()?;
+            self.fingerprint
+                .matches(&file)
+                .then_some((entry.path(), file))
+        });
+        if let Some((path, mut copy)) = copy {
+            tracing::info!("finishing the copy {} first", path.display());
+            if copy.seek(SeekFrom::Start(self.offset)).is_ok() {
+                let (live, offset) = (std::mem::replace(&mut self.file, copy), self.offset);
+                let _ = self.read_available(buf, out);
+                self.file = live;
+                self.offset = offset;
+            }
+        }
+        self.splitter.reset();
     }
 
     /// Starts over from byte 0: the file was truncated (copytruncate) under us.
@@ -247,7 +286,17 @@ impl Follower {
     }
 
     /// Reads everything new, noticing rotation and truncation; whole lines go to `out`.
+    ///
+    /// Order matters when a server switches files: the current file's length is taken before
+    /// the rotated files are read to their end, and the current file is read only that far, so
+    /// a line written to the old file just before the switch never comes after the new file's.
     pub fn poll(&mut self, out: &mut Vec<Line>) {
+        self.check_path(out);
+        let limit = self
+            .current
+            .as_ref()
+            .and_then(|r| r.file.metadata().ok())
+            .map_or(0, |m| m.len());
         for r in &mut self.draining {
             if let Err(e) = r.read_available(&mut self.buf, out) {
                 tracing::warn!("{}: reading rotated file: {e}", self.path.display());
@@ -265,6 +314,16 @@ impl Follower {
             }
             open
         });
+        if let Some(r) = &mut self.current {
+            if let Err(e) = r.read_up_to(limit, &mut self.buf, out) {
+                tracing::warn!("{}: {e}", self.path.display());
+            }
+            self.registry.record(r.checkpoint(&self.path));
+        }
+    }
+
+    /// Notices a new file at the path (rotation) or a truncation of ours.
+    fn check_path(&mut self, out: &mut Vec<Line>) {
         match std::fs::metadata(&self.path) {
             Ok(meta) => {
                 self.said_missing = false;
@@ -273,11 +332,12 @@ impl Follower {
                     .as_ref()
                     .is_some_and(|r| r.id == file_id(&meta));
                 if !same {
-                    self.switch_to_new_file(out);
+                    self.switch_to_new_file();
                 } else if let Some(r) = &mut self.current
                     && r.truncated(meta.len())
                 {
                     tracing::info!("{}: truncated, reading from its start", self.path.display());
+                    r.finish_from_copy(&parent_dir(&self.path), &mut self.buf, out);
                     if let Err(e) = r.restart() {
                         tracing::warn!("{}: {e}", self.path.display());
                     }
@@ -291,18 +351,12 @@ impl Follower {
             }
             Err(e) => tracing::warn!("{}: {e}", self.path.display()),
         }
-        if let Some(r) = &mut self.current {
-            if let Err(e) = r.read_available(&mut self.buf, out) {
-                tracing::warn!("{}: {e}", self.path.display());
-            }
-            self.registry.record(r.checkpoint(&self.path));
-        }
     }
 
     /// A new file stands at the path: rotation, re-creation, or a symlink now pointing
     /// elsewhere. The old one is drained; the new one is read from its start (or from where the
     /// registry says, if webpeek has read it before).
-    fn switch_to_new_file(&mut self, out: &mut Vec<Line>) {
+    fn switch_to_new_file(&mut self) {
         let file = match File::open(&self.path) {
             Ok(f) => f,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return,
@@ -317,10 +371,6 @@ impl Follower {
             .registry
             .known(id, &file)
             .map_or(Start::Beginning, |c| Start::At(c.offset));
-        // Finish the old file first, so its lines come before the new file's.
-        if let Some(old) = &mut self.current {
-            let _ = old.read_available(&mut self.buf, out);
-        }
         match Reader::open(file, &self.name, start, false) {
             Ok(new) => {
                 tracing::info!("{}: new file, following it", self.path.display());
@@ -519,6 +569,42 @@ mod tests {
         std::fs::write(&p, "line 2 is longer\nline 3\n").unwrap();
         f.poll(&mut out);
         assert_eq!(texts(&out), ["line 1", "line 2 is longer", "line 3"]);
+    }
+
+    #[test]
+    fn copytruncate_finishes_unread_lines_from_the_copy() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("access.log");
+        append(&p, "");
+        let mut f = follower(&p, FollowOptions::default());
+        let mut out = Vec::new();
+        append(&p, "1\n2\n");
+        f.poll(&mut out);
+        // Written, then copied and truncated before webpeek read it; the copy ends in a half
+        // line whose rest fell into logrotate's window.
+        append(&p, "3\n4\nhal");
+        std::fs::copy(&p, dir.path().join("access.log.1")).unwrap();
+        std::fs::OpenOptions::new().write(true).truncate(true).open(&p).unwrap();
+        append(&p, "5\n");
+        f.poll(&mut out);
+        assert_eq!(texts(&out), ["1", "2", "3", "4", "5"]);
+    }
+
+    #[test]
+    fn a_line_written_to_the_old_file_at_the_switch_comes_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("access.log");
+        append(&p, "");
+        let mut f = follower(&p, FollowOptions::default());
+        let mut out = Vec::new();
+        let mut old = std::fs::OpenOptions::new().append(true).open(&p).unwrap();
+        std::fs::rename(&p, dir.path().join("access.log.1")).unwrap();
+        append(&p, "");
+        f.poll(&mut out); // sees the new, empty file
+        old.write_all(b"last old\n").unwrap(); // the server's last write before reopening
+        append(&p, "first new\n");
+        f.poll(&mut out);
+        assert_eq!(texts(&out), ["last old", "first new"]);
     }
 
     #[test]
