@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::mpsc;
@@ -13,7 +13,9 @@ use crate::filter::{Filter, Viewers};
 use crate::hit::{Hit, Line};
 use crate::hub::{Hub, HubOptions};
 use crate::parse::{LogFormat, Parser, unescape};
-use crate::source::{FollowOptions, Input, Registry, SourceError, Sources, StateError};
+use crate::source::{
+    FollowOptions, Input, LineSink, Registry, Sink, SourceError, Sources, StateError,
+};
 use crate::web::{self, Access, WebState};
 
 /// Why a run could not start or stopped.
@@ -44,11 +46,6 @@ pub enum AppError {
     State(#[from] StateError),
 }
 
-/// Lines waiting between the sources and the pipeline, in batches.
-const LINE_QUEUE: usize = 256;
-/// Lines handled per pipeline step at most, so one frame never grows without bound.
-const MAX_STEP_LINES: usize = 20_000;
-
 /// Runs webpeek until SIGINT or SIGTERM.
 pub async fn run(config: Config) -> Result<(), AppError> {
     let hub = Hub::new(HubOptions {
@@ -56,7 +53,6 @@ pub async fn run(config: Config) -> Result<(), AppError> {
         queue: config.viewer_queue,
     });
     let viewers = Viewers::default();
-    let (line_tx, line_rx) = mpsc::channel::<Vec<Line>>(LINE_QUEUE);
 
     let mut site = config.site.clone();
     let mut inputs = config.inputs.clone();
@@ -76,6 +72,23 @@ pub async fn run(config: Config) -> Result<(), AppError> {
         None
     };
 
+    let (names_tx, names_rx) = mpsc::channel::<HostName>(4096);
+    let dns = if config.dns {
+        Some(ReverseDns::system(names_tx)?)
+    } else {
+        None
+    };
+    let pipeline = Pipeline {
+        format: config.format.clone(),
+        client_from_header: config.client_from_header,
+        parsers: HashMap::new(),
+        filter: Filter::new(config.rules.clone(), viewers.clone()),
+        enricher: Enricher::new(AgentClassifier::new()?, dns),
+        hub: hub.clone(),
+        site,
+    };
+    let sink: Sink = Arc::new(Mutex::new(pipeline));
+
     let follow = FollowOptions {
         from_start,
         poll: config.poll_interval,
@@ -87,32 +100,10 @@ pub async fn run(config: Config) -> Result<(), AppError> {
         Some(path) => Registry::load(path)?,
         None => Registry::default(),
     };
-    let sources = Sources::start(&inputs, &follow, registry, &line_tx)?;
-    drop(line_tx);
+    let sources = Sources::start(&inputs, &follow, registry, &sink)?;
     if let Some(path) = config.state.clone() {
         tokio::spawn(save_state_periodically(sources.registry().clone(), path));
     }
-
-    let (names_tx, names_rx) = mpsc::channel::<HostName>(4096);
-    let dns = if config.dns {
-        Some(ReverseDns::system(names_tx)?)
-    } else {
-        None
-    };
-    let enricher = Enricher::new(AgentClassifier::new()?, dns);
-    let filter = Filter::new(config.rules.clone(), viewers.clone());
-
-    let (drain_tx, drain_rx) = tokio::sync::oneshot::channel();
-    let pipeline = Pipeline {
-        format: config.format.clone(),
-        client_from_header: config.client_from_header,
-        parsers: HashMap::new(),
-        filter,
-        enricher,
-        hub: hub.clone(),
-        site,
-    };
-    let pipeline = tokio::spawn(pipeline.run(line_rx, drain_rx));
     tokio::spawn(forward_host_names(names_rx, hub.clone()));
     tokio::spawn(tick_stats(hub.clone()));
 
@@ -151,12 +142,10 @@ pub async fn run(config: Config) -> Result<(), AppError> {
         .await
         .map_err(AppError::Serve)?;
 
-    // Stop reading, hand on every line already read, then save where each file stands, so a
-    // restart with --state neither loses nor repeats a line.
+    // Stop reading (every line read is handed on by then), then save where each file stands,
+    // so a restart with --state neither loses nor repeats a line.
     let registry = sources.registry().clone();
     let _ = tokio::task::spawn_blocking(move || sources.stop()).await;
-    let _ = drain_tx.send(());
-    let _ = pipeline.await;
     if let Some(path) = &config.state {
         registry.save(path)?;
         eprintln!("webpeek: positions saved to {}", path.display());
@@ -207,44 +196,18 @@ struct Pipeline {
     site: Option<String>,
 }
 
-impl Pipeline {
-    /// Takes batches of lines until the sources end, or until `drain` fires and what they
-    /// already sent is done.
-    ///
-    /// Everything that queued up while the previous batch was processed and sent goes into the
-    /// next batch, so a quiet stream sends hits one by one at once and a busy one together.
-    async fn run(
-        mut self,
-        mut lines: mpsc::Receiver<Vec<Line>>,
-        mut drain: tokio::sync::oneshot::Receiver<()>,
-    ) {
-        let mut draining = false;
-        loop {
-            let next = if draining {
-                lines.try_recv().ok()
-            } else {
-                tokio::select! {
-                    biased;
-                    batch = lines.recv() => batch,
-                    _ = &mut drain => {
-                        // Shutting down: the sources have stopped; finish what they sent.
-                        draining = true;
-                        continue;
-                    }
-                }
-            };
-            let Some(mut batch) = next else { return };
-            while batch.len() < MAX_STEP_LINES {
-                match lines.try_recv() {
-                    Ok(more) => batch.extend(more),
-                    Err(_) => break,
-                }
-            }
-            let shown = self.step(&batch);
-            self.hub.publish(shown);
-        }
+/// The pipeline runs on the thread of the source that read the lines: one hand-off fewer
+/// between a `write()` to the log and the viewers.
+impl LineSink for Mutex<Pipeline> {
+    fn take(&self, lines: Vec<Line>) -> bool {
+        let mut pipeline = self.lock().expect("pipeline lock");
+        let shown = pipeline.step(&lines);
+        pipeline.hub.publish(shown);
+        true
     }
+}
 
+impl Pipeline {
     /// Parses, counts, filters and enriches one batch; returns the hits viewers see.
     fn step(&mut self, batch: &[Line]) -> Vec<Hit> {
         let now = crate::unix_now();

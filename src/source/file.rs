@@ -15,12 +15,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
-use tokio::sync::mpsc;
 
-use super::SourceError;
 use super::lines::LineSplitter;
 use super::registry::{Checkpoint, FINGERPRINT_BYTES, FileId, Fingerprint, Registry, file_id};
 use super::wake::DirWatch;
+use super::{Sink, SourceError};
 use crate::hit::Line;
 
 /// How followers start and pace themselves.
@@ -398,10 +397,10 @@ impl Follower {
         dirs
     }
 
-    /// Runs the follower on its own thread until `stop` is set or the receiver of `tx` is gone.
+    /// Runs the follower on its own thread until `stop` is set or the sink wants no more.
     pub fn spawn(
         mut self,
-        tx: mpsc::Sender<Vec<Line>>,
+        sink: Sink,
         stop: Arc<AtomicBool>,
     ) -> Result<std::thread::JoinHandle<()>, SourceError> {
         let mut watch = DirWatch::new(self.options.inotify)?;
@@ -418,10 +417,10 @@ impl Follower {
                     {
                         tracing::warn!("{}: {e}", self.path.display());
                     }
-                    if !out.is_empty() && tx.blocking_send(out).is_err() {
+                    if !out.is_empty() && !sink.take(out) {
                         break;
                     }
-                    if stop.load(Ordering::Relaxed) || tx.is_closed() {
+                    if stop.load(Ordering::Relaxed) {
                         break;
                     }
                     let wait = if self.draining.is_empty() {
@@ -584,7 +583,11 @@ mod tests {
         // line whose rest fell into logrotate's window.
         append(&p, "3\n4\nhal");
         std::fs::copy(&p, dir.path().join("access.log.1")).unwrap();
-        std::fs::OpenOptions::new().write(true).truncate(true).open(&p).unwrap();
+        std::fs::OpenOptions::new()
+            .write(true)
+            .truncate(true)
+            .open(&p)
+            .unwrap();
         append(&p, "5\n");
         f.poll(&mut out);
         assert_eq!(texts(&out), ["1", "2", "3", "4", "5"]);

@@ -8,13 +8,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use tokio::sync::mpsc;
-
-use super::SourceError;
 use super::file::{FollowOptions, Follower};
 use super::registry::{Registry, file_id};
 use super::wake::DirWatch;
-use crate::hit::Line;
+use super::{Sink, SourceError};
 
 /// Whether a log argument is a pattern rather than a path.
 pub fn is_glob(path: &Path) -> bool {
@@ -92,7 +89,7 @@ pub fn spawn(
     pattern: NamePattern,
     options: FollowOptions,
     registry: Registry,
-    tx: mpsc::Sender<Vec<Line>>,
+    sink: Sink,
     stop: Arc<AtomicBool>,
 ) -> Result<std::thread::JoinHandle<()>, SourceError> {
     let mut watch = DirWatch::new(options.inotify)?;
@@ -105,7 +102,7 @@ pub fn spawn(
             let mut followers = Vec::new();
             let mut initial = true;
             let mut said_waiting = false;
-            while !stop.load(Ordering::Relaxed) && !tx.is_closed() {
+            while !stop.load(Ordering::Relaxed) {
                 for path in pattern.matches() {
                     if following.contains(&path) {
                         continue;
@@ -117,7 +114,7 @@ pub fn spawn(
                         continue;
                     }
                     match Follower::open(&path, options.clone(), registry.clone(), initial) {
-                        Ok(f) => match f.spawn(tx.clone(), stop.clone()) {
+                        Ok(f) => match f.spawn(sink.clone(), stop.clone()) {
                             Ok(handle) => {
                                 tracing::info!("following {}", path.display());
                                 following.insert(path);

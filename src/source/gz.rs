@@ -6,13 +6,10 @@ use std::path::Path;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
-use tokio::sync::mpsc;
-
-use super::{SourceError, spawn_stream};
-use crate::hit::Line;
+use super::{Sink, SourceError, spawn_stream};
 
 /// Reads `path` through gzip on its own thread, sending its lines, then ends.
-pub fn spawn(path: &Path, tx: mpsc::Sender<Vec<Line>>) -> Result<JoinHandle<()>, SourceError> {
+pub fn spawn(path: &Path, sink: Sink) -> Result<JoinHandle<()>, SourceError> {
     let file = File::open(path).map_err(|source| SourceError::Open {
         path: path.to_owned(),
         source,
@@ -22,7 +19,7 @@ pub fn spawn(path: &Path, tx: mpsc::Sender<Vec<Line>>) -> Result<JoinHandle<()>,
         .map_or_else(|| path.to_string_lossy(), |n| n.to_string_lossy())
         .into();
     let reader = flate2::read::MultiGzDecoder::new(std::io::BufReader::new(file));
-    spawn_stream(name, reader, tx)
+    spawn_stream(name, reader, sink)
 }
 
 #[cfg(test)]
@@ -40,7 +37,10 @@ mod tests {
         enc.write_all(b"one\ntwo\nthree").unwrap();
         enc.finish().unwrap();
         let (tx, mut rx) = tokio::sync::mpsc::channel(8);
-        super::spawn(&p, tx).unwrap().join().unwrap();
+        super::spawn(&p, std::sync::Arc::new(tx))
+            .unwrap()
+            .join()
+            .unwrap();
         let mut got = Vec::new();
         while let Ok(batch) = rx.try_recv() {
             got.extend(batch.into_iter().map(|l| l.text));

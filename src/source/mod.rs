@@ -1,8 +1,9 @@
 //! source: yields raw log lines, with where they came from, from followed files, patterns,
 //! gzip files and stdin.
 //!
-//! Each source runs on its own thread (file reads are blocking calls) and sends batches of
-//! [`Line`]s to one channel; a batch is whatever one wake-up read.
+//! Each source runs on its own thread (file reads are blocking calls) and hands each batch of
+//! [`Line`]s — whatever one wake-up read — to a [`LineSink`] on that same thread: the fewer
+//! threads a line crosses, the sooner it reaches a viewer.
 
 mod file;
 mod glob;
@@ -44,6 +45,22 @@ pub enum SourceError {
     #[error("cannot start a reader thread: {0}")]
     Thread(std::io::Error),
 }
+
+/// Where sources hand their lines; called on the source's own thread.
+pub trait LineSink: Send + Sync + 'static {
+    /// Takes one batch of lines; false when no more are wanted.
+    fn take(&self, lines: Vec<Line>) -> bool;
+}
+
+/// A channel is a sink too (tests, and anything that wants lines on another thread).
+impl LineSink for mpsc::Sender<Vec<Line>> {
+    fn take(&self, lines: Vec<Line>) -> bool {
+        self.blocking_send(lines).is_ok()
+    }
+}
+
+/// A shared sink.
+pub type Sink = Arc<dyn LineSink>;
 
 /// One log argument, classified.
 #[derive(Debug, Clone)]
@@ -96,12 +113,12 @@ pub struct Sources {
 }
 
 impl Sources {
-    /// Starts reading every input; lines go to `tx`.
+    /// Starts reading every input; lines go to `sink`.
     pub fn start(
         inputs: &[Input],
         options: &FollowOptions,
         registry: Registry,
-        tx: &mpsc::Sender<Vec<Line>>,
+        sink: &Sink,
     ) -> Result<Sources, SourceError> {
         let stop = Arc::new(AtomicBool::new(false));
         let mut followers = Vec::new();
@@ -109,20 +126,20 @@ impl Sources {
             match input {
                 Input::File(path) => {
                     let f = Follower::open(path, options.clone(), registry.clone(), true)?;
-                    followers.push(f.spawn(tx.clone(), stop.clone())?);
+                    followers.push(f.spawn(sink.clone(), stop.clone())?);
                 }
                 Input::Pattern(p) => {
                     followers.push(glob::spawn(
                         p.clone(),
                         options.clone(),
                         registry.clone(),
-                        tx.clone(),
+                        sink.clone(),
                         stop.clone(),
                     )?);
                 }
                 // Read once; never joined, as they end by themselves.
-                Input::Gzip(path) => drop(gz::spawn(path, tx.clone())?),
-                Input::Stdin => drop(spawn_stdin(tx.clone())?),
+                Input::Gzip(path) => drop(gz::spawn(path, sink.clone())?),
+                Input::Stdin => drop(spawn_stdin(sink.clone())?),
             }
         }
         Ok(Sources {
@@ -138,7 +155,7 @@ impl Sources {
     }
 
     /// Stops the followers after their current read and waits for them; their last lines are
-    /// in the channel and their final positions in the registry when this returns.
+    /// handed on and their final positions in the registry when this returns.
     pub fn stop(self) {
         self.stop.store(true, Ordering::Relaxed);
         for f in self.followers {
@@ -148,8 +165,8 @@ impl Sources {
 }
 
 /// Reads lines from standard input until it ends, on its own thread.
-pub fn spawn_stdin(tx: mpsc::Sender<Vec<Line>>) -> Result<JoinHandle<()>, SourceError> {
-    spawn_stream("stdin".into(), std::io::stdin(), tx)
+pub fn spawn_stdin(sink: Sink) -> Result<JoinHandle<()>, SourceError> {
+    spawn_stream("stdin".into(), std::io::stdin(), sink)
 }
 
 /// Reads a stream that is only ever appended to, once, to its end, on its own thread; the last
@@ -157,7 +174,7 @@ pub fn spawn_stdin(tx: mpsc::Sender<Vec<Line>>) -> Result<JoinHandle<()>, Source
 fn spawn_stream(
     name: Arc<str>,
     mut reader: impl Read + Send + 'static,
-    tx: mpsc::Sender<Vec<Line>>,
+    sink: Sink,
 ) -> Result<JoinHandle<()>, SourceError> {
     std::thread::Builder::new()
         .name(format!("read {name}"))
@@ -184,7 +201,7 @@ fn spawn_stream(
                     splitter.flush(&mut out);
                     tracing::debug!("{name}: read to its end");
                 }
-                if (!out.is_empty() && tx.blocking_send(out).is_err()) || done {
+                if (!out.is_empty() && !sink.take(out)) || done {
                     return;
                 }
             }
