@@ -207,14 +207,16 @@ pub fn split_request(request: &str) -> Request<'_> {
         query: None,
         protocol: None,
     };
-    let Some((method, rest)) = request.split_once(' ') else {
-        return raw;
-    };
-    if method.is_empty() || !method.bytes().all(|b| b.is_ascii_uppercase()) {
+    // Methods are short: a plain loop finds their end sooner than a search call.
+    let b = request.as_bytes();
+    let m = b.iter().take_while(|c| c.is_ascii_uppercase()).count();
+    if m == 0 || b.get(m) != Some(&b' ') {
         return raw;
     }
-    let (target, protocol) = match rest.rsplit_once(' ') {
-        Some((t, p)) if p.starts_with("HTTP/") => (t, Some(p)),
+    let (method, rest) = (&request[..m], &request[m + 1..]);
+    // The protocol is the last few bytes (`HTTP/1.1`): look for its space from the end.
+    let (target, protocol) = match memchr::memrchr(b' ', rest.as_bytes()) {
+        Some(sp) if rest[sp + 1..].starts_with("HTTP/") => (&rest[..sp], Some(&rest[sp + 1..])),
         _ => (rest, None),
     };
     if target.is_empty() {
