@@ -162,11 +162,27 @@
     return tr;
   }
 
+  // New rows flash briefly, but only while traffic is light: under load, dozens of animated
+  // rows a second cost the browser more than the feed itself.
+  let flashSecond = 0;
+  let flashedThisSecond = 0;
+
   function addRows(hits) {
     if (!hits.length) return;
     const start = Math.max(0, hits.length - MAX_ROWS);
+    const now = Math.floor(Date.now() / 1000);
+    if (now !== flashSecond) {
+      flashSecond = now;
+      flashedThisSecond = 0;
+    }
+    flashedThisSecond += hits.length;
+    const flash = flashedThisSecond <= 5;
     const frag = document.createDocumentFragment();
-    for (let i = hits.length - 1; i >= start; i--) frag.appendChild(makeRow(hits[i]));
+    for (let i = hits.length - 1; i >= start; i--) {
+      const row = makeRow(hits[i]);
+      if (flash) row.classList.add('fresh');
+      frag.appendChild(row);
+    }
     el.feed.insertBefore(frag, el.feed.firstChild);
     while (el.feed.childElementCount > MAX_ROWS) el.feed.removeChild(el.feed.lastElementChild);
     updateFeedInfo();
