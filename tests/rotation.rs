@@ -514,6 +514,7 @@ struct Outcome {
 /// Panics with a full account otherwise.
 fn check(
     test: &str,
+    s: &Server,
     a: &Arrivals,
     total: u64,
     may_miss: &dyn Fn(u64) -> bool,
@@ -616,6 +617,7 @@ fn check(
              the log files now:\n{forensics}"
         );
     }
+    assert_whole_lines(test, s);
     Outcome {
         missing_in_windows: missing_win,
         in_windows,
@@ -691,6 +693,11 @@ fn assert_whole_lines(test: &str, s: &Server) {
         (Some(0), Some(0)),
         "[{test}] broken lines were handed on: {st}"
     );
+}
+
+/// webpeek's counters and the write-to-hit delays, for a test's closing line.
+fn summary(s: &Server, a: &Arrivals, sent_at: &dyn Fn(u64) -> Option<u64>) -> String {
+    format!("{}; {}", stats_line(s), lag_report(a, sent_at))
 }
 
 fn stats_line(s: &Server) -> String {
@@ -805,13 +812,10 @@ async fn logrotate_rename_and_create_while_writing() {
             "logrotate kept access.log.{i}"
         );
     }
-    let stats = format!(
-        "{}; {}",
-        stats_line(&s),
-        lag_report(&a, &|n| recs.get(n as usize).map(|r| r.at))
-    );
+    let stats = summary(&s, &a, &|n| recs.get(n as usize).map(|r| r.at));
     check(
         "logrotate rename+create",
+        &s,
         &a,
         LINES,
         &|_| false,
@@ -819,7 +823,6 @@ async fn logrotate_rename_and_create_while_writing() {
         &stats,
         (s.dir.path(), "/n/"),
     );
-    assert_whole_lines("logrotate rename+create", &s);
     eprintln!(
         "[logrotate rename+create] {stats}; took {:.2?}",
         t0.elapsed()
@@ -891,13 +894,10 @@ async fn logrotate_copytruncate_with_writer_paused() {
     let sizes = join_bounded(rotator, 10 * SECOND, "the logrotate runs");
     let recs = join_bounded(writer, 10 * SECOND, "the writer");
     let kinds = sh.kinds();
-    let stats = format!(
-        "{}; {}",
-        stats_line(&s),
-        lag_report(&a, &|n| recs.get(n as usize).map(|r| r.at))
-    );
+    let stats = summary(&s, &a, &|n| recs.get(n as usize).map(|r| r.at));
     check(
         "logrotate copytruncate (paused)",
+        &s,
         &a,
         LINES,
         &|_| false,
@@ -905,7 +905,6 @@ async fn logrotate_copytruncate_with_writer_paused() {
         &stats,
         (s.dir.path(), "/n/"),
     );
-    assert_whole_lines("logrotate copytruncate (paused)", &s);
     eprintln!(
         "[logrotate copytruncate (paused)] truncated at sizes {sizes:?}; {stats}; took {:.2?}",
         t0.elapsed()
@@ -962,14 +961,11 @@ async fn copytruncate_while_writing_loses_only_its_window() {
     let recs = join_bounded(writer, 10 * SECOND, "the writer");
     let kinds = sh.kinds();
     let may_miss = in_window(&recs, &windows);
-    let stats = format!(
-        "{}; {}",
-        stats_line(&s),
-        lag_report(&a, &|n| recs.get(n as usize).map(|r| r.at))
-    );
+    let stats = summary(&s, &a, &|n| recs.get(n as usize).map(|r| r.at));
     let report = window_report(&recs, &windows, &a, &may_miss);
     let out = check(
         "copytruncate window",
+        &s,
         &a,
         LINES,
         &may_miss,
@@ -977,7 +973,6 @@ async fn copytruncate_while_writing_loses_only_its_window() {
         &format!("{stats}\n{report}"),
         (s.dir.path(), "/n/"),
     );
-    assert_whole_lines("copytruncate window", &s);
     eprintln!(
         "[copytruncate window] {report}[copytruncate window] {} of {} lines in windows missing; \
          {stats}; took {:.2?}",
@@ -1228,11 +1223,7 @@ async fn nginx_reopen_after_mv_while_serving() {
     let _stop = SetOnDrop(stop);
     let a = read_arrivals(&mut ws, "/r/", REQUESTS - 1, 60 * SECOND, SECOND).await;
     let (epochs, sent, inodes) = join_bounded(client, 30 * SECOND, "the requests");
-    let stats = format!(
-        "{}; {}",
-        stats_line(&s),
-        lag_report(&a, &|n| sent.get(n as usize).copied())
-    );
+    let stats = summary(&s, &a, &|n| sent.get(n as usize).copied());
     let describe = |n: u64| {
         let k = epochs.partition_point(|&e| e <= n);
         let gens = format!("(inodes of access.log, generation by generation: {inodes:?})");
@@ -1248,6 +1239,7 @@ async fn nginx_reopen_after_mv_while_serving() {
     };
     check(
         "nginx reopen",
+        &s,
         &a,
         REQUESTS,
         &|_| false,
@@ -1255,7 +1247,6 @@ async fn nginx_reopen_after_mv_while_serving() {
         &stats,
         (ndir.path(), "/r/"),
     );
-    assert_whole_lines("nginx reopen", &s);
     assert_eq!(
         a.ips,
         HashSet::from(["127.0.0.2".to_string()]),
@@ -1361,17 +1352,14 @@ async fn torture_200k_lines_20_renames_5_copytruncates() {
     let kinds = sh.kinds();
     assert_eq!(kinds.len(), RENAMES + COPYTRUNCATES + 1, "{kinds:?}");
     let may_miss = in_window(&recs, &windows);
-    let stats = format!(
-        "{}; {}",
-        stats_line(&s),
-        lag_report(&a, &|n| recs.get(n as usize).map(|r| r.at))
-    );
+    let stats = summary(&s, &a, &|n| recs.get(n as usize).map(|r| r.at));
     let report = window_report(&recs, &windows, &a, &may_miss);
     let elapsed = t0.elapsed();
     eprintln!("[torture] rotations:\n  {}", log.join("\n  "));
     eprintln!("[torture] copytruncate windows:\n{report}");
     let out = check(
         "torture",
+        &s,
         &a,
         LINES,
         &may_miss,
@@ -1382,7 +1370,6 @@ async fn torture_200k_lines_20_renames_5_copytruncates() {
         ),
         (s.dir.path(), "/t/"),
     );
-    assert_whole_lines("torture", &s);
     eprintln!(
         "[torture] {} lines ({:.1} MB) in {:.2?}: {:.0} lines/s delivered; {} lines in copytruncate \
          windows, {} of them missing; {stats}",
@@ -1452,13 +1439,10 @@ async fn rename_with_create_keeps_order_at_the_switch() {
     join_bounded(rotator, 10 * SECOND, "the rotations");
     let recs = join_bounded(writer, 10 * SECOND, "the writer");
     let kinds = sh.kinds();
-    let stats = format!(
-        "{}; {}",
-        stats_line(&s),
-        lag_report(&a, &|n| recs.get(n as usize).map(|r| r.at))
-    );
+    let stats = summary(&s, &a, &|n| recs.get(n as usize).map(|r| r.at));
     check(
         "switch order",
+        &s,
         &a,
         LINES,
         &|_| false,
@@ -1466,6 +1450,5 @@ async fn rename_with_create_keeps_order_at_the_switch() {
         &stats,
         (s.dir.path(), "/t/"),
     );
-    assert_whole_lines("switch order", &s);
     eprintln!("[switch order] {stats}; took {:.2?}", t0.elapsed());
 }
