@@ -61,18 +61,28 @@ impl<'a> Cursor<'a> {
         Some(inner)
     }
 
-    /// A decimal number token (`-` is `dash`).
+    /// A decimal number up to the next space or the end (`-` is `dash`), read in place.
     fn number(&mut self, dash: Option<u64>) -> Option<u64> {
-        let tok = self.token()?;
-        if tok == "-" {
+        let b = &self.bytes()[self.pos..];
+        if b.first() == Some(&b'-') && b.get(1).is_none_or(|&c| c == b' ') {
+            self.pos += 1;
             return dash;
         }
-        if tok.len() > 19 {
+        let mut n: u64 = 0;
+        let mut len = 0;
+        while let Some(&c) = b.get(len) {
+            let digit = c.wrapping_sub(b'0');
+            if digit > 9 {
+                break;
+            }
+            n = n.checked_mul(10)?.checked_add(u64::from(digit))?;
+            len += 1;
+        }
+        if len == 0 || b.get(len).is_some_and(|&c| c != b' ') {
             return None;
         }
-        tok.bytes().try_fold(0u64, |n, b| {
-            b.is_ascii_digit().then(|| n * 10 + u64::from(b - b'0'))
-        })
+        self.pos += len;
+        Some(n)
     }
 
     fn at_end(&self) -> bool {
