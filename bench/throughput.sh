@@ -119,3 +119,10 @@ if t_ga > 0:
     print(f"requests: webpeek {r['total']:,} parsed + {r['unparsed']:,} unparsed; GoAccess "
           f"{g['valid_requests']:,} valid + {g['failed_requests']:,} failed: {'same' if same else 'DIFFERENT'}")
 EOF
+
+# Robustness, on request (not in CI): FUZZ_SECONDS=60 bench/throughput.sh also fuzzes every
+# parser entry point for that long (bench/fuzz.sh; the first run builds cargo-fuzz).
+if [ -n "${FUZZ_SECONDS:-}" ]; then
+  echo
+  bench/fuzz.sh "$FUZZ_SECONDS"
+fi
