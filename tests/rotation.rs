@@ -512,6 +512,8 @@ struct Outcome {
 /// Every number below `total` must arrive exactly once and in increasing order, except those
 /// for which `may_miss` holds, which may be missing but never repeated or out of order.
 /// Panics with a full account otherwise.
+// Every argument is a different view of one test's outcome, for the failure message.
+#[allow(clippy::too_many_arguments)]
 fn check(
     test: &str,
     s: &Server,

@@ -20,7 +20,6 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::fs::File;
 use std::io::{self, Read, Seek, Write};
-use std::os::unix::fs::FileExt as _;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -403,17 +402,7 @@ fn open(path: &Path) -> Result<Input, ReportError> {
 
 /// Detects a plain file's format from the lines of its first megabyte.
 fn detect(file: &File, len: u64, path: &Path) -> io::Result<Option<LogFormat>> {
-    let mut head = vec![0u8; len.min(1 << 20) as usize];
-    let mut n = 0;
-    while n < head.len() {
-        match file.read_at(&mut head[n..], n as u64) {
-            Ok(0) => break,
-            Ok(k) => n += k,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    head.truncate(n);
+    let head = crate::source::read_head(file, len.min(1 << 20) as usize)?;
     let mut parser = Parser::new(None).for_source(&path.display().to_string());
     for line in head.split(|&b| b == b'\n') {
         let text = String::from_utf8_lossy(line);

@@ -19,7 +19,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use super::lines::LineSplitter;
 use super::registry::{Checkpoint, FINGERPRINT_BYTES, FileId, Fingerprint, Registry, file_id};
 use super::wake::DirWatch;
-use super::{Sink, SourceError};
+use super::{Sink, SourceError, source_name};
 use crate::hit::Line;
 
 /// How followers start and pace themselves.
@@ -230,10 +230,7 @@ impl Follower {
         registry: Registry,
         initial: bool,
     ) -> Result<Self, SourceError> {
-        let name: Arc<str> = path
-            .file_name()
-            .map_or_else(|| path.to_string_lossy(), |n| n.to_string_lossy())
-            .into();
+        let name = source_name(path);
         let open_err = |source| SourceError::Open {
             path: path.to_owned(),
             source,

@@ -3,10 +3,9 @@
 
 use std::fs::File;
 use std::path::Path;
-use std::sync::Arc;
 use std::thread::JoinHandle;
 
-use super::{Sink, SourceError, spawn_stream};
+use super::{Sink, SourceError, source_name, spawn_stream};
 
 /// Reads `path` through gzip on its own thread, sending its lines, then ends.
 pub fn spawn(path: &Path, sink: Sink) -> Result<JoinHandle<()>, SourceError> {
@@ -14,12 +13,8 @@ pub fn spawn(path: &Path, sink: Sink) -> Result<JoinHandle<()>, SourceError> {
         path: path.to_owned(),
         source,
     })?;
-    let name: Arc<str> = path
-        .file_name()
-        .map_or_else(|| path.to_string_lossy(), |n| n.to_string_lossy())
-        .into();
     let reader = flate2::read::MultiGzDecoder::new(std::io::BufReader::new(file));
-    spawn_stream(name, reader, sink)
+    spawn_stream(source_name(path), reader, sink)
 }
 
 #[cfg(test)]

@@ -46,6 +46,30 @@ pub enum SourceError {
     Thread(std::io::Error),
 }
 
+/// The name a file's lines carry as their `source`: its file name.
+pub fn source_name(path: &Path) -> Arc<str> {
+    path.file_name()
+        .map_or_else(|| path.to_string_lossy(), |n| n.to_string_lossy())
+        .into()
+}
+
+/// Reads up to `max` bytes from the start of `file`, wherever its cursor stands.
+pub fn read_head(file: &std::fs::File, max: usize) -> std::io::Result<Vec<u8>> {
+    use std::os::unix::fs::FileExt;
+    let mut head = vec![0; max];
+    let mut got = 0;
+    while got < head.len() {
+        match file.read_at(&mut head[got..], got as u64) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    head.truncate(got);
+    Ok(head)
+}
+
 /// Where sources hand their lines; called on the source's own thread.
 pub trait LineSink: Send + Sync + 'static {
     /// Takes one batch of lines; false when no more are wanted.

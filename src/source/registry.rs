@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 use std::fs::{File, Metadata};
 use std::io;
-use std::os::unix::fs::{FileExt, MetadataExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -49,17 +49,10 @@ impl Fingerprint {
 
     /// Reads the fingerprint of an open file's first `len` bytes (fewer if it is shorter).
     pub fn read(file: &File, len: usize) -> io::Result<Fingerprint> {
-        let mut buf = vec![0; len.min(FINGERPRINT_BYTES)];
-        let mut got = 0;
-        while got < buf.len() {
-            match file.read_at(&mut buf[got..], got as u64) {
-                Ok(0) => break,
-                Ok(n) => got += n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(Fingerprint::of(&buf[..got]))
+        Ok(Fingerprint::of(&super::read_head(
+            file,
+            len.min(FINGERPRINT_BYTES),
+        )?))
     }
 
     /// Whether `file` still starts with the bytes this fingerprint was taken of.
