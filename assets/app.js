@@ -526,7 +526,8 @@
     sock.onopen = () => {
       backoff = BACKOFF_MIN_MS;
       openedAt = Date.now();
-      if (lastSeq !== null) sock.send(JSON.stringify({ type: 'resume', after: lastSeq }));
+      // Always say where we stand (0: nothing yet), so the server need not wait to find out.
+      sock.send(JSON.stringify({ type: 'resume', after: lastSeq === null ? 0 : lastSeq }));
       setStatus('connected');
     };
     sock.onmessage = onMessage;

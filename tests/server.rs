@@ -120,6 +120,14 @@ async fn resume_from_before_the_backlog_reports_missed_hits() {
     assert_eq!(lagged, json!({"type": "lagged", "missed": 3}));
     let (hits, _) = collect_hits(&mut again, 2, 5 * SECOND).await;
     assert_eq!(hits[0]["seq"], 5);
+
+    // `after: 0` (the dashboard, having seen nothing) gets the backlog at once, nothing missed.
+    let mut fresh = s.ws_with("/ws", &[("origin", &origin)]).await.unwrap();
+    next_json(&mut fresh).await;
+    send_json(&mut fresh, json!({"type": "resume", "after": 0})).await;
+    let first = next_json(&mut fresh).await;
+    assert_eq!(first["type"], "hits", "{first}");
+    assert_eq!(first["hits"][0]["seq"], 5);
 }
 
 #[tokio::test]

@@ -10,7 +10,8 @@ use tokio::sync::broadcast::error::RecvError;
 use super::WebState;
 use crate::hub::{self, MAX_FRAME_HITS};
 
-/// How long a new viewer has to ask for a resume before it gets the whole backlog.
+/// How long a new viewer has to ask for a resume before it gets the whole backlog (the
+/// dashboard always asks at once, with `after: 0` when it has seen nothing).
 const RESUME_WAIT: Duration = Duration::from_millis(200);
 
 #[derive(Deserialize)]
@@ -50,8 +51,9 @@ pub async fn run(mut socket: WebSocket, state: WebState, ip: IpAddr) {
             if let Ok(m) = serde_json::from_str::<ClientMessage>(t.as_str())
                 && m.kind == "resume"
             {
+                // 0 is a viewer that has seen nothing yet: the whole backlog, nothing missed.
                 // A sequence number from before a server restart is ignored.
-                after = m.after.filter(|&a| a <= last);
+                after = m.after.filter(|&a| a > 0 && a <= last);
             }
         }
         Ok(Some(Ok(Message::Close(_)))) | Ok(Some(Err(_))) | Ok(None) => return,
