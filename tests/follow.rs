@@ -28,8 +28,15 @@ fn expected(from: u32, to: u32) -> Vec<String> {
     (from..=to).map(|i| format!("/n/{i}")).collect()
 }
 
-fn args(list: &[&dyn AsRef<std::ffi::OsStr>]) -> Vec<OsString> {
-    list.iter().map(|a| a.as_ref().to_owned()).collect()
+/// Starts webpeek with these arguments (stdin closed); `append` writes to `log`.
+fn webpeek(log: &Path, args: &[&dyn AsRef<std::ffi::OsStr>]) -> Server {
+    let args: Vec<OsString> = args.iter().map(|a| a.as_ref().to_owned()).collect();
+    Server::spawn(
+        tempfile::tempdir().unwrap(),
+        log.to_owned(),
+        &args,
+        Stdio::null(),
+    )
 }
 
 #[tokio::test]
@@ -38,14 +45,7 @@ async fn state_restart_continues_exactly_also_across_a_rotation_while_down() {
     let log = dir.path().join("access.log");
     let state = dir.path().join("state.json");
     append(&log, lines(1, 3)); // before the first start: not shown (follows from the end)
-    let start = |log: &Path| {
-        Server::spawn(
-            tempfile::tempdir().unwrap(),
-            log.to_owned(),
-            &args(&[&"--all", &"--state", &state, &log]),
-            Stdio::null(),
-        )
-    };
+    let start = |log: &Path| webpeek(log, &[&"--all", &"--state", &state, &log]);
     let s = start(&log);
     let mut ws = s.viewer().await;
     append(&log, lines(4, 50));
@@ -84,12 +84,7 @@ async fn a_pattern_follows_every_match_and_files_that_appear_later() {
     let a = dir.path().join("a-access.log");
     append(&a, "");
     let pattern = dir.path().join("*access.log");
-    let s = Server::spawn(
-        tempfile::tempdir().unwrap(),
-        a.clone(),
-        &args(&[&pattern]),
-        Stdio::null(),
-    );
+    let s = webpeek(&a, &[&pattern]);
     let mut ws = s.viewer().await;
     append(&a, lines(1, 1));
     let (hits, _) = collect_hits(&mut ws, 1, 5 * SECOND).await;
@@ -107,12 +102,7 @@ async fn a_pattern_that_matches_rotated_files_reads_nothing_twice() {
     let log = dir.path().join("access.log");
     append(&log, "");
     let pattern = dir.path().join("access.log*");
-    let s = Server::spawn(
-        tempfile::tempdir().unwrap(),
-        log.clone(),
-        &args(&[&"--all", &pattern]),
-        Stdio::null(),
-    );
+    let s = webpeek(&log, &[&"--all", &pattern]);
     let mut ws = s.viewer().await;
     append(&log, lines(1, 5));
     collect_hits(&mut ws, 5, 5 * SECOND).await;
@@ -133,12 +123,7 @@ async fn a_pattern_with_no_match_yet_waits() {
     let dir = tempfile::tempdir().unwrap();
     let pattern = dir.path().join("app-*.log");
     let log = dir.path().join("app-1.log");
-    let s = Server::spawn(
-        tempfile::tempdir().unwrap(),
-        log.clone(),
-        &args(&[&pattern]),
-        Stdio::null(),
-    );
+    let s = webpeek(&log, &[&pattern]);
     let mut ws = s.viewer().await;
     append(&log, lines(1, 2));
     let (hits, _) = collect_hits(&mut ws, 2, 5 * SECOND).await;
@@ -157,12 +142,7 @@ async fn gzip_files_given_explicitly_are_read() {
     enc.finish().unwrap();
     let log = dir.path().join("access.log");
     append(&log, "");
-    let s = Server::spawn(
-        tempfile::tempdir().unwrap(),
-        log.clone(),
-        &args(&[&gz, &log]),
-        Stdio::null(),
-    );
+    let s = webpeek(&log, &[&gz, &log]);
     let mut ws = s.viewer().await; // the gzip lines are in the backlog by now, or arrive live
     let (hits, _) = collect_hits(&mut ws, 3, 5 * SECOND).await;
     assert_eq!(paths(&hits), expected(1, 3));
@@ -176,7 +156,7 @@ async fn stdin_is_a_source() {
     let mut s = Server::spawn(
         tempfile::tempdir().unwrap(),
         log,
-        &args(&[&"-"]),
+        &[OsString::from("-")],
         Stdio::piped(),
     );
     let mut ws = s.viewer().await;
