@@ -73,7 +73,9 @@ pub async fn run(config: Config) -> Result<(), AppError> {
     };
 
     let (names_tx, names_rx) = mpsc::channel::<HostName>(4096);
-    let dns = if config.dns {
+    // The demo's visitors use documentation addresses (RFC 5737, RFC 3849), which have no
+    // names: asking the system resolver about them would only send queries off the machine.
+    let dns = if config.dns && !config.demo {
         Some(ReverseDns::system(names_tx)?)
     } else {
         None
