@@ -94,49 +94,79 @@ pub fn spawn(
 ) -> Result<std::thread::JoinHandle<()>, SourceError> {
     let mut watch = DirWatch::new(options.inotify)?;
     watch.cover([pattern.dir.clone()])?;
-    let shown = format!("{}/{}", pattern.dir.display(), pattern.pattern.as_str());
+    let mut matches = Matches {
+        pattern,
+        options,
+        registry,
+        sink,
+        stop,
+        following: HashSet::new(),
+        followers: Vec::new(),
+        said_waiting: false,
+    };
+    // The files that match at start-up are opened now, before webpeek says it is serving, so
+    // their positions ("the end", or the start with --from-start) are fixed at start-up.
+    matches.scan(true);
     std::thread::Builder::new()
-        .name(format!("glob {}", pattern.pattern.as_str()))
+        .name(format!("glob {}", matches.pattern.pattern.as_str()))
         .spawn(move || {
-            let mut following: HashSet<PathBuf> = HashSet::new();
-            let mut followers = Vec::new();
-            let mut initial = true;
-            let mut said_waiting = false;
-            while !stop.load(Ordering::Relaxed) {
-                for path in pattern.matches() {
-                    if following.contains(&path) {
-                        continue;
-                    }
-                    // A rotated file some follower is still draining: not ours to read.
-                    let active =
-                        std::fs::metadata(&path).is_ok_and(|m| registry.is_active(file_id(&m)));
-                    if active {
-                        continue;
-                    }
-                    match Follower::open(&path, options.clone(), registry.clone(), initial) {
-                        Ok(f) => match f.spawn(sink.clone(), stop.clone()) {
-                            Ok(handle) => {
-                                tracing::info!("following {}", path.display());
-                                following.insert(path);
-                                followers.push(handle);
-                            }
-                            Err(e) => tracing::warn!("{e}"),
-                        },
-                        Err(e) => tracing::warn!("{e}"),
-                    }
-                }
-                if following.is_empty() && !said_waiting {
-                    tracing::info!("{shown}: no file matches yet; waiting for one");
-                    said_waiting = true;
-                }
-                initial = false;
-                watch.wait(options.poll);
+            while !matches.stop.load(Ordering::Relaxed) {
+                watch.wait(matches.options.poll);
+                matches.scan(false);
             }
-            for f in followers {
+            for f in matches.followers {
                 let _ = f.join();
             }
         })
         .map_err(SourceError::Thread)
+}
+
+/// The followers of one pattern's matches.
+struct Matches {
+    pattern: NamePattern,
+    options: FollowOptions,
+    registry: Registry,
+    sink: Sink,
+    stop: Arc<AtomicBool>,
+    following: HashSet<PathBuf>,
+    followers: Vec<std::thread::JoinHandle<()>>,
+    said_waiting: bool,
+}
+
+impl Matches {
+    /// Starts a follower for every match not followed yet.
+    fn scan(&mut self, initial: bool) {
+        for path in self.pattern.matches() {
+            if self.following.contains(&path) {
+                continue;
+            }
+            // A rotated file some follower is still draining: not ours to read.
+            let active =
+                std::fs::metadata(&path).is_ok_and(|m| self.registry.is_active(file_id(&m)));
+            if active {
+                continue;
+            }
+            let started =
+                Follower::open(&path, self.options.clone(), self.registry.clone(), initial)
+                    .and_then(|f| f.spawn(self.sink.clone(), self.stop.clone()));
+            match started {
+                Ok(handle) => {
+                    tracing::info!("following {}", path.display());
+                    self.following.insert(path);
+                    self.followers.push(handle);
+                }
+                Err(e) => tracing::warn!("{e}"),
+            }
+        }
+        if self.following.is_empty() && !self.said_waiting {
+            tracing::info!(
+                "{}/{}: no file matches yet; waiting for one",
+                self.pattern.dir.display(),
+                self.pattern.pattern.as_str()
+            );
+            self.said_waiting = true;
+        }
+    }
 }
 
 #[cfg(test)]
