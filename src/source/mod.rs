@@ -38,9 +38,9 @@ pub enum SourceError {
         /// What the OS said.
         source: std::io::Error,
     },
-    /// File events could not be set up.
+    /// File events (inotify) could not be set up.
     #[error("cannot watch for file changes: {0}")]
-    Watch(#[from] notify::Error),
+    Watch(std::io::Error),
     /// The reading thread could not start.
     #[error("cannot start a reader thread: {0}")]
     Thread(std::io::Error),

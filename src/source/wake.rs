@@ -1,49 +1,63 @@
 //! Wake-ups for a source thread: inotify events on watched directories, or a timeout.
+//!
+//! The thread that reads the log waits on inotify itself (`poll(2)` on the inotify descriptor),
+//! so an append wakes exactly the thread that will read it: no event thread in between.
 
+use std::os::fd::AsRawFd;
 use std::path::PathBuf;
-use std::sync::mpsc;
 use std::time::Duration;
 
-use notify::{RecommendedWatcher, RecursiveMode, Watcher};
+use inotify::{Inotify, WatchMask};
 
 use super::SourceError;
+
+/// What in a watched directory wakes the reader: writes, and files appearing, leaving or
+/// changing identity.
+fn mask() -> WatchMask {
+    WatchMask::MODIFY
+        | WatchMask::CREATE
+        | WatchMask::DELETE
+        | WatchMask::MOVED_FROM
+        | WatchMask::MOVED_TO
+        | WatchMask::ATTRIB
+        | WatchMask::CLOSE_WRITE
+        | WatchMask::DELETE_SELF
+        | WatchMask::MOVE_SELF
+}
 
 /// Watches directories (without recursion) and lets a thread sleep until something changes
 /// in them or a timeout passes. Without inotify (`--poll`) only the timeout wakes it.
 pub struct DirWatch {
-    watcher: Option<RecommendedWatcher>,
+    inotify: Option<Inotify>,
     watched: Vec<PathBuf>,
-    wake: mpsc::Receiver<()>,
+    events: Vec<u8>,
 }
 
 impl DirWatch {
     /// A watch using inotify, or only timeouts (`inotify` false).
     pub fn new(inotify: bool) -> Result<DirWatch, SourceError> {
-        let (tx, wake) = mpsc::channel();
-        let watcher = if inotify {
-            Some(notify::recommended_watcher(
-                move |_: notify::Result<notify::Event>| {
-                    let _ = tx.send(());
-                },
-            )?)
-        } else {
-            None
-        };
         Ok(DirWatch {
-            watcher,
+            inotify: if inotify {
+                Some(Inotify::init().map_err(SourceError::Watch)?)
+            } else {
+                None
+            },
             watched: Vec::new(),
-            wake,
+            events: vec![0; 16 * 1024],
         })
     }
 
     /// Adds the directories not watched yet.
     pub fn cover(&mut self, dirs: impl IntoIterator<Item = PathBuf>) -> Result<(), SourceError> {
-        let Some(w) = &mut self.watcher else {
+        let Some(inotify) = &self.inotify else {
             return Ok(());
         };
         for dir in dirs {
             if !self.watched.contains(&dir) {
-                w.watch(&dir, RecursiveMode::NonRecursive)?;
+                inotify
+                    .watches()
+                    .add(&dir, mask())
+                    .map_err(SourceError::Watch)?;
                 self.watched.push(dir);
             }
         }
@@ -51,12 +65,25 @@ impl DirWatch {
     }
 
     /// Sleeps until an event (all pending ones are taken at once) or `timeout`.
-    pub fn wait(&self, timeout: Duration) {
-        match self.wake.recv_timeout(timeout) {
-            Ok(()) => while self.wake.try_recv().is_ok() {},
-            Err(mpsc::RecvTimeoutError::Timeout) => {}
-            // No watcher: pace by the timeout alone.
-            Err(mpsc::RecvTimeoutError::Disconnected) => std::thread::sleep(timeout),
+    pub fn wait(&mut self, timeout: Duration) {
+        let Some(inotify) = &mut self.inotify else {
+            std::thread::sleep(timeout);
+            return;
+        };
+        let mut pollfd = libc::pollfd {
+            fd: inotify.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        let ms = timeout.as_millis().clamp(1, i32::MAX as u128) as i32;
+        // SAFETY: one valid pollfd, for the duration of the call.
+        let ready = unsafe { libc::poll(&mut pollfd, 1, ms) };
+        if ready > 0 {
+            // The events only say "look again"; the reader re-reads and re-stats anyway.
+            while inotify
+                .read_events(&mut self.events)
+                .is_ok_and(|mut e| e.next().is_some())
+            {}
         }
     }
 }
