@@ -5,6 +5,8 @@
 //! [`app`] wires them together for a run; [`config`] is the command line; [`demo`] is a
 //! built-in site with synthetic visitors.
 
+#![warn(missing_docs)]
+
 pub mod app;
 pub mod config;
 pub mod demo;
