@@ -52,6 +52,9 @@ impl Default for FollowOptions {
     }
 }
 
+/// Bytes read from one file before its lines are handed on.
+const MAX_BATCH_BYTES: u64 = 1 << 20;
+
 /// Where a reader starts in its file.
 #[derive(Debug, Clone, Copy)]
 enum Start {
@@ -105,14 +108,21 @@ impl Reader {
         Ok(r)
     }
 
-    /// Reads to the current end of the file.
-    fn read_available(&mut self, buf: &mut [u8], out: &mut Vec<Line>) -> io::Result<()> {
+    /// Reads to the current end of the file, at most one batch; true if more is waiting.
+    fn read_available(&mut self, buf: &mut [u8], out: &mut Vec<Line>) -> io::Result<bool> {
         self.read_up_to(u64::MAX, buf, out)
     }
 
     /// Reads up to byte `limit` of the file, or its end.
-    fn read_up_to(&mut self, limit: u64, buf: &mut [u8], out: &mut Vec<Line>) -> io::Result<()> {
+    ///
+    /// At most [`MAX_BATCH_BYTES`] are read per call, so a big file (`--from-start`) is handed
+    /// on in batches rather than held in memory whole; returns true when it stopped there.
+    fn read_up_to(&mut self, limit: u64, buf: &mut [u8], out: &mut Vec<Line>) -> io::Result<bool> {
+        let start = self.offset;
         while self.offset < limit {
+            if self.offset - start >= MAX_BATCH_BYTES {
+                return Ok(true);
+            }
             let room = usize::try_from(limit - self.offset)
                 .unwrap_or(usize::MAX)
                 .min(buf.len());
@@ -143,7 +153,7 @@ impl Reader {
         {
             self.fingerprint = Fingerprint::read(&self.file, FINGERPRINT_BYTES)?;
         }
-        Ok(())
+        Ok(false)
     }
 
     /// Before starting over after a truncation: logrotate's `copytruncate` copied the file
@@ -169,7 +179,7 @@ impl Reader {
             tracing::info!("finishing the copy {} first", path.display());
             if copy.seek(SeekFrom::Start(self.offset)).is_ok() {
                 let (live, offset) = (std::mem::replace(&mut self.file, copy), self.offset);
-                let _ = self.read_available(buf, out);
+                while let Ok(true) = self.read_available(buf, out) {}
                 self.file = live;
                 self.offset = offset;
             }
@@ -286,16 +296,20 @@ impl Follower {
     /// Order matters when a server switches files: the current file's length is taken before
     /// the rotated files are read to their end, and the current file is read only that far, so
     /// a line written to the old file just before the switch never comes after the new file's.
-    pub fn poll(&mut self, out: &mut Vec<Line>) {
+    ///
+    /// Returns true when more is waiting than one batch held (read again without waiting).
+    pub fn poll(&mut self, out: &mut Vec<Line>) -> bool {
         self.check_path(out);
+        let mut more = false;
         let limit = self
             .current
             .as_ref()
             .and_then(|r| r.file.metadata().ok())
             .map_or(0, |m| m.len());
         for r in &mut self.draining {
-            if let Err(e) = r.read_available(&mut self.buf, out) {
-                tracing::warn!("{}: reading rotated file: {e}", self.path.display());
+            match r.read_available(&mut self.buf, out) {
+                Ok(capped) => more |= capped,
+                Err(e) => tracing::warn!("{}: reading rotated file: {e}", self.path.display()),
             }
             if r.last_data.elapsed() >= self.options.flush_quiet {
                 r.splitter.flush(out);
@@ -310,12 +324,15 @@ impl Follower {
             }
             open
         });
-        if let Some(r) = &mut self.current {
-            if let Err(e) = r.read_up_to(limit, &mut self.buf, out) {
-                tracing::warn!("{}: {e}", self.path.display());
+        // A rotated file not read to its end yet comes first: the current one waits a round.
+        if let Some(r) = self.current.as_mut().filter(|_| !more) {
+            match r.read_up_to(limit, &mut self.buf, out) {
+                Ok(capped) => more |= capped,
+                Err(e) => tracing::warn!("{}: {e}", self.path.display()),
             }
             self.registry.record(r.checkpoint(&self.path));
         }
+        more
     }
 
     /// Notices a new file at the path (rotation) or a truncation of ours.
@@ -408,7 +425,7 @@ impl Follower {
                 loop {
                     let mut out = Vec::new();
                     let before = self.current.as_ref().map(|r| r.id);
-                    self.poll(&mut out);
+                    let more = self.poll(&mut out);
                     if self.current.as_ref().map(|r| r.id) != before
                         && let Err(e) = watch.cover(self.watched_dirs())
                     {
@@ -426,7 +443,9 @@ impl Follower {
                         // Wake in time to flush a rotated file's last line.
                         self.options.poll.min(self.options.flush_quiet / 2)
                     };
-                    watch.wait(wait);
+                    if !more {
+                        watch.wait(wait);
+                    }
                 }
                 self.close();
             })
