@@ -502,6 +502,15 @@ mod tests {
         f.write_all(s.as_bytes()).unwrap();
     }
 
+    /// An empty `access.log` in a temp dir, followed with the default options.
+    fn empty_log() -> (tempfile::TempDir, PathBuf, Follower) {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("access.log");
+        append(&p, "");
+        let f = follower(&p, FollowOptions::default());
+        (dir, p, f)
+    }
+
     fn follower(path: &Path, options: FollowOptions) -> Follower {
         Follower::open(path, options, Registry::default(), true).unwrap()
     }
@@ -554,10 +563,7 @@ mod tests {
 
     #[test]
     fn truncation_restarts_at_zero() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("access.log");
-        append(&p, "");
-        let mut f = follower(&p, FollowOptions::default());
+        let (_dir, p, mut f) = empty_log();
         let mut out = Vec::new();
         append(&p, "one\ntwo\n");
         f.poll(&mut out);
@@ -573,10 +579,7 @@ mod tests {
 
     #[test]
     fn truncation_hidden_by_fast_writes_is_caught_by_the_fingerprint() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("access.log");
-        append(&p, "");
-        let mut f = follower(&p, FollowOptions::default());
+        let (_dir, p, mut f) = empty_log();
         let mut out = Vec::new();
         append(&p, "line 1\n");
         f.poll(&mut out);
@@ -588,10 +591,7 @@ mod tests {
 
     #[test]
     fn copytruncate_finishes_unread_lines_from_the_copy() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("access.log");
-        append(&p, "");
-        let mut f = follower(&p, FollowOptions::default());
+        let (dir, p, mut f) = empty_log();
         let mut out = Vec::new();
         append(&p, "1\n2\n");
         f.poll(&mut out);
@@ -611,10 +611,7 @@ mod tests {
 
     #[test]
     fn a_line_written_to_the_old_file_at_the_switch_comes_first() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("access.log");
-        append(&p, "");
-        let mut f = follower(&p, FollowOptions::default());
+        let (dir, p, mut f) = empty_log();
         let mut out = Vec::new();
         let mut old = std::fs::OpenOptions::new().append(true).open(&p).unwrap();
         std::fs::rename(&p, dir.path().join("access.log.1")).unwrap();
@@ -628,10 +625,7 @@ mod tests {
 
     #[test]
     fn delete_and_recreate() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("access.log");
-        append(&p, "");
-        let mut f = follower(&p, FollowOptions::default());
+        let (_dir, p, mut f) = empty_log();
         let mut out = Vec::new();
         std::fs::remove_file(&p).unwrap();
         f.poll(&mut out);
