@@ -2,7 +2,7 @@
 //!
 //! One forward pass with `memchr`, no allocation: every field is a slice of the line.
 
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use memchr::memchr;
 
@@ -20,7 +20,7 @@ impl<'a> Cursor<'a> {
     }
 
     /// The next space-separated token. Tokens here are short (an address, `-`, a number):
-    /// a plain loop beats a `memchr` call's set-up.
+    /// a plain loop beats a search call's set-up.
     fn token(&mut self) -> Option<&'a str> {
         let rest = &self.bytes()[self.pos..];
         let end = rest.iter().position(|&b| b == b' ').unwrap_or(rest.len());
@@ -33,11 +33,48 @@ impl<'a> Cursor<'a> {
     }
 
     /// Consumes exactly `b`.
+    #[inline(always)]
     fn expect(&mut self, b: u8) -> Option<()> {
         (self.bytes().get(self.pos) == Some(&b)).then(|| self.pos += 1)
     }
 
+    /// Consumes exactly `s`.
+    #[inline(always)]
+    fn expect_all(&mut self, s: &[u8]) -> Option<()> {
+        let end = self.pos + s.len();
+        (self.bytes().get(self.pos..end) == Some(s)).then(|| self.pos = end)
+    }
+
+    /// The client address and the space after it. Most clients are IPv4: read digit by digit
+    /// in the same pass that finds the field's end; anything else goes to `std`'s parser.
+    #[inline(always)]
+    fn client(&mut self) -> Option<IpAddr> {
+        let rest = &self.bytes()[self.pos..];
+        if let Some((ip, len)) = ipv4_prefix(rest)
+            && rest.get(len) == Some(&b' ')
+        {
+            self.pos += len + 1;
+            return Some(IpAddr::V4(ip));
+        }
+        let ip = parse_ip(self.token()?)?;
+        self.expect(b' ')?;
+        Some(ip)
+    }
+
+    /// `ident user ` (nearly always `- - `, checked at once).
+    #[inline(always)]
+    fn ident_and_user(&mut self) -> Option<()> {
+        if self.expect_all(b"- - ").is_some() {
+            return Some(());
+        }
+        self.token()?;
+        self.expect(b' ')?;
+        self.token()?;
+        self.expect(b' ')
+    }
+
     /// A `"..."` field whose inner quotes are backslash-escaped (Apache) or `\x22` (nginx).
+    #[inline(always)]
     fn quoted(&mut self) -> Option<&'a str> {
         self.expect(b'"')?;
         let start = self.pos;
@@ -48,6 +85,7 @@ impl<'a> Cursor<'a> {
 
     /// `[time]`: fixed width (`[10/Oct/2000:13:55:36 -0700]`) in every log seen, so the
     /// closing bracket is looked for where it should be first.
+    #[inline(always)]
     fn bracketed(&mut self) -> Option<&'a str> {
         self.expect(b'[')?;
         let rest = &self.bytes()[self.pos..];
@@ -61,24 +99,45 @@ impl<'a> Cursor<'a> {
         Some(inner)
     }
 
+    /// A three-digit status code.
+    #[inline(always)]
+    fn status(&mut self) -> Option<u16> {
+        let b = self.bytes();
+        let digit = |i: usize| -> Option<u16> {
+            let d = b.get(self.pos + i)?.wrapping_sub(b'0');
+            (d <= 9).then_some(u16::from(d))
+        };
+        let n = digit(0)? * 100 + digit(1)? * 10 + digit(2)?;
+        if b.get(self.pos + 3).is_some_and(|&c| c != b' ') {
+            return None;
+        }
+        self.pos += 3;
+        Some(n)
+    }
+
     /// A decimal number up to the next space or the end (`-` is `dash`), read in place.
+    #[inline(always)]
     fn number(&mut self, dash: Option<u64>) -> Option<u64> {
         let b = &self.bytes()[self.pos..];
-        if b.first() == Some(&b'-') && b.get(1).is_none_or(|&c| c == b' ') {
+        let ends_at = |i: usize| b.get(i).is_none_or(|&c| c == b' ');
+        if b.first() == Some(&b'-') && ends_at(1) {
             self.pos += 1;
             return dash;
         }
+        // At most 19 digits, so the sum cannot overflow; longer numbers are refused.
         let mut n: u64 = 0;
         let mut len = 0;
-        while let Some(&c) = b.get(len) {
+        while len < 19
+            && let Some(&c) = b.get(len)
+        {
             let digit = c.wrapping_sub(b'0');
             if digit > 9 {
                 break;
             }
-            n = n.checked_mul(10)?.checked_add(u64::from(digit))?;
+            n = n * 10 + u64::from(digit);
             len += 1;
         }
-        if len == 0 || b.get(len).is_some_and(|&c| c != b' ') {
+        if len == 0 || !ends_at(len) {
             return None;
         }
         self.pos += len;
@@ -90,35 +149,45 @@ impl<'a> Cursor<'a> {
     }
 }
 
-/// An IPv4 address read digit by digit (most clients), else anything `IpAddr` parses (IPv6).
-fn parse_ip(s: &str) -> Option<IpAddr> {
-    let b = s.as_bytes();
+/// A dotted-quad IPv4 address at the start of `b`, and its length; leading zeros are
+/// refused, as `std` does.
+#[inline(always)]
+fn ipv4_prefix(b: &[u8]) -> Option<(Ipv4Addr, usize)> {
     let mut octets = [0u8; 4];
-    let (mut i, mut n) = (0, 0);
-    for part in &mut octets {
-        let start = i;
-        let mut v: u32 = 0;
-        while i < b.len() && b[i].is_ascii_digit() && i - start < 3 {
-            v = v * 10 + u32::from(b[i] - b'0');
-            i += 1;
-        }
-        // Leading zeros are refused, as std does.
-        if i == start || v > 255 || (i - start > 1 && b[start] == b'0') {
-            return s.parse().ok();
-        }
-        *part = v as u8;
-        n += 1;
-        if n < 4 {
+    let mut i = 0;
+    for (k, octet) in octets.iter_mut().enumerate() {
+        if k > 0 {
             if b.get(i) != Some(&b'.') {
-                return s.parse().ok();
+                return None;
             }
             i += 1;
         }
+        let start = i;
+        let mut v: u32 = 0;
+        while i - start < 3
+            && let Some(&c) = b.get(i)
+        {
+            let d = c.wrapping_sub(b'0');
+            if d > 9 {
+                break;
+            }
+            v = v * 10 + u32::from(d);
+            i += 1;
+        }
+        if i == start || v > 255 || (i - start > 1 && b[start] == b'0') {
+            return None;
+        }
+        *octet = v as u8;
     }
-    if i == b.len() {
-        Some(IpAddr::V4(Ipv4Addr::from(octets)))
-    } else {
-        s.parse().ok()
+    Some((Ipv4Addr::from(octets), i))
+}
+
+/// An IP address as `std` reads it, IPv4 taken digit by digit first.
+fn parse_ip(s: &str) -> Option<IpAddr> {
+    match ipv4_prefix(s.as_bytes()) {
+        Some((ip, len)) if len == s.len() => Some(IpAddr::V4(ip)),
+        _ if s.contains(':') => s.parse::<Ipv6Addr>().ok().map(IpAddr::V6),
+        _ => s.parse().ok(),
     }
 }
 
@@ -138,20 +207,13 @@ pub(super) fn parse(line: &str, vhost: bool, combined: bool) -> Option<RawHit<'_
     } else {
         None
     };
-    let ip = parse_ip(c.token()?)?;
-    c.expect(b' ')?;
-    c.token()?; // ident
-    c.expect(b' ')?;
-    c.token()?; // user
-    c.expect(b' ')?;
+    let ip = c.client()?;
+    c.ident_and_user()?;
     let time = parse_clf_time(c.bracketed()?)?;
     c.expect(b' ')?;
     let request = c.quoted()?;
     c.expect(b' ')?;
-    let status = c.pos;
-    let status = u16::try_from(c.number(None)?)
-        .ok()
-        .filter(|_| c.pos - status == 3)?;
+    let status = c.status()?;
     c.expect(b' ')?;
     let bytes = c.number(Some(0))?;
     let (referer, agent) = if combined {

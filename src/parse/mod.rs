@@ -6,6 +6,7 @@
 
 mod clf;
 mod json;
+mod scan;
 mod template;
 mod time;
 
@@ -106,7 +107,7 @@ pub(crate) fn dash_none(s: &str) -> Option<&str> {
 pub(crate) fn quoted_end(b: &[u8]) -> Option<usize> {
     let mut from = 0;
     loop {
-        let q = from + memchr::memchr(b'"', &b[from..])?;
+        let q = from + scan::find(&b[from..], b'"')?;
         let backslashes = b[..q].iter().rev().take_while(|&&c| c == b'\\').count();
         if backslashes % 2 == 0 {
             return Some(q);
