@@ -202,7 +202,7 @@ pub fn parse<'a>(line: &'a str, keys: &JsonKeys) -> Option<RawHit<'a>> {
     };
     Some(RawHit {
         vhost: vhost.map(|v| v.split(':').next().unwrap_or(v)),
-        ip: client?.parse().ok()?,
+        ip: super::ip::parse_ip(client?)?,
         time: time.unwrap_or_else(crate::unix_now),
         request: request_line.unwrap_or(""),
         parts,

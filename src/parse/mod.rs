@@ -5,6 +5,7 @@
 //! shown become owned [`Hit`]s.
 
 mod clf;
+mod ip;
 mod json;
 mod scan;
 mod template;
@@ -167,7 +168,7 @@ impl<'a> RawHit<'a> {
     pub fn forwarded_client(&self) -> Option<IpAddr> {
         self.forwarded_for?
             .split(',')
-            .find_map(|a| a.trim().parse().ok())
+            .find_map(|a| ip::parse_ip(a.trim()))
     }
 
     /// Makes the owned [`Hit`] that later stages work on, resolving escapes.

@@ -329,7 +329,7 @@ impl<'a> Partial<'a> {
     /// Takes one field's text; `None` if it cannot be what the field says.
     fn set(&mut self, field: Field, v: &'a str) -> Option<()> {
         match field {
-            Field::Client => self.ip = Some(v.parse().ok()?),
+            Field::Client => self.ip = Some(super::ip::parse_ip(v)?),
             Field::TimeClf => {
                 let inner = v
                     .strip_prefix('[')
