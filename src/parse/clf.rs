@@ -7,6 +7,7 @@ use std::net::IpAddr;
 use memchr::memchr;
 
 use super::ip::{ipv4_prefix, parse_ip};
+use super::scan::leading_digits;
 use super::{RawHit, dash_none, quoted_end, time::parse_clf_time};
 
 /// A cursor over the line's bytes.
@@ -135,6 +136,13 @@ impl<'a> Cursor<'a> {
         if b.first() == Some(&b'-') && ends_at(1) {
             self.pos += 1;
             return dash;
+        }
+        if let Some((n, len)) = leading_digits(b) {
+            if b[len] != b' ' {
+                return None;
+            }
+            self.pos += len;
+            return Some(n);
         }
         // At most 19 digits, so the sum cannot overflow; longer numbers are refused.
         let mut n: u64 = 0;
