@@ -14,6 +14,8 @@ use super::{RawHit, dash_none, quoted_end, time::parse_clf_time};
 struct Cursor<'a> {
     line: &'a str,
     pos: usize,
+    /// Whether a quoted field so far held a backslash.
+    escaped: bool,
 }
 
 impl<'a> Cursor<'a> {
@@ -91,7 +93,8 @@ impl<'a> Cursor<'a> {
     fn quoted(&mut self) -> Option<&'a str> {
         self.expect(b'"')?;
         let start = self.pos;
-        let len = quoted_end(&self.bytes()[start..])?;
+        let (len, escaped) = quoted_end(&self.bytes()[start..])?;
+        self.escaped |= escaped;
         self.pos = start + len + 1;
         Some(self.slice(start, start + len))
     }
@@ -171,7 +174,11 @@ impl<'a> Cursor<'a> {
 
 /// Parses common (`combined = false`) or combined lines, optionally led by `vhost:port`.
 pub(super) fn parse(line: &str, vhost: bool, combined: bool) -> Option<RawHit<'_>> {
-    let mut c = Cursor { line, pos: 0 };
+    let mut c = Cursor {
+        line,
+        pos: 0,
+        escaped: false,
+    };
     let vhost = if vhost {
         let v = c.token()?;
         c.expect(b' ')?;
@@ -218,6 +225,7 @@ pub(super) fn parse(line: &str, vhost: bool, combined: bool) -> Option<RawHit<'_
         referer,
         agent,
         forwarded_for: None,
+        escaped: c.escaped,
     })
 }
 
@@ -235,6 +243,7 @@ mod tests {
         assert_eq!(Rfc3339(h.time).to_string(), "2026-11-24T13:08:01Z");
         assert_eq!(h.request, "GET /docs/index.html?lang=en HTTP/1.1");
         assert_eq!((h.status, h.bytes), (200, 5120));
+        assert!(!h.escaped, "no backslash: fields are final as they are");
         assert_eq!(h.referer, Some("https://example.com/"));
         assert!(h.agent.unwrap().contains("Firefox/128.0"));
         let r = h.request();
@@ -290,6 +299,7 @@ mod tests {
         let h = LogFormat::Combined.parse(line).unwrap();
         assert_eq!(h.request, r#"GET /a\"b\\ HTTP/1.1"#);
         assert_eq!(h.agent, Some(r#"agent \"quoted\" \\"#));
+        assert!(h.escaped);
         let hit = h.to_hit(&"t".into());
         assert_eq!(hit.path, r#"/a"b\"#);
         assert_eq!(hit.agent.as_deref(), Some(r#"agent "quoted" \"#));

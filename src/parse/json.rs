@@ -214,6 +214,8 @@ pub fn parse<'a>(line: &'a str, keys: &JsonKeys) -> Option<RawHit<'a>> {
         referer,
         agent,
         forwarded_for: first(&obj, &keys.forwarded_for).and_then(string),
+        // JSON strings are checked for escapes when used.
+        escaped: true,
     })
 }
 

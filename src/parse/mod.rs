@@ -104,16 +104,23 @@ pub(crate) fn dash_none(s: &str) -> Option<&str> {
     (s != "-" && !s.is_empty()).then_some(s)
 }
 
-/// Length of a quoted field's content, up to the first quote not escaped by a backslash.
-pub(crate) fn quoted_end(b: &[u8]) -> Option<usize> {
+/// Length of a quoted field's content, up to the first quote not escaped by a backslash, and
+/// whether a backslash came before it (then the field needs [`unescape`]).
+#[inline(always)]
+pub(crate) fn quoted_end(b: &[u8]) -> Option<(usize, bool)> {
     let mut from = 0;
+    let mut escaped = false;
     loop {
-        let q = from + scan::find(&b[from..], b'"')?;
-        let backslashes = b[..q].iter().rev().take_while(|&&c| c == b'\\').count();
-        if backslashes % 2 == 0 {
-            return Some(q);
+        let at = from + scan::find_either(&b[from..], b'"', b'\\')?;
+        if b[at] == b'"' {
+            return Some((at, escaped));
         }
-        from = q + 1;
+        // A backslash: the byte after it (a quote, a backslash, `x`...) is taken as it is.
+        escaped = true;
+        from = at + 2;
+        if from > b.len() {
+            return None;
+        }
     }
 }
 
@@ -141,6 +148,9 @@ pub struct RawHit<'a> {
     pub agent: Option<&'a str>,
     /// `X-Forwarded-For`, for formats that log it.
     pub forwarded_for: Option<&'a str>,
+    /// Whether a field may hold an escape (a backslash); `false` means every field is
+    /// final as it is and [`unescape`] can be skipped.
+    pub escaped: bool,
 }
 
 /// The parts of a request line.
@@ -174,19 +184,26 @@ impl<'a> RawHit<'a> {
     /// Makes the owned [`Hit`] that later stages work on, resolving escapes.
     pub fn to_hit(&self, source: &Arc<str>) -> Hit {
         let req = self.request();
+        let unescape = |s: &str| -> String {
+            if self.escaped {
+                unescape(s).into_owned()
+            } else {
+                s.to_owned()
+            }
+        };
         Hit {
             seq: 0,
             time: self.time,
             ip: self.ip,
             host: None,
-            method: unescape(req.method).into_owned(),
-            path: unescape(req.path).into_owned(),
-            query: req.query.map(|q| unescape(q).into_owned()),
-            protocol: req.protocol.map(|p| unescape(p).into_owned()),
+            method: unescape(req.method),
+            path: unescape(req.path),
+            query: req.query.map(unescape),
+            protocol: req.protocol.map(unescape),
             status: self.status,
             bytes: self.bytes,
-            referer: self.referer.map(|r| unescape(r).into_owned()),
-            agent: self.agent.map(|a| unescape(a).into_owned()),
+            referer: self.referer.map(unescape),
+            agent: self.agent.map(unescape),
             browser: None,
             os: None,
             bot: false,
@@ -216,15 +233,27 @@ pub fn split_request(request: &str) -> Request<'_> {
         return raw;
     }
     let (method, rest) = (&request[..m], &request[m + 1..]);
-    // The protocol is the last few bytes (`HTTP/1.1`): look for its space from the end.
-    let (target, protocol) = match memchr::memrchr(b' ', rest.as_bytes()) {
-        Some(sp) if rest[sp + 1..].starts_with("HTTP/") => (&rest[..sp], Some(&rest[sp + 1..])),
-        _ => (rest, None),
+    // The protocol is the last few bytes: ` HTTP/1.1` is checked in place, anything else is
+    // found by looking for its space from the end.
+    let (target, protocol) = match rest
+        .len()
+        .checked_sub(9)
+        .map(|sp| (sp, &rest.as_bytes()[sp..]))
+    {
+        Some((sp, [b' ', b'H', b'T', b'T', b'P', b'/', major, b'.', minor]))
+            if major.is_ascii_digit() && minor.is_ascii_digit() =>
+        {
+            (&rest[..sp], Some(&rest[sp + 1..]))
+        }
+        _ => match memchr::memrchr(b' ', rest.as_bytes()) {
+            Some(sp) if rest[sp + 1..].starts_with("HTTP/") => (&rest[..sp], Some(&rest[sp + 1..])),
+            _ => (rest, None),
+        },
     };
     if target.is_empty() {
         return raw;
     }
-    let (path, query) = match memchr::memchr(b'?', target.as_bytes()) {
+    let (path, query) = match scan::find(target.as_bytes(), b'?') {
         Some(q) => (&target[..q], Some(&target[q + 1..])),
         None => (target, None),
     };

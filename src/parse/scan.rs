@@ -8,23 +8,30 @@
 /// Index of the first `needle` in `hay`.
 #[inline(always)]
 pub(crate) fn find(hay: &[u8], needle: u8) -> Option<usize> {
+    find_either(hay, needle, needle)
+}
+
+/// Index of the first byte in `hay` that is `a` or `b`.
+#[inline(always)]
+pub(crate) fn find_either(hay: &[u8], a: u8, b: u8) -> Option<usize> {
     #[cfg(target_arch = "x86_64")]
     {
         use std::arch::x86_64::{
-            _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_set1_epi8,
+            _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8,
         };
         let n = hay.len();
         if n < 16 {
-            return hay.iter().position(|&b| b == needle);
+            return hay.iter().position(|&c| c == a || c == b);
         }
         let ptr = hay.as_ptr();
         // SAFETY: SSE2 is part of the x86_64 baseline. Every load reads the 16 bytes at
         // `ptr + at` with `at + 16 <= n`, inside `hay`; unaligned loads are allowed.
         unsafe {
-            let pattern = _mm_set1_epi8(needle as i8);
+            let (pa, pb) = (_mm_set1_epi8(a as i8), _mm_set1_epi8(b as i8));
             let mask_at = |at: usize| {
                 let v = _mm_loadu_si128(ptr.add(at).cast());
-                _mm_movemask_epi8(_mm_cmpeq_epi8(v, pattern)) as u32
+                let hits = _mm_or_si128(_mm_cmpeq_epi8(v, pa), _mm_cmpeq_epi8(v, pb));
+                _mm_movemask_epi8(hits) as u32
             };
             let mut at = 0;
             while at + 16 <= n {
@@ -47,7 +54,7 @@ pub(crate) fn find(hay: &[u8], needle: u8) -> Option<usize> {
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
-        memchr::memchr(needle, hay)
+        memchr::memchr2(a, b, hay)
     }
 }
 
@@ -79,7 +86,7 @@ pub(crate) fn leading_digits(b: &[u8]) -> Option<(u64, usize)> {
 
 #[cfg(test)]
 mod tests {
-    use super::{find, leading_digits};
+    use super::{find, find_either, leading_digits};
 
     #[test]
     fn leading_digits_reads_one_to_seven() {
@@ -123,6 +130,12 @@ mod tests {
                     hay[at + 3] = b'"';
                 }
                 assert_eq!(find(&hay, b'"'), memchr::memchr(b'"', &hay), "{len} {at}");
+                hay[len.saturating_sub(1)..].fill(b'\\');
+                assert_eq!(
+                    find_either(&hay, b'"', b'\\'),
+                    memchr::memchr2(b'"', b'\\', &hay),
+                    "{len} {at}"
+                );
             }
         }
     }

@@ -143,7 +143,7 @@ impl Template {
                 Item::Field(field) => {
                     let rest = &line[pos..];
                     let len = if quoted {
-                        quoted_end(rest.as_bytes())?
+                        quoted_end(rest.as_bytes())?.0
                     } else if *field == Field::TimeClf && rest.starts_with('[') {
                         rest.find(']')? + 1
                     } else {
@@ -389,6 +389,8 @@ impl<'a> Partial<'a> {
             referer: self.referer,
             agent: self.agent,
             forwarded_for: self.forwarded_for,
+            // Unquoted fields may hold escapes too: each is checked when used.
+            escaped: true,
         })
     }
 }

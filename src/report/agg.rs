@@ -152,15 +152,23 @@ impl Tally {
         self.first = self.first.min(raw.time);
         self.last = self.last.max(raw.time);
         let req = raw.request();
+        // Most lines hold no backslash at all (the parser says so): their keys are final.
+        let bump = |map: &mut StrCounts, key: &str| {
+            if raw.escaped {
+                bump_unescaped(map, key);
+            } else {
+                map.add(key, 1);
+            }
+        };
         match req.method {
             "GET" => self.get += 1,
             "POST" => self.post += 1,
             "HEAD" => self.head += 1,
-            m => bump_unescaped(&mut self.other_methods, m),
+            m => bump(&mut self.other_methods, m),
         }
-        bump_unescaped(&mut self.pages, req.path);
+        bump(&mut self.pages, req.path);
         if let Some(r) = raw.referer {
-            bump_unescaped(&mut self.referers, r);
+            bump(&mut self.referers, r);
         }
         match raw.ip {
             IpAddr::V4(ip) => self.hosts4.add_one(ip.to_bits()),
