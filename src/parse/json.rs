@@ -206,10 +206,10 @@ pub fn parse<'a>(line: &'a str, keys: &JsonKeys) -> Option<RawHit<'a>> {
         time: time.unwrap_or_else(crate::unix_now),
         request: request_line.unwrap_or(""),
         parts,
-        status: (status.len() == 3).then(|| status.parse().ok())??,
+        status: super::status_code(status)?,
         bytes: first(&obj, &keys.bytes)
             .and_then(number)
-            .and_then(|b| b.parse().ok())
+            .and_then(super::decimal)
             .unwrap_or(0),
         referer,
         agent,

@@ -99,6 +99,20 @@ impl LogFormat {
     }
 }
 
+/// A field of decimal digits only (no sign, no spaces: `str::parse` would take `+1`), as a
+/// number; up to 19 digits, so it never overflows.
+pub(crate) fn decimal(s: &str) -> Option<u64> {
+    if s.is_empty() || s.len() > 19 || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some(s.bytes().fold(0, |n, b| n * 10 + u64::from(b - b'0')))
+}
+
+/// A three-digit status code.
+pub(crate) fn status_code(s: &str) -> Option<u16> {
+    (s.len() == 3).then(|| decimal(s))?.map(|n| n as u16)
+}
+
 /// `None` for a logged `-` or an empty field.
 pub(crate) fn dash_none(s: &str) -> Option<&str> {
     (s != "-" && !s.is_empty()).then_some(s)

@@ -10,7 +10,7 @@ use std::net::IpAddr;
 use memchr::memmem;
 
 use super::time::{parse_clf_time, parse_iso8601, parse_unix_seconds};
-use super::{RawHit, Request, dash_none, quoted_end};
+use super::{RawHit, Request, dash_none, decimal, quoted_end, status_code};
 
 /// What a field of the format holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -131,6 +131,9 @@ impl Template {
         let mut hit = Partial::default();
         let mut pos = 0;
         let mut quoted = false;
+        // Quotes in the literals so far: a literal's last quote opens a field only when
+        // their number is odd (in `"%{User-agent}i"%D` the quote before `%D` closes one).
+        let mut quotes = 0;
         for (i, item) in self.items.iter().enumerate() {
             match item {
                 Item::Literal(lit) => {
@@ -138,7 +141,8 @@ impl Template {
                         return None;
                     }
                     pos += lit.len();
-                    quoted = lit.ends_with('"');
+                    quotes += lit.bytes().filter(|&b| b == b'"').count();
+                    quoted = lit.ends_with('"') && quotes % 2 == 1;
                 }
                 Item::Field(field) => {
                     let rest = &line[pos..];
@@ -345,11 +349,8 @@ impl<'a> Partial<'a> {
             Field::Path => self.path = dash_none(v),
             Field::Query => self.query = dash_none(v.strip_prefix('?').unwrap_or(v)),
             Field::Protocol => self.protocol = dash_none(v),
-            Field::Status => {
-                (v.len() == 3).then_some(())?;
-                self.status = Some(v.parse().ok()?);
-            }
-            Field::Bytes => self.bytes = if v == "-" { 0 } else { v.parse().ok()? },
+            Field::Status => self.status = Some(status_code(v)?),
+            Field::Bytes => self.bytes = if v == "-" { 0 } else { decimal(v)? },
             Field::Referer => self.referer = dash_none(v),
             Field::Agent => self.agent = dash_none(v),
             Field::Vhost => self.vhost = dash_none(v),
@@ -451,6 +452,30 @@ mod tests {
         assert_eq!((r.request().path, r.request().query), ("/p", Some("x=1")));
         let e = Template::compile("%a %m%U %s").unwrap_err();
         assert!(matches!(e, TemplateError::Adjacent(_)), "{e}");
+    }
+
+    #[test]
+    fn a_field_right_after_a_closing_quote_is_not_quoted() {
+        let t = Template::compile(r#"%h "%r" %>s "%{User-agent}i"%D"#).unwrap();
+        let h = t
+            .parse(r#"1.2.3.4 "GET / HTTP/1.1" 200 "curl/8"1234"#)
+            .unwrap();
+        assert_eq!((h.status, h.agent), (200, Some("curl/8")));
+    }
+
+    #[test]
+    fn status_and_bytes_are_digits_only() {
+        let t = Template::compile("%h %>s %b").unwrap();
+        assert_eq!(t.parse("1.2.3.4 200 512").map(|h| h.bytes), Some(512));
+        assert_eq!(t.parse("1.2.3.4 200 -").map(|h| h.bytes), Some(0));
+        for bad in [
+            "1.2.3.4 +01 512",
+            "1.2.3.4 20 512",
+            "1.2.3.4 200 +5",
+            "1.2.3.4 200 5x",
+        ] {
+            assert!(t.parse(bad).is_none(), "{bad}");
+        }
     }
 
     #[test]

@@ -64,7 +64,11 @@ fn day_start(b: &[u8; 26]) -> Option<i64> {
         b'-' => -1,
         _ => return None,
     };
-    let offset = sign * (two(22)? * 3600 + two(24)? * 60);
+    let (zone_h, zone_m) = (two(22)?, two(24)?);
+    if zone_h > 23 || zone_m > 59 {
+        return None;
+    }
+    let offset = sign * (zone_h * 3600 + zone_m * 60);
     Some(days_from_civil(year, month, day as u32) * 86_400 - offset)
 }
 
@@ -118,6 +122,8 @@ mod tests {
             "10/Oct/2000:25:55:36 -0700",
             "10/Oct/2000:13:55:36 *0700",
             "10/Oct/2000 13:55:36 -0700",
+            "10/Oct/2000:13:55:36 -8930",
+            "10/Oct/2000:13:55:36 +0060",
         ] {
             assert_eq!(parse_clf_time(s), None, "{s}");
         }
