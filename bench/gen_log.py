@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Writes a deterministic, realistic access log in Apache/nginx "combined" format.
 
-    python3 bench/gen_log.py OUT [--lines N] [--seed S]
+    python3 bench/gen_log.py OUT [--lines N] [--seed S] [--json]
 
 Defaults: 1,000,000 lines (about 230 MB), seed 2026. The same arguments always give the same
 bytes (only `random.Random.random()` and `choices()` are used, whose output is stable across
@@ -20,11 +20,16 @@ The mix, one day of traffic of a small site:
   its agent, as Apache writes it;
 - timestamps increasing over one day (2026-11-23, zone +0100).
 
+With --json the same requests are written as nginx `log_format ... escape=json` lines
+(`{"time_local":"...","remote_addr":"...","request":"...","status":"200",...}`), for the
+JSON parser's benchmark.
+
 No path has a `%` escape: GoAccess URL-decodes paths and webpeek does not, and
 tests/report.rs compares the two tools' per-path counts on this log.
 """
 
 import argparse
+import json
 import random
 import sys
 
@@ -188,6 +193,7 @@ def main():
     ap.add_argument("out", help="file to write")
     ap.add_argument("--lines", type=int, default=1_000_000)
     ap.add_argument("--seed", type=int, default=2026)
+    ap.add_argument("--json", action="store_true", help="nginx escape=json lines instead of combined")
     args = ap.parse_args()
     n = args.lines
     rng = random.Random(args.seed)
@@ -269,7 +275,19 @@ def main():
             agent = AGENTS[int(rnd() * len(AGENTS))]
         else:
             agent = AGENTS[client_agent[client_ix[i]]]
-        write('%s - - %s "%s %s %s" %d %s "%s" "%s"\n' % (ip, ts, method, path, proto, status, size, ref, agent))
+        if args.json:
+            # As nginx writes escape=json: every value a string; Apache's \" becomes JSON's.
+            write(json.dumps({
+                "time_local": ts[1:-1],
+                "remote_addr": ip,
+                "request": "%s %s %s" % (method, path, proto),
+                "status": str(status),
+                "body_bytes_sent": "0" if size == "-" else size,
+                "http_referer": ref,
+                "http_user_agent": agent.replace('\\"', '"'),
+            }, separators=(",", ":")) + "\n")
+        else:
+            write('%s - - %s "%s %s %s" %d %s "%s" "%s"\n' % (ip, ts, method, path, proto, status, size, ref, agent))
         if len(buf) >= 10_000:
             out.write("".join(buf))
             buf.clear()

@@ -10,6 +10,9 @@
 #   - `wc -l LOG`                          the floor: reading the file and counting newlines
 #   - parser alone                         `cargo bench --bench parse`: LogFormat::Combined.parse
 #                                          over the lines held in memory, one thread
+#   - the other parsers alone             the same requests as an Apache LogFormat string, an
+#                                          nginx log_format string, and JSON lines (LOG's .json
+#                                          twin, generated with gen_log.py --json)
 #   - `webpeek report --threads 1 LOG`     everything: read, parse, all aggregates, JSON out
 #   - `webpeek report --threads 2 LOG`
 #   - GoAccess (Debian `goaccess`)         `goaccess LOG --log-format=COMBINED -o OUT.json`
@@ -26,6 +29,12 @@ if [ ! -s "$LOG" ]; then
   mkdir -p "$(dirname "$LOG")"
   echo "== generating $LOG (bench/gen_log.py, 1,000,000 lines)" >&2
   python3 bench/gen_log.py "$LOG"
+fi
+
+JSONLOG=${LOG%.log}.json
+if [ ! -s "$JSONLOG" ]; then
+  echo "== generating $JSONLOG (bench/gen_log.py --json, the same requests as JSON lines)" >&2
+  python3 bench/gen_log.py "$JSONLOG" --json --lines "$(wc -l <"$LOG")"
 fi
 
 echo "== cargo build --release" >&2
@@ -63,6 +72,13 @@ T_WC=$(best3 wc wc -l "$LOG")
 PARSE_JSON=$(cargo bench --bench parse -- "$LOG" 3 2>/dev/null | tail -1)
 T_PARSE=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["seconds"])' "$PARSE_JSON")
 PARSE_BYTES=$(python3 -c 'import json,sys; d=json.loads(sys.argv[1]); assert d["parsed"]==d["lines"], d; print(d["bytes"])' "$PARSE_JSON")
+# The other parsers on the same requests: the combined format given as an Apache LogFormat and
+# as an nginx log_format string (the same file), and nginx escape=json lines (generated).
+APACHE_FMT='%h %l %u %t "%r" %>s %b "%{Referer}i" "%{User-agent}i"'
+NGINX_FMT='$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent"'
+cargo bench --bench parse -- "$LOG" 3 "--format=$APACHE_FMT" 2>/dev/null | tail -1 >"$TMP/parse-apache.json"
+cargo bench --bench parse -- "$LOG" 3 "--format=$NGINX_FMT" 2>/dev/null | tail -1 >"$TMP/parse-nginx.json"
+cargo bench --bench parse -- "$JSONLOG" 3 --format=json 2>/dev/null | tail -1 >"$TMP/parse-json.json"
 T_R1=$(best3 r1 "$BIN" report --threads 1 "$LOG")
 T_R2=$(best3 r2 "$BIN" report --threads 2 "$LOG")
 if command -v goaccess >/dev/null; then
@@ -107,6 +123,20 @@ print(f"parser alone: {mbs(t_parse, parse_bytes)/1e3:.2f} GB/s per core "
       f"(bytes of line text, newlines excluded; goal 2.5)")
 print(f"report, 1 thread: {mbs(t_r1)/1e3:.2f} GB/s (goal 1.0); 2 threads: {mbs(t_r2)/1e3:.2f} GB/s "
       f"({t_r1 / t_r2:.2f}x the 1-thread speed)")
+
+print()
+print("The parser alone, 1 core, in memory, per format (every line must parse):")
+print()
+print("| format | MB/s | lines/s |")
+print("|---|---:|---:|")
+print(f"| combined (`--format combined`, or detected) | {mbs(t_parse, parse_bytes):,.0f} | {lines / t_parse:,.0f} |")
+for name, file in [("the same, as an Apache `LogFormat` string", "parse-apache.json"),
+                   ("the same, as an nginx `log_format` string", "parse-nginx.json"),
+                   ("JSON lines, nginx `escape=json` (same requests)", "parse-json.json")]:
+    d = json.load(open(os.path.join(tmp, file)))
+    assert d["parsed"] == d["lines"], (file, d)
+    print(f"| {name} | {d['bytes'] / d['seconds'] / 1e6:,.0f} | {d['lines_per_s']:,.0f} |")
+print()
 
 # Same totals as GoAccess?
 r = json.load(open(os.path.join(tmp, "r1.out")))

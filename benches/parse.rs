@@ -1,8 +1,9 @@
 //! The parser alone (DESIGN.md section 6): GB/s of combined-format log per core.
 //!
-//! `cargo bench --bench parse -- FILE [RUNS]` loads FILE into memory, cuts it into lines
-//! (not timed), then times `LogFormat::Combined.parse` over every line, on one thread, best of
-//! RUNS (default 3). It prints one line of JSON:
+//! `cargo bench --bench parse -- FILE [RUNS] [--format=F]` loads FILE into memory, cuts it into
+//! lines (not timed), then times `LogFormat::parse` (combined unless `--format` names another
+//! format or gives a format string, as webpeek's own `--format` does) over every line, on one
+//! thread, best of RUNS (default 3). It prints one line of JSON:
 //! `{"bytes":..,"lines":..,"parsed":..,"seconds":..,"gb_per_s":..,"lines_per_s":..}`
 //! where `bytes` counts the lines without their newlines, and `seconds` is the best run.
 //! `bench/throughput.sh` runs it on the generated log.
@@ -22,7 +23,7 @@ fn main() {
     }
     let rest: Vec<&String> = args.iter().filter(|a| !a.starts_with("--")).collect();
     let Some(path) = rest.first() else {
-        eprintln!("usage: cargo bench --bench parse -- FILE [RUNS]");
+        eprintln!("usage: cargo bench --bench parse -- FILE [RUNS] [--format=F]");
         std::process::exit(2);
     };
     let runs: usize = rest.get(1).and_then(|r| r.parse().ok()).unwrap_or(3);
@@ -33,7 +34,13 @@ fn main() {
     let text = String::from_utf8_lossy(&data);
     let lines: Vec<&str> = text.lines().collect();
     let bytes: usize = lines.iter().map(|l| l.len()).sum();
-    let format = LogFormat::Combined;
+    let format = match args.iter().find_map(|a| a.strip_prefix("--format=")) {
+        None => LogFormat::Combined,
+        Some(f) => LogFormat::from_arg(f).unwrap_or_else(|e| {
+            eprintln!("{e}");
+            std::process::exit(2);
+        }),
+    };
 
     let mut best = f64::INFINITY;
     let mut parsed = 0u64;
