@@ -1,80 +1,118 @@
 //! JSON access logs, one object per line: nginx `escape=json` formats and Caddy's access log,
 //! with the usual key names recognised and a mapping for others.
 //!
-//! Values are taken as raw slices of the line (`serde_json`'s `RawValue`), so strings keep their
-//! JSON escapes until a hit is shown, as the other formats keep theirs.
+//! The object is read member by member, in place: no map is built and nothing is allocated per
+//! line. Values are slices of the line, so strings keep their JSON escapes until a hit is
+//! shown, as the other formats keep theirs.
 
-use std::collections::HashMap;
-
-use serde_json::value::RawValue;
-
+use super::quoted_end;
 use super::time::{parse_clf_time, parse_iso8601, parse_unix_seconds};
 use super::{RawHit, Request};
 
-/// Which keys hold which field. Each field takes the first key present.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct JsonKeys {
-    /// Client address.
-    pub client: Vec<String>,
-    /// Time (ISO 8601, common-log time, or Unix seconds).
-    pub time: Vec<String>,
-    /// Whole request line, or (Caddy) a request object.
-    pub request: Vec<String>,
-    /// Method.
-    pub method: Vec<String>,
-    /// Path with query.
-    pub uri: Vec<String>,
-    /// Protocol.
-    pub protocol: Vec<String>,
-    /// Status.
-    pub status: Vec<String>,
-    /// Body bytes.
-    pub bytes: Vec<String>,
-    /// Referer.
-    pub referer: Vec<String>,
-    /// User agent.
-    pub agent: Vec<String>,
-    /// Virtual host.
-    pub vhost: Vec<String>,
-    /// X-Forwarded-For.
-    pub forwarded_for: Vec<String>,
+/// The fields a JSON log can hold, in [`JsonKeys`] order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Field {
+    Client,
+    Time,
+    Request,
+    Method,
+    Uri,
+    Protocol,
+    Status,
+    Bytes,
+    Referer,
+    Agent,
+    Vhost,
+    ForwardedFor,
 }
 
-fn keys(list: &[&str]) -> Vec<String> {
-    list.iter().map(|s| s.to_string()).collect()
+const FIELDS: usize = 12;
+
+const FIELD_NAMES: [(&str, Field); FIELDS] = [
+    ("client", Field::Client),
+    ("time", Field::Time),
+    ("request", Field::Request),
+    ("method", Field::Method),
+    ("uri", Field::Uri),
+    ("protocol", Field::Protocol),
+    ("status", Field::Status),
+    ("bytes", Field::Bytes),
+    ("referer", Field::Referer),
+    ("agent", Field::Agent),
+    ("vhost", Field::Vhost),
+    ("forwarded_for", Field::ForwardedFor),
+];
+
+/// Which keys hold which field. Each field takes the first of its keys present in a line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JsonKeys {
+    /// Every key name with its field and rank (0 = preferred), sorted by name.
+    index: Vec<(String, Field, u8)>,
+    /// The same entries by name length, each with its first eight bytes as a number: a line's
+    /// key is compared with the few names of its length, and bytes only when those match.
+    by_len: Vec<Vec<(u64, String, Field, u8)>>,
+}
+
+/// Up to the first eight bytes of `s`, as one number (zero-padded).
+#[inline]
+fn prefix(s: &[u8]) -> u64 {
+    let mut head = [0u8; 8];
+    let n = s.len().min(8);
+    head[..n].copy_from_slice(&s[..n]);
+    u64::from_le_bytes(head)
 }
 
 impl Default for JsonKeys {
     fn default() -> Self {
-        JsonKeys {
-            client: keys(&[
-                "client_ip",
-                "remote_ip",
-                "remote_addr",
-                "client",
-                "ip",
-                "clientip",
-            ]),
-            time: keys(&[
-                "time_iso8601",
-                "time_local",
-                "time",
-                "timestamp",
-                "@timestamp",
-                "ts",
-                "msec",
-            ]),
-            request: keys(&["request"]),
-            method: keys(&["request_method", "method"]),
-            uri: keys(&["request_uri", "uri", "url", "path"]),
-            protocol: keys(&["server_protocol", "protocol", "proto"]),
-            status: keys(&["status", "status_code"]),
-            bytes: keys(&["body_bytes_sent", "bytes_sent", "size", "bytes"]),
-            referer: keys(&["http_referer", "referer", "referrer"]),
-            agent: keys(&["http_user_agent", "user_agent", "agent", "useragent"]),
-            vhost: keys(&["host", "server_name", "vhost"]),
-            forwarded_for: keys(&["http_x_forwarded_for", "x_forwarded_for"]),
-        }
+        let defaults: [(Field, &[&str]); FIELDS] = [
+            (
+                Field::Client,
+                &[
+                    "client_ip",
+                    "remote_ip",
+                    "remote_addr",
+                    "client",
+                    "ip",
+                    "clientip",
+                ],
+            ),
+            (
+                Field::Time,
+                &[
+                    "time_iso8601",
+                    "time_local",
+                    "time",
+                    "timestamp",
+                    "@timestamp",
+                    "ts",
+                    "msec",
+                ],
+            ),
+            (Field::Request, &["request"]),
+            (Field::Method, &["request_method", "method"]),
+            (Field::Uri, &["request_uri", "uri", "url", "path"]),
+            (Field::Protocol, &["server_protocol", "protocol", "proto"]),
+            (Field::Status, &["status", "status_code"]),
+            (
+                Field::Bytes,
+                &["body_bytes_sent", "bytes_sent", "size", "bytes"],
+            ),
+            (Field::Referer, &["http_referer", "referer", "referrer"]),
+            (
+                Field::Agent,
+                &["http_user_agent", "user_agent", "agent", "useragent"],
+            ),
+            (Field::Vhost, &["host", "server_name", "vhost"]),
+            (
+                Field::ForwardedFor,
+                &["http_x_forwarded_for", "x_forwarded_for"],
+            ),
+        ];
+        JsonKeys::from_lists(
+            defaults
+                .iter()
+                .map(|(field, names)| (*field, names.iter().map(|n| n.to_string()).collect())),
+        )
     }
 }
 
@@ -88,104 +126,241 @@ pub struct JsonKeysError(pub String);
 impl JsonKeys {
     /// The defaults, with `field=key,...` put first for the fields named.
     pub fn with_mapping(mapping: &str) -> Result<JsonKeys, JsonKeysError> {
-        let mut k = JsonKeys::default();
+        let mut lists = JsonKeys::default().lists();
         for pair in mapping.split(',').filter(|p| !p.is_empty()) {
             let (field, key) = pair
                 .split_once('=')
                 .ok_or_else(|| JsonKeysError(pair.into()))?;
-            let list = match field.trim() {
-                "client" | "ip" => &mut k.client,
-                "time" => &mut k.time,
-                "request" => &mut k.request,
-                "method" => &mut k.method,
-                "uri" | "path" => &mut k.uri,
-                "protocol" => &mut k.protocol,
-                "status" => &mut k.status,
-                "bytes" => &mut k.bytes,
-                "referer" => &mut k.referer,
-                "agent" => &mut k.agent,
-                "vhost" | "host" => &mut k.vhost,
-                "forwarded_for" => &mut k.forwarded_for,
-                _ => return Err(JsonKeysError(pair.into())),
+            let field = match field.trim() {
+                "ip" => Field::Client,
+                "path" => Field::Uri,
+                "host" => Field::Vhost,
+                name => {
+                    FIELD_NAMES
+                        .iter()
+                        .find(|(n, _)| *n == name)
+                        .ok_or_else(|| JsonKeysError(pair.into()))?
+                        .1
+                }
             };
-            list.insert(0, key.trim().to_string());
+            lists[field as usize].1.insert(0, key.trim().to_string());
         }
-        Ok(k)
+        Ok(JsonKeys::from_lists(lists))
+    }
+
+    /// Each field's key names, most preferred first.
+    fn lists(&self) -> Vec<(Field, Vec<String>)> {
+        let mut lists: Vec<(Field, Vec<String>)> =
+            FIELD_NAMES.iter().map(|(_, f)| (*f, Vec::new())).collect();
+        let mut ranked = self.index.clone();
+        ranked.sort_by_key(|(_, _, rank)| *rank);
+        for (name, field, _) in ranked {
+            lists[field as usize].1.push(name);
+        }
+        lists
+    }
+
+    fn from_lists(lists: impl IntoIterator<Item = (Field, Vec<String>)>) -> JsonKeys {
+        let mut index: Vec<(String, Field, u8)> = Vec::new();
+        for (field, names) in lists {
+            for (rank, name) in names.into_iter().enumerate() {
+                // A name given twice keeps its better rank (a mapping can repeat a default).
+                if !index.iter().any(|(n, _, _)| *n == name) {
+                    index.push((name, field, rank.min(255) as u8));
+                }
+            }
+        }
+        index.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut by_len: Vec<Vec<(u64, String, Field, u8)>> = Vec::new();
+        for (name, field, rank) in &index {
+            if by_len.len() <= name.len() {
+                by_len.resize(name.len() + 1, Vec::new());
+            }
+            by_len[name.len()].push((prefix(name.as_bytes()), name.clone(), *field, *rank));
+        }
+        JsonKeys { index, by_len }
+    }
+
+    /// The field a key holds, and its rank among that field's keys.
+    #[inline]
+    fn find(&self, key: &str) -> Option<(Field, u8)> {
+        let key = key.as_bytes();
+        let head = prefix(key);
+        self.by_len
+            .get(key.len())?
+            .iter()
+            .find(|(p, name, _, _)| *p == head && (key.len() <= 8 || name.as_bytes() == key))
+            .map(|&(_, _, field, rank)| (field, rank))
     }
 }
 
-type Object<'a> = HashMap<&'a str, &'a RawValue>;
+/// JSON's insignificant whitespace.
+fn is_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | b'\r')
+}
 
-fn first<'a>(obj: &Object<'a>, keys: &[String]) -> Option<&'a RawValue> {
-    keys.iter().find_map(|k| obj.get(k.as_str()).copied())
+fn skip_space(b: &[u8], mut at: usize) -> usize {
+    while b.get(at).is_some_and(|&c| is_space(c)) {
+        at += 1;
+    }
+    at
+}
+
+/// Where the JSON value starting at `b[at]` ends (exclusive), or `None` if it is not one.
+/// Strings end at their closing quote; objects and arrays at their matching bracket (strings
+/// inside skipped whole); numbers, `true`, `false` and `null` at the next delimiter.
+fn value_end(b: &[u8], at: usize) -> Option<usize> {
+    match *b.get(at)? {
+        b'"' => Some(at + 1 + quoted_end(&b[at + 1..])?.0 + 1),
+        b'{' | b'[' => {
+            let mut depth = 0usize;
+            let mut i = at;
+            loop {
+                match *b.get(i)? {
+                    b'"' => {
+                        i += 1 + quoted_end(&b[i + 1..])?.0;
+                    }
+                    b'{' | b'[' => depth += 1,
+                    b'}' | b']' => {
+                        depth -= 1;
+                        if depth == 0 {
+                            return Some(i + 1);
+                        }
+                    }
+                    _ => {}
+                }
+                i += 1;
+            }
+        }
+        _ => {
+            let len = b[at..]
+                .iter()
+                .position(|&c| matches!(c, b',' | b'}' | b']') || is_space(c))
+                .unwrap_or(b.len() - at);
+            let token = &b[at..at + len];
+            let scalar = token
+                .iter()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'+' | b'-'));
+            (len > 0 && scalar).then_some(at + len)
+        }
+    }
+}
+
+/// Calls `member` with each key (escapes kept) and raw value of the object `text`, which must
+/// be one whole object (whitespace around it allowed). `None` if it is not.
+fn members<'a>(text: &'a str, mut member: impl FnMut(&'a str, &'a str)) -> Option<()> {
+    let b = text.as_bytes();
+    let mut at = skip_space(b, 0);
+    (b.get(at) == Some(&b'{')).then_some(())?;
+    at = skip_space(b, at + 1);
+    if b.get(at) == Some(&b'}') {
+        return (skip_space(b, at + 1) == b.len()).then_some(());
+    }
+    loop {
+        (b.get(at) == Some(&b'"')).then_some(())?;
+        let key_end = value_end(b, at)?;
+        // Both cuts are at ASCII quotes, colons or the bytes after them: character boundaries.
+        let key = &text[at + 1..key_end - 1];
+        at = skip_space(b, key_end);
+        (b.get(at) == Some(&b':')).then_some(())?;
+        at = skip_space(b, at + 1);
+        let end = value_end(b, at)?;
+        member(key, &text[at..end]);
+        at = skip_space(b, end);
+        match b.get(at) {
+            Some(b',') => at = skip_space(b, at + 1),
+            Some(b'}') => return (skip_space(b, at + 1) == b.len()).then_some(()),
+            _ => return None,
+        }
+    }
 }
 
 /// A JSON string's content, escapes kept; `None` for other types, `""` or `"-"`.
-fn string(v: &RawValue) -> Option<&str> {
-    let s = v.get().strip_prefix('"')?.strip_suffix('"')?;
+fn string(v: &str) -> Option<&str> {
+    let s = v.strip_prefix('"')?.strip_suffix('"')?;
     (!s.is_empty() && s != "-").then_some(s)
 }
 
 /// A number, or a string holding one.
-fn number(v: &RawValue) -> Option<&str> {
-    string(v)
-        .or_else(|| Some(v.get()).filter(|t| t.bytes().next().is_some_and(|c| c.is_ascii_digit())))
+fn number(v: &str) -> Option<&str> {
+    string(v).or_else(|| Some(v).filter(|t| t.bytes().next().is_some_and(|c| c.is_ascii_digit())))
 }
 
-/// Caddy logs headers as arrays: `"User-Agent": ["curl/8"]`.
-fn header<'a>(headers: &Object<'a>, name: &str) -> Option<&'a str> {
-    let v = headers
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case(name))?
-        .1;
-    let list: Vec<&RawValue> = serde_json::from_str(v.get()).ok()?;
-    list.first().and_then(|v| string(v))
+/// The first element of an array, as Caddy logs headers: `"User-Agent": ["curl/8"]`.
+fn first_element(v: &str) -> Option<&str> {
+    let b = v.as_bytes();
+    (b.first() == Some(&b'[')).then_some(())?;
+    let at = skip_space(b, 1);
+    let end = value_end(b, at)?;
+    string(&v[at..end])
 }
 
 /// Parses one JSON object line.
 pub fn parse<'a>(line: &'a str, keys: &JsonKeys) -> Option<RawHit<'a>> {
-    if !line.trim_start().starts_with('{') {
-        return None;
-    }
-    let obj: Object<'a> = serde_json::from_str(line).ok()?;
-    let mut client = first(&obj, &keys.client).and_then(string);
-    let (mut method, mut uri, mut protocol, mut vhost) =
-        (None, None, None, first(&obj, &keys.vhost).and_then(string));
-    let (mut referer, mut agent) = (
-        first(&obj, &keys.referer).and_then(string),
-        first(&obj, &keys.agent).and_then(string),
-    );
+    // The value of each field's best-ranked key seen, with that rank.
+    let mut found: [Option<(&'a str, u8)>; FIELDS] = [None; FIELDS];
+    members(line, |key, value| {
+        if let Some((field, rank)) = keys.find(key) {
+            let slot = &mut found[field as usize];
+            if slot.is_none_or(|(_, r)| rank < r) {
+                *slot = Some((value, rank));
+            }
+        }
+    })?;
+    let get = |f: Field| found[f as usize].map(|(v, _)| v);
+    let mut client = get(Field::Client).and_then(string);
+    let (mut method, mut uri, mut protocol) = (None, None, None);
+    let mut vhost = get(Field::Vhost).and_then(string);
+    let mut referer = get(Field::Referer).and_then(string);
+    let mut agent = get(Field::Agent).and_then(string);
     let mut request_line = None;
-    match first(&obj, &keys.request) {
-        Some(r) if r.get().starts_with('{') => {
+    match get(Field::Request) {
+        Some(r) if r.starts_with('{') => {
             // Caddy: the request is an object of its own.
-            let req: Object<'a> = serde_json::from_str(r.get()).ok()?;
-            client = client.or_else(|| first(&req, &keys.client).and_then(string));
-            method = req.get("method").and_then(|v| string(v));
-            uri = req.get("uri").and_then(|v| string(v));
-            protocol = req.get("proto").and_then(|v| string(v));
-            vhost = vhost.or_else(|| req.get("host").and_then(|v| string(v)));
-            if let Some(h) = req
-                .get("headers")
-                .and_then(|h| serde_json::from_str::<Object<'a>>(h.get()).ok())
-            {
-                referer = referer.or_else(|| header(&h, "Referer"));
-                agent = agent.or_else(|| header(&h, "User-Agent"));
+            let mut req_client: Option<(&str, u8)> = None;
+            let mut headers = None;
+            members(r, |key, value| match key {
+                "method" => method = string(value),
+                "uri" => uri = string(value),
+                "proto" => protocol = string(value),
+                "host" => vhost = vhost.or(string(value)),
+                "headers" => headers = Some(value),
+                _ => {
+                    if let Some((Field::Client, rank)) = keys.find(key)
+                        && req_client.is_none_or(|(_, r)| rank < r)
+                    {
+                        req_client = Some((value, rank));
+                    }
+                }
+            })?;
+            client = client.or_else(|| req_client.and_then(|(v, _)| string(v)));
+            if let Some(h) = headers {
+                let (mut h_referer, mut h_agent) = (None, None);
+                // Headers that are not an object (`null`) are no headers, not a bad line.
+                let _ = members(h, |name, value| {
+                    if name.eq_ignore_ascii_case("Referer") {
+                        h_referer = h_referer.or(first_element(value));
+                    } else if name.eq_ignore_ascii_case("User-Agent") {
+                        h_agent = h_agent.or(first_element(value));
+                    }
+                });
+                referer = referer.or(h_referer);
+                agent = agent.or(h_agent);
             }
         }
         Some(r) => request_line = string(r),
         None => {}
     }
-    method = method.or_else(|| first(&obj, &keys.method).and_then(string));
-    uri = uri.or_else(|| first(&obj, &keys.uri).and_then(string));
-    protocol = protocol.or_else(|| first(&obj, &keys.protocol).and_then(string));
-    let time = first(&obj, &keys.time).and_then(|v| {
+    method = method.or_else(|| get(Field::Method).and_then(string));
+    uri = uri.or_else(|| get(Field::Uri).and_then(string));
+    protocol = protocol.or_else(|| get(Field::Protocol).and_then(string));
+    let time = get(Field::Time).and_then(|v| {
         let t = number(v)?;
         parse_unix_seconds(t)
             .or_else(|| parse_iso8601(t))
             .or_else(|| parse_clf_time(t))
     });
-    let status = first(&obj, &keys.status).and_then(number)?;
+    let status = get(Field::Status).and_then(number)?;
     let parts = match (request_line, uri) {
         (None, Some(target)) => {
             let (path, query) = target
@@ -207,13 +382,13 @@ pub fn parse<'a>(line: &'a str, keys: &JsonKeys) -> Option<RawHit<'a>> {
         request: request_line.unwrap_or(""),
         parts,
         status: super::status_code(status)?,
-        bytes: first(&obj, &keys.bytes)
+        bytes: get(Field::Bytes)
             .and_then(number)
             .and_then(super::decimal)
             .unwrap_or(0),
         referer,
         agent,
-        forwarded_for: first(&obj, &keys.forwarded_for).and_then(string),
+        forwarded_for: get(Field::ForwardedFor).and_then(string),
         // JSON strings are checked for escapes when used.
         escaped: true,
     })
@@ -252,6 +427,40 @@ mod tests {
         assert_eq!(h.vhost, Some("example.com"));
         assert_eq!(h.agent, Some("Mozilla/5.0 Firefox/132.0"));
         assert_eq!(h.referer, Some("https://r/"));
+    }
+
+    #[test]
+    fn objects_are_read_in_place_whatever_their_layout() {
+        let keys = JsonKeys::default();
+        // Whitespace everywhere, nested values holding brackets, quotes and commas in strings,
+        // numbers with exponents, a preferred key after a lesser one.
+        let line = " { \"extra\" : { \"a\" : [1, \"]}\\\"{\", {\"b\": null}], \"c\": -1.5e+3 } ,\n\t\"remote_addr\" : \"10.0.0.1\" , \"client_ip\":\"10.0.0.2\", \"status\" : 404 , \"request\": \"GET /x HTTP/1.1\", \"ok\": true, \"none\": null } ";
+        let h = parse(line, &keys).unwrap();
+        assert_eq!(
+            h.ip.to_string(),
+            "10.0.0.2",
+            "client_ip ranks before remote_addr"
+        );
+        assert_eq!((h.status, h.request), (404, "GET /x HTTP/1.1"));
+        // Caddy headers that are not an object are no headers.
+        let caddy = r#"{"request":{"remote_ip":"192.0.2.1","method":"GET","uri":"/","headers":null},"status":200}"#;
+        assert_eq!(parse(caddy, &keys).unwrap().agent, None);
+        // A key with an escape is not a known key; the line still parses by its other keys.
+        let escaped_key = r#"{"st\u0061tus":500,"status":200,"remote_addr":"::1"}"#;
+        assert_eq!(parse(escaped_key, &keys).unwrap().status, 200);
+        for bad in [
+            r#"{"remote_addr":"10.0.0.1","status":200,}"#,
+            r#"{"remote_addr":"10.0.0.1","status":200} x"#,
+            r#"{"remote_addr":"10.0.0.1" "status":200}"#,
+            r#"{"remote_addr":"10.0.0.1","status":200"#,
+            r#"{"remote_addr":"10.0.0.1","status":{"a":[1,2}"#,
+            r#"{"remote_addr":"10.0.0.1","status":"200\"}"#,
+            r#"{"remote_addr":"10.0.0.1","status":}"#,
+            r#"{"remote_addr":"10.0.0.1","status":2é}"#,
+            r#"{remote_addr:"10.0.0.1","status":200}"#,
+        ] {
+            assert!(parse(bad, &keys).is_none(), "{bad}");
+        }
     }
 
     #[test]

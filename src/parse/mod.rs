@@ -36,6 +36,13 @@ pub enum LogFormat {
     Template(Arc<Template>),
 }
 
+/// The default JSON keys, built once: detection tries every format on each line until one
+/// parses.
+fn default_json_keys() -> Arc<JsonKeys> {
+    static KEYS: std::sync::OnceLock<Arc<JsonKeys>> = std::sync::OnceLock::new();
+    KEYS.get_or_init(|| Arc::new(JsonKeys::default())).clone()
+}
+
 /// A `--format` value that cannot be used.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum FormatError {
@@ -56,7 +63,7 @@ impl LogFormat {
             Self::VhostCombined,
             Self::Combined,
             Self::Common,
-            Self::Json(Arc::new(JsonKeys::default())),
+            Self::Json(default_json_keys()),
         ]
     }
 
