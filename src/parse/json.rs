@@ -463,6 +463,94 @@ mod tests {
         }
     }
 
+    /// `members` against serde_json on generated objects, whole and damaged: every object
+    /// serde_json reads, `members` reads too, with the same keys and the same values.
+    #[test]
+    fn members_agree_with_serde_json() {
+        use serde_json::{Map, Value};
+        let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut next = move |n: u64| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state % n
+        };
+        fn text(next: &mut impl FnMut(u64) -> u64) -> String {
+            let pieces = [
+                "a", "é", "\"", "\\", "}", "]", ",", ":", " ", "\n", "\u{1}", "x",
+            ];
+            (0..next(6))
+                .map(|_| pieces[next(pieces.len() as u64) as usize])
+                .collect()
+        }
+        fn value(next: &mut impl FnMut(u64) -> u64, depth: u32) -> Value {
+            match next(if depth > 2 { 5 } else { 7 }) {
+                0 => Value::Null,
+                1 => Value::Bool(next(2) == 0),
+                2 => Value::from(next(100_000) as i64 - 50_000),
+                3 => Value::from(next(1000) as f64 / 8.0),
+                4 => Value::String(text(next)),
+                5 => Value::Array((0..next(4)).map(|_| value(next, depth + 1)).collect()),
+                _ => Value::Object(object(next, depth + 1)),
+            }
+        }
+        fn object(next: &mut impl FnMut(u64) -> u64, depth: u32) -> Map<String, Value> {
+            (0..next(6))
+                .map(|_| (text(next), value(next, depth)))
+                .collect()
+        }
+        let read = |line: &str| {
+            let mut got = Vec::new();
+            members(line, |k, v| got.push((k.to_string(), v.to_string()))).map(|()| got)
+        };
+        let mut checked = 0;
+        for round in 0..20_000 {
+            let obj = object(&mut next, 0);
+            let line = if round % 2 == 0 {
+                serde_json::to_string(&obj).unwrap()
+            } else {
+                serde_json::to_string_pretty(&obj).unwrap()
+            };
+            let got = read(&line).unwrap_or_else(|| panic!("refused {line:?}"));
+            let want: Vec<(String, Value)> = obj.into_iter().collect();
+            assert_eq!(got.len(), want.len(), "{line:?}");
+            for ((k, raw), (wk, wv)) in got.iter().zip(&want) {
+                assert_eq!(format!("\"{k}\""), serde_json::to_string(wk).unwrap());
+                assert_eq!(&serde_json::from_str::<Value>(raw).unwrap(), wv, "{line:?}");
+            }
+            // Damaged: if serde_json still reads an object, so must `members`, the same way.
+            let mut b = line.into_bytes();
+            let at = next(b.len() as u64) as usize;
+            match next(3) {
+                0 => {
+                    b.remove(at);
+                }
+                1 => b.insert(at, b"{}[]\",: 0e-"[next(11) as usize]),
+                _ => b[at] = b"{}[]\",: 0e-"[next(11) as usize],
+            }
+            let Ok(line) = String::from_utf8(b) else {
+                continue;
+            };
+            if let Ok(Value::Object(obj)) = serde_json::from_str::<Value>(&line) {
+                let got = read(&line).unwrap_or_else(|| panic!("refused {line:?}"));
+                // As serde_json builds its map: keys unescaped, the last of a repeated key wins.
+                let got: Map<String, Value> = got
+                    .iter()
+                    .map(|(k, raw)| {
+                        let key = serde_json::from_str(&format!("\"{k}\"")).unwrap();
+                        (key, serde_json::from_str(raw).unwrap())
+                    })
+                    .collect();
+                assert_eq!(got, obj, "{line:?}");
+                checked += 1;
+            }
+        }
+        assert!(
+            checked > 1_000,
+            "enough damaged lines stay JSON ({checked})"
+        );
+    }
+
     #[test]
     fn key_mapping_and_garbage() {
         let keys = JsonKeys::with_mapping("client=src,uri=target,status=code").unwrap();
