@@ -1,7 +1,8 @@
 //! `webpeek report`: the real binary on real files.
 //!
 //! (a) exact totals on a small fixed log; gzip gives the same as plain; any number of threads
-//! gives the same; bad lines are counted, not fatal; bad input exits 2 with one line.
+//! gives the same; the same requests as combined, JSON lines and through a format string give
+//! the same; bad lines are counted, not fatal; bad input exits 2 with one line.
 //! (b) the same totals as GoAccess on a generated log (`bench/gen_log.py`), when `goaccess` is
 //! installed (the test command installs it).
 
@@ -267,6 +268,48 @@ fn any_number_of_threads_gives_the_same_report() {
         let many = report(&[&["--threads", threads, "--top", "100000"], &files[..]].concat());
         assert_eq!(one, comparable(many), "--threads {threads}");
     }
+}
+
+/// The same requests written as combined, as nginx `escape=json` lines (`gen_log.py --json`)
+/// and read through an Apache format string: the same report from every parser.
+#[test]
+fn every_format_of_the_same_requests_gives_the_same_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let gen_log = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("bench/gen_log.py");
+    let generate = |name: &str, json: bool| {
+        let path = dir.path().join(name);
+        let mut cmd = Command::new("python3");
+        cmd.arg(&gen_log)
+            .arg(&path)
+            .args(["--lines", "20000", "--seed", "11"]);
+        if json {
+            cmd.arg("--json");
+        }
+        assert!(cmd.status().unwrap().success(), "gen_log.py");
+        path
+    };
+    let combined = generate("access.log", false);
+    let json = generate("access.json", true);
+    let without_files = |v: Value| {
+        let mut v = comparable(v);
+        v.as_object_mut().unwrap().remove("files");
+        v
+    };
+    let a = report(&["--top", "1000000", path_str(&combined)]);
+    assert_eq!(a["total"], 20_000);
+    let b = report(&["--top", "1000000", "--format", "json", path_str(&json)]);
+    let c = report(&[
+        "--top",
+        "1000000",
+        "--format",
+        r#"%h %l %u %t "%r" %>s %b "%{Referer}i" "%{User-agent}i""#,
+        path_str(&combined),
+    ]);
+    let d = report(&["--top", "1000000", path_str(&json)]); // detected
+    let a = without_files(a);
+    assert_eq!(a, without_files(b), "json");
+    assert_eq!(a, without_files(c), "Apache format string");
+    assert_eq!(a, without_files(d), "json, detected");
 }
 
 #[test]
