@@ -7,7 +7,7 @@ use std::net::IpAddr;
 use memchr::memchr;
 
 use super::ip::{ipv4_prefix, parse_ip};
-use super::scan::leading_digits;
+use super::scan::{digits, leading_digits};
 use super::{RawHit, dash_none, quoted_end, time::parse_clf_time};
 
 /// A cursor over the line's bytes.
@@ -150,18 +150,7 @@ impl<'a> Cursor<'a> {
             return Some(n);
         }
         // At most 19 digits, so the sum cannot overflow; longer numbers are refused.
-        let mut n: u64 = 0;
-        let mut len = 0;
-        while len < 19
-            && let Some(&c) = b.get(len)
-        {
-            let digit = c.wrapping_sub(b'0');
-            if digit > 9 {
-                break;
-            }
-            n = n * 10 + u64::from(digit);
-            len += 1;
-        }
+        let (n, len) = digits(b, 19);
         if len == 0 || !ends_at(len) {
             return None;
         }

@@ -90,18 +90,9 @@ fn ipv4_prefix_bytewise(b: &[u8]) -> Option<(Ipv4Addr, usize)> {
             i += 1;
         }
         let start = i;
-        let mut v: u32 = 0;
-        while i - start < 3
-            && let Some(&c) = b.get(i)
-        {
-            let d = c.wrapping_sub(b'0');
-            if d > 9 {
-                break;
-            }
-            v = v * 10 + u32::from(d);
-            i += 1;
-        }
-        if i == start || v > 255 || (i - start > 1 && b[start] == b'0') {
+        let (v, len) = super::scan::digits(&b[i..], 3);
+        i += len;
+        if len == 0 || v > 255 || (len > 1 && b[start] == b'0') {
             return None;
         }
         *octet = v as u8;

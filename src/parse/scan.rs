@@ -58,6 +58,25 @@ pub(crate) fn find_either(hay: &[u8], a: u8, b: u8) -> Option<usize> {
     }
 }
 
+/// The value and count of the decimal digits `b` starts with, at most `max` of them (at most
+/// 19, so the value cannot overflow), read one byte at a time.
+#[inline(always)]
+pub(crate) fn digits(b: &[u8], max: usize) -> (u64, usize) {
+    debug_assert!(max <= 19);
+    let (mut n, mut len) = (0u64, 0);
+    while len < max
+        && let Some(&c) = b.get(len)
+    {
+        let d = c.wrapping_sub(b'0');
+        if d > 9 {
+            break;
+        }
+        n = n * 10 + u64::from(d);
+        len += 1;
+    }
+    (n, len)
+}
+
 /// The decimal number that `b` starts with, and its length in digits, when it has 1 to 7
 /// digits and `b` has at least 8 bytes; `None` otherwise (the caller reads it byte by byte).
 ///
