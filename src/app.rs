@@ -12,7 +12,7 @@ use crate::enrich::{AgentClassifier, EnrichError, Enricher, HostName, ReverseDns
 use crate::filter::{Filter, Viewers};
 use crate::hit::{Hit, Line};
 use crate::hub::{Hub, HubOptions};
-use crate::parse::{LogFormat, Parser, unescape};
+use crate::parse::{LogFormat, Parser};
 use crate::source::{
     FollowOptions, Input, LineSink, Registry, Sink, SourceError, Sources, StateError,
 };
@@ -230,10 +230,10 @@ impl Pipeline {
                 continue;
             };
             let request = raw.request();
-            let referer = raw.referer.map(unescape);
+            let referer = raw.referer.map(|r| raw.unescaped(r));
             stats.count_request(
                 raw.ip,
-                &unescape(request.path),
+                &raw.unescaped(request.path),
                 raw.status,
                 referer.as_deref(),
                 now,

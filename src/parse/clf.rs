@@ -1,6 +1,8 @@
 //! The NCSA family (common, combined, vhost_combined), parsed by hand over the line's bytes.
 //!
-//! One forward pass with `memchr`, no allocation: every field is a slice of the line.
+//! One forward pass, no allocation: every field is a slice of the line. Fields whose length
+//! varies are found without a branch per byte (`scan`, `ip`); `bench/README.md` says why each
+//! piece is the way it is.
 
 use std::net::IpAddr;
 
@@ -60,8 +62,8 @@ impl<'a> Cursor<'a> {
         (self.bytes().get(self.pos..end) == Some(s)).then(|| self.pos = end)
     }
 
-    /// The client address and the space after it. Most clients are IPv4: read digit by digit
-    /// in the same pass that finds the field's end; anything else goes to `std`'s parser.
+    /// The client address and the space after it. Most clients are IPv4, read in the same
+    /// step that finds the field's end; anything else is cut at the space and read as IPv6.
     #[inline(always)]
     fn client(&mut self) -> Option<IpAddr> {
         let rest = &self.bytes()[self.pos..];

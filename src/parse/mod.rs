@@ -202,16 +202,20 @@ impl<'a> RawHit<'a> {
             .find_map(|a| ip::parse_ip(a.trim()))
     }
 
+    /// One of this hit's fields with its escapes resolved ([`unescape`]); borrowed as it is
+    /// when the parser saw no backslash in the line, without looking again.
+    pub fn unescaped<'s>(&self, field: &'s str) -> Cow<'s, str> {
+        if self.escaped {
+            unescape(field)
+        } else {
+            Cow::Borrowed(field)
+        }
+    }
+
     /// Makes the owned [`Hit`] that later stages work on, resolving escapes.
     pub fn to_hit(&self, source: &Arc<str>) -> Hit {
         let req = self.request();
-        let unescape = |s: &str| -> String {
-            if self.escaped {
-                unescape(s).into_owned()
-            } else {
-                s.to_owned()
-            }
-        };
+        let unescape = |s: &str| self.unescaped(s).into_owned();
         Hit {
             seq: 0,
             time: self.time,

@@ -77,6 +77,19 @@ pub(crate) fn digits(b: &[u8], max: usize) -> (u64, usize) {
     (n, len)
 }
 
+/// Eight bytes as one little-endian word, read as digits at once: each byte XOR `'0'` (0 to 9
+/// for a digit), and a mask with bits set in each byte that is not a digit.
+///
+/// `'0'..='9'` XOR 0x30 is 0..=9; any other byte has a high nibble, as it is or after adding
+/// 6. A carry out of a byte only comes from one that is not a digit, so the lowest such byte is
+/// found exactly (bytes above it may be marked too).
+#[inline(always)]
+pub(crate) fn digit_word(w: u64) -> (u64, u64) {
+    let t = w ^ 0x3030_3030_3030_3030;
+    let not_digit = (t | t.wrapping_add(0x0606_0606_0606_0606)) & 0xF0F0_F0F0_F0F0_F0F0;
+    (t, not_digit)
+}
+
 /// The decimal number that `b` starts with, and its length in digits, when it has 1 to 7
 /// digits and `b` has at least 8 bytes; `None` otherwise (the caller reads it byte by byte).
 ///
@@ -85,11 +98,7 @@ pub(crate) fn digits(b: &[u8], max: usize) -> (u64, usize) {
 /// as one word: one test finds the first non-digit, three multiplies make the number.
 #[inline(always)]
 pub(crate) fn leading_digits(b: &[u8]) -> Option<(u64, usize)> {
-    let w = u64::from_le_bytes(b.get(..8)?.try_into().expect("8 bytes"));
-    // '0'..='9' XOR 0x30 is 0..=9; any other byte has a high nibble, here or after adding 6.
-    // A carry out of a byte only comes from a non-digit, so the lowest one is found exactly.
-    let t = w ^ 0x3030_3030_3030_3030;
-    let not_digit = (t | t.wrapping_add(0x0606_0606_0606_0606)) & 0xF0F0_F0F0_F0F0_F0F0;
+    let (t, not_digit) = digit_word(u64::from_le_bytes(b.get(..8)?.try_into().expect("8 bytes")));
     let len = (not_digit.trailing_zeros() / 8) as usize;
     if len == 0 || len == 8 {
         return None;

@@ -2,6 +2,7 @@
 
 use std::cell::Cell;
 
+use super::scan::digit_word;
 use crate::hit::days_from_civil;
 
 /// Parses a common-log-format time (without its brackets) into Unix seconds, UTC.
@@ -30,12 +31,9 @@ pub fn parse_clf_time(s: &str) -> Option<i64> {
 fn time_of_day(w: u64) -> Option<i64> {
     const DIGITS: u64 = 0xFFFF_00FF_FF00_FFFF;
     const COLONS: u64 = 0x0000_3A00_003A_0000;
-    // '0'..='9' XOR 0x30 is 0..=9; a byte passes only if it has no high nibble and adding
-    // 6 does not make one (carries only ever come from bytes that already failed).
-    let t = (w ^ 0x3030_3030_3030_3030) & DIGITS;
-    if (t | t.wrapping_add(0x0606_0606_0606_0606 & DIGITS)) & 0xF0F0_F0F0_F0F0_F0F0 != 0
-        || w & !DIGITS != COLONS
-    {
+    // With both colons in place, no carry crosses into a digit from them.
+    let (t, not_digit) = digit_word(w);
+    if not_digit & DIGITS != 0 || w & !DIGITS != COLONS {
         return None;
     }
     let two = |i: u32| ((t >> (8 * i)) & 0xFF) * 10 + ((t >> (8 * (i + 1))) & 0xFF);

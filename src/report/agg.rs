@@ -6,7 +6,7 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use crate::parse::{Parser, RawHit, unescape};
+use crate::parse::{Parser, RawHit};
 use crate::source::MAX_LINE;
 
 use super::hash::FastMap;
@@ -68,16 +68,6 @@ impl Default for Tally {
             hosts4: V4Counts::default(),
             hosts6: FastMap::default(),
         }
-    }
-}
-
-/// Adds one to `key`'s count, resolving escapes first when it holds a backslash (rare).
-#[inline]
-fn bump_unescaped(map: &mut StrCounts, key: &str) {
-    if memchr::memchr(b'\\', key.as_bytes()).is_none() {
-        map.add(key, 1);
-    } else {
-        map.add(&unescape(key), 1);
     }
 }
 
@@ -152,14 +142,9 @@ impl Tally {
         self.first = self.first.min(raw.time);
         self.last = self.last.max(raw.time);
         let req = raw.request();
-        // Most lines hold no backslash at all (the parser says so): their keys are final.
-        let bump = |map: &mut StrCounts, key: &str| {
-            if raw.escaped {
-                bump_unescaped(map, key);
-            } else {
-                map.add(key, 1);
-            }
-        };
+        // Escapes resolved, as the live mode's top lists do (most lines have none, and the
+        // parser says so: their keys are taken as they are).
+        let bump = |map: &mut StrCounts, key: &str| map.add(&raw.unescaped(key), 1);
         match req.method {
             "GET" => self.get += 1,
             "POST" => self.post += 1,
