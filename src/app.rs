@@ -11,7 +11,7 @@ use crate::config::Config;
 use crate::enrich::{AgentClassifier, EnrichError, Enricher, HostName, ReverseDns};
 use crate::filter::{Filter, Viewers};
 use crate::hit::{Hit, Line};
-use crate::hub::{Hub, HubOptions};
+use crate::hub::{Hub, HubOptions, Stats};
 use crate::parse::{LogFormat, Parser};
 use crate::source::{
     FollowOptions, Input, LineSink, Registry, Sink, SourceError, Sources, StateError,
@@ -203,18 +203,21 @@ struct Pipeline {
 impl LineSink for Mutex<Pipeline> {
     fn take(&self, lines: Vec<Line>) -> bool {
         let mut pipeline = self.lock().expect("pipeline lock");
-        let shown = pipeline.step(&lines);
-        pipeline.hub.publish(shown);
+        let hub = pipeline.hub.clone();
+        // The counts are published with the hits, under one lock: `/api/stats` never counts a
+        // hit that a viewer connecting at that moment would miss from the backlog.
+        let mut stats = hub.stats();
+        let shown = pipeline.step(&lines, &mut stats);
+        hub.publish(shown);
         true
     }
 }
 
 impl Pipeline {
     /// Parses, counts, filters and enriches one batch; returns the hits viewers see.
-    fn step(&mut self, batch: &[Line]) -> Vec<Hit> {
+    fn step(&mut self, batch: &[Line], stats: &mut Stats) -> Vec<Hit> {
         let now = crate::unix_now();
         let mut shown = Vec::new();
-        let mut stats = self.hub.stats();
         for line in batch {
             stats.truncated += u64::from(line.truncated);
             if line.text.trim().is_empty() {

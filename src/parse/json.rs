@@ -10,7 +10,7 @@ use super::time::{parse_clf_time, parse_iso8601, parse_unix_seconds};
 use super::{RawHit, Request};
 
 /// The fields a JSON log can hold, in [`JsonKeys`] order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Field {
     Client,
     Time,
@@ -46,11 +46,17 @@ const FIELD_NAMES: [(&str, Field); FIELDS] = [
 /// Which keys hold which field. Each field takes the first of its keys present in a line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JsonKeys {
-    /// Every key name with its field and rank (0 = preferred), sorted by name.
-    index: Vec<(String, Field, u8)>,
-    /// The same entries by name length, each with its first eight bytes as a number: a line's
-    /// key is compared with the few names of its length, and bytes only when those match.
-    by_len: Vec<Vec<(u64, String, Field, u8)>>,
+    /// Every key name by its length: a line's key is compared with the few names of its
+    /// length, by their first eight bytes as a number first.
+    by_len: Vec<Vec<KeyName>>,
+}
+
+/// A key name, and the fields it may hold with its rank among each field's keys (0 = first).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct KeyName {
+    head: u64,
+    name: String,
+    fields: Vec<(Field, u8)>,
 }
 
 /// Up to the first eight bytes of `s`, as one number (zero-padded).
@@ -150,47 +156,59 @@ impl JsonKeys {
 
     /// Each field's key names, most preferred first.
     fn lists(&self) -> Vec<(Field, Vec<String>)> {
+        let mut ranked: Vec<(Field, u8, &str)> = self
+            .by_len
+            .iter()
+            .flatten()
+            .flat_map(|k| k.fields.iter().map(|&(f, rank)| (f, rank, k.name.as_str())))
+            .collect();
+        ranked.sort();
         let mut lists: Vec<(Field, Vec<String>)> =
             FIELD_NAMES.iter().map(|(_, f)| (*f, Vec::new())).collect();
-        let mut ranked = self.index.clone();
-        ranked.sort_by_key(|(_, _, rank)| *rank);
-        for (name, field, _) in ranked {
-            lists[field as usize].1.push(name);
+        for (field, _, name) in ranked {
+            lists[field as usize].1.push(name.to_string());
         }
         lists
     }
 
     fn from_lists(lists: impl IntoIterator<Item = (Field, Vec<String>)>) -> JsonKeys {
-        let mut index: Vec<(String, Field, u8)> = Vec::new();
+        let mut by_len: Vec<Vec<KeyName>> = Vec::new();
         for (field, names) in lists {
             for (rank, name) in names.into_iter().enumerate() {
-                // A name given twice keeps its better rank (a mapping can repeat a default).
-                if !index.iter().any(|(n, _, _)| *n == name) {
-                    index.push((name, field, rank.min(255) as u8));
+                let rank = rank.min(255) as u8;
+                if by_len.len() <= name.len() {
+                    by_len.resize(name.len() + 1, Vec::new());
+                }
+                let same_len = &mut by_len[name.len()];
+                match same_len.iter_mut().find(|k| k.name == name) {
+                    // A name listed twice for a field (a mapping repeating a default) keeps
+                    // its first rank; a name may also hold several fields.
+                    Some(k) if k.fields.iter().any(|(f, _)| *f == field) => {}
+                    Some(k) => k.fields.push((field, rank)),
+                    None => same_len.push(KeyName {
+                        head: prefix(name.as_bytes()),
+                        name,
+                        fields: vec![(field, rank)],
+                    }),
                 }
             }
         }
-        index.sort_by(|a, b| a.0.cmp(&b.0));
-        let mut by_len: Vec<Vec<(u64, String, Field, u8)>> = Vec::new();
-        for (name, field, rank) in &index {
-            if by_len.len() <= name.len() {
-                by_len.resize(name.len() + 1, Vec::new());
-            }
-            by_len[name.len()].push((prefix(name.as_bytes()), name.clone(), *field, *rank));
-        }
-        JsonKeys { index, by_len }
+        JsonKeys { by_len }
     }
 
-    /// The field a key holds, and its rank among that field's keys.
+    /// The fields a key holds, each with the key's rank among that field's keys.
     #[inline]
-    fn find(&self, key: &str) -> Option<(Field, u8)> {
+    fn find(&self, key: &str) -> &[(Field, u8)] {
         let key = key.as_bytes();
         let head = prefix(key);
         self.by_len
-            .get(key.len())?
-            .iter()
-            .find(|(p, name, _, _)| *p == head && (key.len() <= 8 || name.as_bytes() == key))
-            .map(|&(_, _, field, rank)| (field, rank))
+            .get(key.len())
+            .and_then(|names| {
+                names
+                    .iter()
+                    .find(|k| k.head == head && (key.len() <= 8 || k.name.as_bytes() == key))
+            })
+            .map_or(&[], |k| &k.fields)
     }
 }
 
@@ -300,7 +318,7 @@ pub fn parse<'a>(line: &'a str, keys: &JsonKeys) -> Option<RawHit<'a>> {
     // The value of each field's best-ranked key seen, with that rank.
     let mut found: [Option<(&'a str, u8)>; FIELDS] = [None; FIELDS];
     members(line, |key, value| {
-        if let Some((field, rank)) = keys.find(key) {
+        for &(field, rank) in keys.find(key) {
             let slot = &mut found[field as usize];
             if slot.is_none_or(|(_, r)| rank < r) {
                 *slot = Some((value, rank));
@@ -326,10 +344,10 @@ pub fn parse<'a>(line: &'a str, keys: &JsonKeys) -> Option<RawHit<'a>> {
                 "host" => vhost = vhost.or(string(value)),
                 "headers" => headers = Some(value),
                 _ => {
-                    if let Some((Field::Client, rank)) = keys.find(key)
-                        && req_client.is_none_or(|(_, r)| rank < r)
-                    {
-                        req_client = Some((value, rank));
+                    for &(field, rank) in keys.find(key) {
+                        if field == Field::Client && req_client.is_none_or(|(_, r)| rank < r) {
+                            req_client = Some((value, rank));
+                        }
                     }
                 }
             })?;
@@ -560,6 +578,21 @@ mod tests {
             ("192.0.2.4", "/x", 301)
         );
         assert!(JsonKeys::with_mapping("colour=x").is_err());
+        // A mapped key comes first for its field, and one key may hold two fields.
+        let keys = JsonKeys::with_mapping("client=src,vhost=remote_addr").unwrap();
+        let h = parse(
+            r#"{"remote_addr":"192.0.2.9","src":"192.0.2.4","status":200}"#,
+            &keys,
+        )
+        .unwrap();
+        assert_eq!(
+            (h.ip.to_string().as_str(), h.vhost),
+            ("192.0.2.4", Some("192.0.2.9"))
+        );
+        assert_eq!(
+            keys.lists()[Field::Client as usize].1[..2],
+            ["src", "client_ip"]
+        );
         for bad in [
             "",
             "{",
