@@ -53,6 +53,8 @@ pub enum Field {
 enum Item {
     Literal(String),
     Field(Field),
+    /// A field right after an opening quote: it ends at the first unescaped quote.
+    Quoted(Field),
 }
 
 /// A format string compiled into literals and fields.
@@ -113,6 +115,20 @@ impl Template {
         if !merged.contains(&Item::Field(Field::Client)) {
             return Err(TemplateError::NoClient);
         }
+        // A literal's last quote opens the field after it only when the quotes so far are odd
+        // in number (in `"%{User-agent}i"%D` the quote before `%D` closes one).
+        let mut quotes = 0;
+        let mut opened = false;
+        for item in &mut merged {
+            match item {
+                Item::Literal(lit) => {
+                    quotes += lit.bytes().filter(|&b| b == b'"').count();
+                    opened = lit.ends_with('"') && quotes % 2 == 1;
+                }
+                Item::Field(field) if opened => *item = Item::Quoted(*field),
+                Item::Field(_) | Item::Quoted(_) => {}
+            }
+        }
         Ok(Template {
             source,
             items: merged,
@@ -128,10 +144,6 @@ impl Template {
     pub fn parse<'a>(&self, line: &'a str) -> Option<RawHit<'a>> {
         let mut hit = Partial::default();
         let mut pos = 0;
-        let mut quoted = false;
-        // Quotes in the literals so far: a literal's last quote opens a field only when
-        // their number is odd (in `"%{User-agent}i"%D` the quote before `%D` closes one).
-        let mut quotes = 0;
         for (i, item) in self.items.iter().enumerate() {
             match item {
                 Item::Literal(lit) => {
@@ -139,14 +151,16 @@ impl Template {
                         return None;
                     }
                     pos += lit.len();
-                    quotes += lit.bytes().filter(|&b| b == b'"').count();
-                    quoted = lit.ends_with('"') && quotes % 2 == 1;
+                }
+                Item::Quoted(field) => {
+                    let rest = &line[pos..];
+                    let len = quoted_end(rest.as_bytes())?.0;
+                    hit.set(*field, &rest[..len])?;
+                    pos += len;
                 }
                 Item::Field(field) => {
                     let rest = &line[pos..];
-                    let len = if quoted {
-                        quoted_end(rest.as_bytes())?.0
-                    } else if *field == Field::TimeClf && rest.starts_with('[') {
+                    let len = if *field == Field::TimeClf && rest.starts_with('[') {
                         rest.find(']')? + 1
                     } else {
                         match self.items.get(i + 1) {
