@@ -511,10 +511,14 @@
     el.status.title = detail || 'WebSocket connection';
   }
 
+  // Relative to the page, so the dashboard works under a proxy's path prefix (--base-path);
+  // the sign-in cookie goes along by itself.
   function wsUrl() {
-    const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
-    const token = new URLSearchParams(location.search).get('token');
-    return proto + '//' + location.host + '/ws' + (token ? '?token=' + encodeURIComponent(token) : '');
+    const url = new URL('ws', location.href);
+    url.protocol = location.protocol === 'https:' ? 'wss:' : 'ws:';
+    url.search = '';
+    url.hash = '';
+    return url.href;
   }
 
   function connect() {

@@ -21,7 +21,7 @@
     ticks.textContent = '';
     setState('connecting', 'wait');
     const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
-    const sock = new WebSocket(proto + '//' + location.host + '/countdown/ws');
+    const sock = new WebSocket(proto + '//' + location.host + new URL('countdown/ws', location.href).pathname);
     ws = sock;
     let last = 0;
     sock.onopen = () => { setState('open', 'ok'); last = performance.now(); };

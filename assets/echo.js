@@ -45,7 +45,7 @@
     reconnect.hidden = true;
     setState(state, 'connecting', 'wait');
     const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
-    const url = proto + '//' + location.host + '/echo/ws';
+    const url = proto + '//' + location.host + new URL('echo/ws', location.href).pathname;
     const sock = new WebSocket(url);
     ws = sock;
     sock.onopen = () => {

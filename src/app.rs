@@ -16,7 +16,7 @@ use crate::parse::{LogFormat, Parser};
 use crate::source::{
     FollowOptions, Input, LineSink, Registry, Sink, SourceError, Sources, StateError,
 };
-use crate::web::{self, Access, WebState};
+use crate::web::{self, Access, Auth, WebState};
 
 /// Why a run could not start or stopped.
 #[derive(Debug, thiserror::Error)]
@@ -72,6 +72,8 @@ pub async fn run(config: Config) -> Result<(), AppError> {
         None
     };
 
+    // The preview pane may frame the site (the demo's own when it runs), and nothing else.
+    let csp = web::content_security_policy(site.as_deref());
     let (names_tx, names_rx) = mpsc::channel::<HostName>(4096);
     // The demo's visitors use documentation addresses (RFC 5737, RFC 3849), which have no
     // names: asking the system resolver about them would only send queries off the machine.
@@ -109,30 +111,44 @@ pub async fn run(config: Config) -> Result<(), AppError> {
     tokio::spawn(forward_host_names(names_rx, hub.clone()));
     tokio::spawn(tick_stats(hub.clone()));
 
-    let listener = tokio::net::TcpListener::bind(config.listen)
-        .await
-        .map_err(|source| AppError::Listen {
+    let listener =
+        std::net::TcpListener::bind(config.listen).map_err(|source| AppError::Listen {
             addr: config.listen,
             source,
         })?;
     let addr = listener.local_addr().map_err(AppError::Serve)?;
     let access = Access {
-        token: config.token.clone(),
         allow_origin: config.allow_origin.clone(),
-        loopback_hosts_only: config.token.is_none() && addr.ip().is_loopback(),
+        loopback_hosts_only: config.token.is_none()
+            && config.trust_proxy.is_empty()
+            && addr.ip().is_loopback(),
+        trust_proxy: config.trust_proxy.clone(),
+        tls: config.tls.is_some(),
     };
-    let token_query = config
-        .token
-        .as_ref()
-        .map(|t| format!("?token={t}"))
-        .unwrap_or_default();
-    eprintln!("webpeek: serving http://{addr}/{token_query}");
+    let scheme = if config.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    let sign_in = if config.token.is_some() {
+        " (viewers sign in with the token)"
+    } else {
+        ""
+    };
+    eprintln!(
+        "webpeek: serving {scheme}://{addr}{}{sign_in}",
+        config.base_path
+    );
     let (closing_tx, closing_rx) = tokio::sync::watch::channel(false);
     let state = WebState {
         hub,
         viewers,
         access: Arc::new(access),
-        write_timeout: Duration::from_secs(30),
+        auth: Arc::new(Auth::new(config.token.clone())),
+        limits: config.limits.clone(),
+        counters: Arc::default(),
+        base_path: config.base_path.as_str().into(),
+        csp: axum::http::HeaderValue::from_str(&csp).expect("CSP is ASCII"),
         closing: closing_rx,
     };
     let shutdown = async move {
@@ -140,7 +156,8 @@ pub async fn run(config: Config) -> Result<(), AppError> {
         // Viewers' sockets never end by themselves: tell them to close.
         let _ = closing_tx.send(true);
     };
-    web::serve(listener, state, shutdown)
+    let tls = config.tls.clone().map(|t| (t.files, t.config));
+    web::serve(listener, tls, state, shutdown)
         .await
         .map_err(AppError::Serve)?;
 

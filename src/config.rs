@@ -1,7 +1,8 @@
 //! The command line (DESIGN.md section 2), parsed by clap and checked into a [`Config`].
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
@@ -9,6 +10,7 @@ use clap::{Args, Parser, Subcommand};
 use crate::filter::{FilterRules, IpBlock};
 use crate::parse::{FormatError, JsonKeys, JsonKeysError, LogFormat};
 use crate::source::{Input, InputError};
+use crate::web::{Limits, TlsError, TlsFiles};
 
 /// webpeek: see, live in a browser, which pages people are visiting on your web server.
 #[derive(Debug, Parser)]
@@ -23,6 +25,8 @@ pub struct Cli {
 }
 
 /// Subcommands.
+// Parsed once per run: the size difference between variants costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run a built-in demo site with synthetic visitors, and follow its log live.
@@ -72,12 +76,43 @@ pub struct ServeArgs {
     /// Hits kept for viewers who connect late or reconnect.
     #[arg(long, default_value_t = 1000, value_name = "N")]
     pub backlog: usize,
-    /// Viewers must present this token (`?token=` or `Authorization: Bearer`).
+    /// Viewers must present this token (sign-in page, cookie, or `Authorization: Bearer`).
     #[arg(long, env = "WEBPEEK_TOKEN", value_name = "TOKEN")]
     pub token: Option<String>,
-    /// Allow listening beyond loopback without a token.
+    /// Read the token from this file (first line; keep it mode 0600); wins over --token.
+    #[arg(long = "token-file", value_name = "FILE")]
+    pub token_file: Option<PathBuf>,
+    /// Allow listening beyond loopback (or behind --trust-proxy) without a token.
     #[arg(long)]
     pub public: bool,
+    /// Serve https/wss with this PEM certificate chain (re-read on SIGHUP and when it changes).
+    #[arg(long = "tls-cert", value_name = "PEM", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long = "tls-key", value_name = "PEM", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Serve everything under this path prefix, for a reverse proxy (`/webpeek/`).
+    #[arg(long = "base-path", value_name = "/PREFIX/", default_value = "/")]
+    pub base_path: String,
+    /// Take a viewer's address from X-Forwarded-For only when the connection comes from
+    /// these proxies (repeatable).
+    #[arg(long = "trust-proxy", value_name = "IP/CIDR")]
+    pub trust_proxy: Vec<IpBlock>,
+    /// Refuse further WebSocket upgrades (503) past this many viewers.
+    #[arg(long = "max-viewers", default_value_t = 10_000, value_name = "N")]
+    pub max_viewers: usize,
+    /// Refuse further WebSocket upgrades (503) past this many viewers from one address.
+    #[arg(long = "max-viewers-per-ip", default_value_t = 64, value_name = "N")]
+    pub max_viewers_per_ip: usize,
+    /// Seconds between pings to a viewer (for tests; the contract says 20).
+    #[arg(long = "ping-interval", default_value_t = 20.0, hide = true)]
+    pub ping_interval: f64,
+    /// Seconds without a word from a viewer before it is dropped (the contract says 60).
+    #[arg(long = "ping-timeout", default_value_t = 60.0, hide = true)]
+    pub ping_timeout: f64,
+    /// Seconds a connection has to send a whole request head (slowloris).
+    #[arg(long = "request-timeout", default_value_t = 10.0, hide = true)]
+    pub request_timeout: f64,
     /// Also accept WebSocket upgrades from this Origin (repeatable), e.g. `https://admin.example.com`.
     #[arg(long = "allow-origin", value_name = "ORIGIN")]
     pub allow_origin: Vec<String>,
@@ -120,6 +155,14 @@ pub struct Config {
     pub backlog: usize,
     /// Required viewer token.
     pub token: Option<String>,
+    /// Serve TLS with these files (checked at start).
+    pub tls: Option<Tls>,
+    /// Path prefix, starting and ending with `/`.
+    pub base_path: String,
+    /// Proxies whose X-Forwarded-For is believed.
+    pub trust_proxy: Vec<IpBlock>,
+    /// Limits on viewers.
+    pub limits: Limits,
     /// Extra allowed WebSocket origins.
     pub allow_origin: Vec<String>,
     /// Per-viewer queue in frames.
@@ -130,6 +173,15 @@ pub struct Config {
     pub inotify: bool,
     /// Where to keep read positions.
     pub state: Option<PathBuf>,
+}
+
+/// The TLS files and the configuration built from them at start.
+#[derive(Debug, Clone)]
+pub struct Tls {
+    /// Where they are, to reload them.
+    pub files: TlsFiles,
+    /// What they held at start.
+    pub config: Arc<rustls::ServerConfig>,
 }
 
 /// A command line that parses but makes no sense; printed as one line, exit code 2.
@@ -158,6 +210,28 @@ pub enum ConfigError {
     /// A number out of range.
     #[error("--{0}: must be greater than zero")]
     Zero(&'static str),
+    /// `--token-file` cannot be read or is empty.
+    #[error("--token-file {path}: {problem}")]
+    TokenFile {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        problem: String,
+    },
+    /// An empty token.
+    #[error("--token: the token is empty")]
+    EmptyToken,
+    /// The certificate or key cannot be used.
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+    /// `--base-path` is not a path.
+    #[error("--base-path: '{0}' must be a path like /webpeek/ (letters, digits, - _ . ~ /)")]
+    BasePath(String),
+    /// Behind a proxy with nobody asked for a token.
+    #[error(
+        "--trust-proxy: a reverse proxy makes webpeek reachable beyond this machine; give --token-file FILE (or --public to allow anyone)"
+    )]
+    ProxyNeedsToken,
     /// `report` runs on its own (`webpeek::report::run`), without a `Config`.
     #[error("'report' does not follow logs or serve")]
     NotServe,
@@ -198,9 +272,51 @@ impl Config {
             Some(s) => return Err(ConfigError::Site(s.clone())),
             None => None,
         };
-        if !args.listen.ip().is_loopback() && args.token.is_none() && !args.public {
+        let token = match (&args.token, &args.token_file) {
+            (_, Some(path)) => Some(read_token_file(path)?),
+            (Some(t), None) if t.trim().is_empty() => return Err(ConfigError::EmptyToken),
+            (Some(t), None) => Some(t.trim().to_owned()),
+            (None, None) => None,
+        };
+        if !args.listen.ip().is_loopback() && token.is_none() && !args.public {
             return Err(ConfigError::NeedsToken(args.listen));
         }
+        if !args.trust_proxy.is_empty() && token.is_none() && !args.public {
+            return Err(ConfigError::ProxyNeedsToken);
+        }
+        let base_path = base_path(&args.base_path)?;
+        let tls = match (&args.tls_cert, &args.tls_key) {
+            (Some(cert), Some(key)) => {
+                let files = TlsFiles {
+                    cert: cert.clone(),
+                    key: key.clone(),
+                };
+                let config = files.load()?;
+                Some(Tls { files, config })
+            }
+            _ => None,
+        };
+        let seconds = |name: &'static str, v: f64| {
+            if v.is_finite() && v > 0.0 {
+                Ok(Duration::from_secs_f64(v))
+            } else {
+                Err(ConfigError::Zero(name))
+            }
+        };
+        if args.max_viewers == 0 {
+            return Err(ConfigError::Zero("max-viewers"));
+        }
+        if args.max_viewers_per_ip == 0 {
+            return Err(ConfigError::Zero("max-viewers-per-ip"));
+        }
+        let limits = Limits {
+            max_viewers: args.max_viewers,
+            max_viewers_per_ip: args.max_viewers_per_ip,
+            ping_every: seconds("ping-interval", args.ping_interval)?,
+            silent_for: seconds("ping-timeout", args.ping_timeout)?,
+            request_head_timeout: seconds("request-timeout", args.request_timeout)?,
+            ..Limits::default()
+        };
         if args.backlog == 0 {
             return Err(ConfigError::Zero("backlog"));
         }
@@ -225,7 +341,11 @@ impl Config {
             dns: !args.no_dns,
             from_start: args.from_start,
             backlog: args.backlog,
-            token: args.token,
+            token,
+            tls,
+            base_path,
+            trust_proxy: args.trust_proxy,
+            limits,
             allow_origin: args.allow_origin,
             viewer_queue: args.viewer_queue,
             poll_interval: Duration::from_secs_f64(args.poll_interval),
@@ -233,6 +353,51 @@ impl Config {
             state: args.state,
         })
     }
+}
+
+/// `/webpeek`, `webpeek/`, `/webpeek/` → `/webpeek/`; `/` stays `/`.
+fn base_path(given: &str) -> Result<String, ConfigError> {
+    let inner = given.trim_matches('/');
+    let fine = inner
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"-_.~/".contains(&b))
+        && !inner.contains("//")
+        && !inner.split('/').any(|seg| seg == "." || seg == "..");
+    if !fine {
+        return Err(ConfigError::BasePath(given.to_owned()));
+    }
+    Ok(if inner.is_empty() {
+        "/".to_owned()
+    } else {
+        format!("/{inner}/")
+    })
+}
+
+/// The token from `--token-file`: its first line, trimmed. Warns when others may read it.
+fn read_token_file(path: &Path) -> Result<String, ConfigError> {
+    let problem = |problem: String| ConfigError::TokenFile {
+        path: path.to_owned(),
+        problem,
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| problem(e.to_string()))?;
+    let token = text.lines().next().unwrap_or("").trim();
+    if token.is_empty() {
+        return Err(problem("the file is empty".into()));
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if let Ok(meta) = std::fs::metadata(path)
+            && meta.permissions().mode() & 0o077 != 0
+        {
+            tracing::warn!(
+                "--token-file {}: others can read it (mode {:o}); chmod 600 it",
+                path.display(),
+                meta.permissions().mode() & 0o777
+            );
+        }
+    }
+    Ok(token.to_owned())
 }
 
 #[cfg(test)]
@@ -288,5 +453,45 @@ mod tests {
         assert!(e.to_string().contains("--token"), "{e}");
         assert!(config(&["-", "--listen", "0.0.0.0:8083", "--token", "s3cret"]).is_ok());
         assert!(Cli::try_parse_from(["webpeek", "-", "--exclude-ip", "nope"]).is_err());
+        let e = config(&["-", "--trust-proxy", "127.0.0.1"]).unwrap_err();
+        assert!(e.to_string().starts_with("--trust-proxy"), "{e}");
+        assert!(config(&["-", "--trust-proxy", "127.0.0.1", "--token", "t"]).is_ok());
+        let e = config(&["-", "--base-path", "/a/../b"]).unwrap_err();
+        assert!(e.to_string().starts_with("--base-path"), "{e}");
+        let e = config(&["-", "--max-viewers", "0"]).unwrap_err();
+        assert!(e.to_string().starts_with("--max-viewers"), "{e}");
+        let e = config(&["-", "--token", "  "]).unwrap_err();
+        assert!(e.to_string().starts_with("--token"), "{e}");
+        assert!(Cli::try_parse_from(["webpeek", "-", "--tls-cert", "a.pem"]).is_err());
+    }
+
+    #[test]
+    fn base_paths() {
+        assert_eq!(base_path("/").unwrap(), "/");
+        assert_eq!(base_path("").unwrap(), "/");
+        assert_eq!(base_path("/webpeek").unwrap(), "/webpeek/");
+        assert_eq!(base_path("tools/webpeek/").unwrap(), "/tools/webpeek/");
+        for bad in ["/a b/", "/a//b/", "/../", "/a?b", "/<x>/"] {
+            assert!(base_path(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn token_file() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("token");
+        std::fs::write(&path, "s3cret\n").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let c = config(&["-", "--token-file", path.to_str().unwrap()]).unwrap();
+        assert_eq!(c.token.as_deref(), Some("s3cret"));
+        std::fs::write(&path, "\n").unwrap();
+        let e = config(&["-", "--token-file", path.to_str().unwrap()]).unwrap_err();
+        assert!(e.to_string().contains("empty"), "{e}");
+        let e = config(&["-", "--token-file", "/no/such/token"]).unwrap_err();
+        assert!(
+            e.to_string().starts_with("--token-file /no/such/token"),
+            "{e}"
+        );
     }
 }

@@ -70,9 +70,16 @@ impl IpBlock {
 
 /// The addresses of the viewers connected right now; their own requests are not shown to anyone.
 ///
-/// The web stage registers each viewer for as long as its WebSocket is open.
+/// The web stage registers each viewer for as long as its WebSocket is open, and asks here
+/// whether one more may connect (`--max-viewers`, `--max-viewers-per-ip`).
 #[derive(Debug, Clone, Default)]
-pub struct Viewers(Arc<RwLock<HashMap<IpAddr, usize>>>);
+pub struct Viewers(Arc<RwLock<ViewerTable>>);
+
+#[derive(Debug, Default)]
+struct ViewerTable {
+    per_ip: HashMap<IpAddr, usize>,
+    total: usize,
+}
 
 /// Keeps a viewer's address registered until dropped.
 #[derive(Debug)]
@@ -81,15 +88,45 @@ pub struct ViewerGuard {
     ip: IpAddr,
 }
 
+/// Why a viewer was not let in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ViewersFull {
+    /// `--max-viewers` are connected.
+    Total,
+    /// `--max-viewers-per-ip` are connected from this address.
+    PerIp,
+}
+
 impl Viewers {
     /// Registers a viewer's address until the returned guard is dropped.
     pub fn register(&self, ip: IpAddr) -> ViewerGuard {
+        self.try_register(ip, usize::MAX, usize::MAX)
+            .expect("no limit")
+    }
+
+    /// Registers a viewer's address unless `max_total` viewers are connected, or `max_per_ip`
+    /// from this address.
+    pub fn try_register(
+        &self,
+        ip: IpAddr,
+        max_total: usize,
+        max_per_ip: usize,
+    ) -> Result<ViewerGuard, ViewersFull> {
         let ip = ip.to_canonical();
-        *self.0.write().expect("viewers lock").entry(ip).or_default() += 1;
-        ViewerGuard {
+        let mut table = self.0.write().expect("viewers lock");
+        if table.total >= max_total {
+            return Err(ViewersFull::Total);
+        }
+        let here = table.per_ip.get(&ip).copied().unwrap_or(0);
+        if here >= max_per_ip {
+            return Err(ViewersFull::PerIp);
+        }
+        table.per_ip.insert(ip, here + 1);
+        table.total += 1;
+        Ok(ViewerGuard {
             viewers: self.clone(),
             ip,
-        }
+        })
     }
 
     /// Whether a viewer is connected from `ip`.
@@ -97,18 +134,20 @@ impl Viewers {
         self.0
             .read()
             .expect("viewers lock")
+            .per_ip
             .contains_key(&ip.to_canonical())
     }
 }
 
 impl Drop for ViewerGuard {
     fn drop(&mut self) {
-        let mut map = self.viewers.0.write().expect("viewers lock");
-        if let Some(n) = map.get_mut(&self.ip) {
+        let mut table = self.viewers.0.write().expect("viewers lock");
+        if let Some(n) = table.per_ip.get_mut(&self.ip) {
             *n -= 1;
             if *n == 0 {
-                map.remove(&self.ip);
+                table.per_ip.remove(&self.ip);
             }
+            table.total -= 1;
         }
     }
 }
@@ -280,5 +319,20 @@ mod tests {
         )));
         let bot = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)";
         assert!(!f.keep(&hit("203.0.113.1", "GET", "/", Some(bot))));
+    }
+
+    #[test]
+    fn viewer_limits_total_and_per_address() {
+        let v = Viewers::default();
+        let a: IpAddr = "192.0.2.1".parse().unwrap();
+        let b: IpAddr = "192.0.2.2".parse().unwrap();
+        let g1 = v.try_register(a, 3, 2).unwrap();
+        let _g2 = v.try_register(a, 3, 2).unwrap();
+        assert_eq!(v.try_register(a, 3, 2).unwrap_err(), ViewersFull::PerIp);
+        let _g3 = v.try_register(b, 3, 2).unwrap();
+        assert_eq!(v.try_register(b, 3, 2).unwrap_err(), ViewersFull::Total);
+        drop(g1);
+        assert!(v.try_register(a, 3, 2).is_ok());
+        assert!(v.contains(a) && v.contains(b));
     }
 }

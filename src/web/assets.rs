@@ -31,6 +31,13 @@ pub async fn file(Path(name): Path<String>) -> Response {
     serve(&name)
 }
 
+/// An embedded text file's content (for pages filled in at run time).
+pub fn text(name: &str) -> String {
+    Assets::get(name)
+        .map(|f| String::from_utf8_lossy(&f.data).into_owned())
+        .unwrap_or_default()
+}
+
 fn serve(name: &str) -> Response {
     match Assets::get(name) {
         Some(f) => (

@@ -1,28 +1,44 @@
-//! Who may watch: the Origin check for WebSocket upgrades, the token, and the Host check.
+//! Who is asking: the real client address (behind a trusted proxy), the Origin check for
+//! WebSocket upgrades and forms, and the Host check against DNS rebinding.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
-use axum::extract::{Request, State};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
+use crate::filter::IpBlock;
+
 /// The access rules from the command line.
 #[derive(Debug, Clone, Default)]
 pub struct Access {
-    /// Required token for `/ws` and `/api/*`.
-    pub token: Option<String>,
     /// Origins accepted besides the server's own.
     pub allow_origin: Vec<String>,
     /// Refuse requests whose `Host` is not a loopback name (set when serving on loopback
     /// without a token, so a web page on another site cannot reach us by DNS rebinding).
     pub loopback_hosts_only: bool,
+    /// Proxies whose `X-Forwarded-For` and `X-Forwarded-Proto` are believed.
+    pub trust_proxy: Vec<IpBlock>,
+    /// Whether we serve TLS ourselves.
+    pub tls: bool,
+}
+
+/// Where a request really comes from: the peer, or with `--trust-proxy` the address the
+/// proxy says it forwards for. Put in the request's extensions by [`client_address`].
+#[derive(Debug, Clone, Copy)]
+pub struct Client {
+    /// The viewer's address.
+    pub ip: IpAddr,
+    /// Whether the viewer reached us over TLS (ours, or a trusted proxy's).
+    pub https: bool,
 }
 
 impl Access {
-    /// Whether a WebSocket upgrade may proceed: not from another site's page. Clients that
-    /// send no `Origin` are not browsers and are let through (the token still applies to them).
+    /// Whether a WebSocket upgrade (or a sign-in form) may proceed: not from another site's
+    /// page. Clients that send no `Origin` are not browsers and are let through (the token
+    /// still applies to them).
     pub fn origin_allowed(&self, headers: &HeaderMap) -> bool {
         let Some(origin) = headers.get(header::ORIGIN) else {
             return true;
@@ -43,44 +59,58 @@ impl Access {
                 .iter()
                 .any(|a| a.trim_end_matches('/').eq_ignore_ascii_case(origin));
         if !allowed {
-            tracing::info!("refused a WebSocket from foreign origin {origin:?}");
+            tracing::info!("refused a request from foreign origin {origin:?}");
         }
         allowed
     }
 
-    /// Whether the request carries the token, when one is required.
-    fn token_ok(&self, req: &Request) -> bool {
-        let Some(token) = &self.token else {
-            return true;
-        };
-        let bearer = req
-            .headers()
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "));
-        let query = req
-            .uri()
-            .query()
-            .and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("token=")));
-        [bearer, query]
-            .into_iter()
-            .flatten()
-            .any(|given| constant_time_eq(given.as_bytes(), token.as_bytes()))
+    fn trusted(&self, ip: IpAddr) -> bool {
+        self.trust_proxy.iter().any(|b| b.contains(ip))
+    }
+
+    /// The real client of a request from `peer`: with `--trust-proxy`, the right-most address
+    /// of `X-Forwarded-For` that is not itself a trusted proxy (the left-most ones are
+    /// whatever the client chose to send).
+    pub fn client(&self, peer: IpAddr, headers: &HeaderMap) -> Client {
+        let peer = peer.to_canonical();
+        if !self.trusted(peer) {
+            return Client {
+                ip: peer,
+                https: self.tls,
+            };
+        }
+        let mut ip = peer;
+        let forwarded = headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .collect::<Vec<_>>();
+        for hop in forwarded.iter().rev() {
+            let Ok(hop) = hop.trim().parse::<IpAddr>() else {
+                break;
+            };
+            ip = hop.to_canonical();
+            if !self.trusted(ip) {
+                break;
+            }
+        }
+        let https = self.tls
+            || headers
+                .get("x-forwarded-proto")
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|p| p.trim().eq_ignore_ascii_case("https"));
+        Client { ip, https }
     }
 }
 
-/// The answer to an upgrade from a foreign `Origin`.
+/// The answer to a request from a foreign `Origin`.
 pub fn foreign_origin() -> Response {
     (
         StatusCode::FORBIDDEN,
-        "WebSocket from a foreign Origin refused (see --allow-origin)\n",
+        "refused: request from a foreign Origin (see --allow-origin)\n",
     )
         .into_response()
-}
-
-/// Compares without stopping at the first difference, so timing does not leak the token.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// Whether a `Host` header names this machine's loopback.
@@ -100,21 +130,16 @@ fn is_loopback_host(host: &str) -> bool {
         || name.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
-/// Middleware: 401 on `/ws` and `/api/*` without the token.
-pub async fn require_token(
+/// Middleware: finds the real client ([`Client`]) and puts it in the request's extensions.
+pub async fn client_address(
     State(access): State<Arc<Access>>,
-    req: Request,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    mut req: Request,
     next: Next,
 ) -> Response {
-    if access.token_ok(&req) {
-        next.run(req).await
-    } else {
-        (
-            StatusCode::UNAUTHORIZED,
-            "a valid token is required (?token= or Authorization: Bearer)\n",
-        )
-            .into_response()
-    }
+    let client = access.client(peer.ip(), req.headers());
+    req.extensions_mut().insert(client);
+    next.run(req).await
 }
 
 /// Middleware: on loopback without a token, refuse a `Host` that is not loopback.
@@ -198,9 +223,38 @@ mod tests {
     }
 
     #[test]
-    fn tokens_compare_whole() {
-        assert!(constant_time_eq(b"abc", b"abc"));
-        assert!(!constant_time_eq(b"abc", b"abd"));
-        assert!(!constant_time_eq(b"abc", b"abcd"));
+    fn forwarded_for_only_from_trusted_proxies() {
+        let a = Access {
+            trust_proxy: vec![
+                "127.0.0.1/32".parse().unwrap(),
+                "10.0.0.0/8".parse().unwrap(),
+            ],
+            ..Default::default()
+        };
+        let xff = headers(&[
+            (
+                header::HeaderName::from_static("x-forwarded-for"),
+                "6.6.6.6, 203.0.113.9, 10.1.1.1",
+            ),
+            (
+                header::HeaderName::from_static("x-forwarded-proto"),
+                "https",
+            ),
+        ]);
+        let c = a.client("127.0.0.1".parse().unwrap(), &xff);
+        assert_eq!(c.ip, "203.0.113.9".parse::<IpAddr>().unwrap());
+        assert!(c.https);
+        // From anyone else the header is the client's own claim: ignored.
+        let c = a.client("198.51.100.4".parse().unwrap(), &xff);
+        assert_eq!(c.ip, "198.51.100.4".parse::<IpAddr>().unwrap());
+        assert!(!c.https);
+        // No header, or garbage: the proxy itself.
+        let c = a.client("127.0.0.1".parse().unwrap(), &HeaderMap::new());
+        assert_eq!(c.ip, "127.0.0.1".parse::<IpAddr>().unwrap());
+        let junk = headers(&[(header::HeaderName::from_static("x-forwarded-for"), "nope")]);
+        assert_eq!(
+            a.client("127.0.0.1".parse().unwrap(), &junk).ip,
+            "127.0.0.1".parse::<IpAddr>().unwrap()
+        );
     }
 }

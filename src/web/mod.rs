@@ -1,77 +1,196 @@
 //! web: serves the dashboard, the WebSocket of hits, the JSON API, metrics and the seed's tests.
 //!
 //! Safe by default: every response carries a strict Content-Security-Policy; WebSocket upgrades
-//! from a foreign `Origin` are refused; with a token, `/ws` and `/api/*` demand it; on loopback
-//! without a token, a `Host` that is not loopback is refused (DNS rebinding).
+//! from a foreign `Origin` are refused; with a token, `/`, `/ws`, `/api/*` and `/metrics`
+//! demand a sign-in ([`auth`]); on loopback without a token, a `Host` that is not loopback is
+//! refused (DNS rebinding). Served with axum-server, over rustls when asked ([`tls`]), with
+//! bounded request heads, a deadline for them, and limits on viewers.
 
 mod assets;
+mod auth;
 mod guard;
 mod seed;
+mod tls;
 mod viewer;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{ConnectInfo, State, WebSocketUpgrade};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::extract::ws::{CloseFrame, Message, WebSocket};
+use axum::extract::{Extension, Form, Query, State, WebSocketUpgrade};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
-use axum::serve::ListenerExt;
+use axum_server::tls_rustls::RustlsConfig;
+use serde::Deserialize;
 use tower_http::set_header::SetResponseHeaderLayer;
 
-use crate::filter::Viewers;
+use crate::filter::{ViewerGuard, Viewers, ViewersFull};
 use crate::hub::Hub;
 
-pub use guard::Access;
+pub use auth::{Auth, COOKIE, SESSION_DAYS, session_cookie};
+pub use guard::{Access, Client};
+pub use tls::{TlsError, TlsFiles};
 
-/// The policy sent with every response: no inline script or style, frames only for the preview.
-pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
-img-src 'self' data:; connect-src 'self' ws: wss:; frame-src http: https:; object-src 'none'; \
-base-uri 'none'; frame-ancestors 'none'; form-action 'none'";
+/// The largest message a viewer may send (viewers only send `resume`); a bigger one closes
+/// the socket with 1009.
+pub const MAX_VIEWER_MESSAGE: usize = 4 * 1024;
+/// What tungstenite itself will buffer of one incoming message before giving up.
+const MAX_BUFFERED_MESSAGE: usize = 64 * 1024;
+/// The largest request head (request line and headers) read before answering 431.
+const MAX_REQUEST_HEAD: usize = 64 * 1024;
+
+/// The policy sent with every response: no inline script or style, frames only for the
+/// preview of `--site` (none without it), and never framed itself.
+pub fn content_security_policy(site: Option<&str>) -> String {
+    let frames = match site {
+        Some(site) => site_origin(site),
+        None => "'none'".to_owned(),
+    };
+    format!(
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+         connect-src 'self' ws: wss:; frame-src {frames}; object-src 'none'; base-uri 'none'; \
+         frame-ancestors 'none'; form-action 'self'"
+    )
+}
+
+/// `https://example.com` of `https://example.com/blog`.
+fn site_origin(site: &str) -> String {
+    let (scheme, rest) = site.split_once("://").unwrap_or(("https", site));
+    let host: String = rest
+        .split(['/', '?', '#'])
+        .next()
+        .unwrap_or(rest)
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(*c))
+        .collect();
+    format!("{scheme}://{host}")
+}
+
+/// Limits on viewers and their sockets.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// `--max-viewers`: WebSockets open at once, all addresses together.
+    pub max_viewers: usize,
+    /// `--max-viewers-per-ip`: WebSockets open at once from one address.
+    pub max_viewers_per_ip: usize,
+    /// A viewer is pinged this often ...
+    pub ping_every: Duration,
+    /// ... and dropped when it has said nothing (no pong, no message) for this long.
+    pub silent_for: Duration,
+    /// A viewer whose socket accepts nothing for this long is disconnected.
+    pub write_timeout: Duration,
+    /// A connection that has not sent a whole request head within this is closed (slowloris).
+    pub request_head_timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_viewers: 10_000,
+            max_viewers_per_ip: 64,
+            ping_every: Duration::from_secs(20),
+            silent_for: Duration::from_secs(60),
+            write_timeout: Duration::from_secs(30),
+            request_head_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// What the web stage counts for `/metrics`.
+#[derive(Debug, Default)]
+pub struct Counters {
+    /// Upgrades refused for a foreign Origin.
+    pub refused_origin: AtomicU64,
+    /// Upgrades refused past `--max-viewers`.
+    pub refused_full: AtomicU64,
+    /// Upgrades refused past `--max-viewers-per-ip`.
+    pub refused_per_ip: AtomicU64,
+    /// Requests with a wrong token or a forged cookie.
+    pub auth_failures: AtomicU64,
+    /// Requests refused (429) after too many failures from their address.
+    pub auth_limited: AtomicU64,
+    /// Viewers dropped because their socket stopped accepting data.
+    pub dropped_slow: AtomicU64,
+    /// Viewers dropped because they stopped answering pings.
+    pub dropped_silent: AtomicU64,
+    /// Viewers dropped for sending a message over [`MAX_VIEWER_MESSAGE`].
+    pub dropped_oversize: AtomicU64,
+}
+
+impl Counters {
+    fn add(counter: &AtomicU64) {
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+}
 
 /// What the handlers share.
 #[derive(Clone)]
 pub struct WebState {
     /// Where hits come from.
     pub hub: Hub,
-    /// Addresses of connected viewers, for the filter.
+    /// Addresses of connected viewers, for the filter and the limits.
     pub viewers: Viewers,
-    /// Who may connect.
+    /// Where requests come from and which are let through.
     pub access: Arc<Access>,
-    /// A viewer whose socket accepts nothing for this long is disconnected.
-    pub write_timeout: Duration,
+    /// The token and sign-in.
+    pub auth: Arc<Auth>,
+    /// Limits on viewers.
+    pub limits: Limits,
+    /// Counts for `/metrics`.
+    pub counters: Arc<Counters>,
+    /// The path everything is served under: `/`, or `/PREFIX/` behind a proxy.
+    pub base_path: Arc<str>,
+    /// The Content-Security-Policy header.
+    pub csp: HeaderValue,
     /// Becomes true when the server shuts down: viewers close their sockets.
     pub closing: tokio::sync::watch::Receiver<bool>,
 }
 
-/// The application's routes.
+/// The application's routes, under the base path.
 pub fn router(state: WebState) -> Router {
-    let api = Router::new()
-        .route("/ws", get(ws_hits))
-        .route("/api/stats", get(api_stats))
+    let base = state.base_path.to_string();
+    let at = |rest: &str| format!("{base}{rest}");
+    let signed_in = Router::new()
+        .route(&at("ws"), get(ws_hits))
+        .route(&at("api/stats"), get(api_stats))
+        .route(&at("metrics"), get(metrics))
         .route_layer(axum::middleware::from_fn_with_state(
-            state.access.clone(),
-            guard::require_token,
+            state.clone(),
+            require_sign_in,
         ));
-    Router::new()
-        .route("/", get(|| assets::page("index.html")))
-        .route("/assets/{file}", get(assets::file))
-        .route("/healthz", get(|| async { "ok" }))
-        .route("/metrics", get(metrics))
-        .route("/countdown", get(|| assets::page("countdown.html")))
-        .route("/countdown/ws", get(seed::countdown))
-        .route("/echo", get(|| assets::page("echo.html")))
-        .route("/echo/ws", get(seed::echo))
-        .merge(api)
+    let mut routes = Router::new()
+        .route(&base, get(dashboard).post(sign_in))
+        .route(&at("assets/{file}"), get(assets::file))
+        .route(&at("healthz"), get(|| async { "ok" }))
+        .route(&at("countdown"), get(|| assets::page("countdown.html")))
+        .route(&at("countdown/ws"), get(seed::countdown))
+        .route(&at("echo"), get(|| assets::page("echo.html")))
+        .route(&at("echo/ws"), get(seed::echo))
+        .merge(signed_in);
+    if base != "/" {
+        // `/webpeek` → `/webpeek/`, so the page's relative links resolve under the prefix.
+        let to = base.clone();
+        routes = routes.route(
+            base.trim_end_matches('/'),
+            get(move || async move { Redirect::permanent(&to) }),
+        );
+    }
+    routes
         .layer(axum::middleware::from_fn_with_state(
             state.access.clone(),
             guard::check_host,
         ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.access.clone(),
+            guard::client_address,
+        ))
         .layer(SetResponseHeaderLayer::overriding(
             header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+            state.csp.clone(),
         ))
         .layer(SetResponseHeaderLayer::overriding(
             header::X_CONTENT_TYPE_OPTIONS,
@@ -84,36 +203,243 @@ pub fn router(state: WebState) -> Router {
         .with_state(state)
 }
 
-/// Serves until `shutdown` completes.
+/// Serves on `listener` (over TLS when `tls` is given) until `shutdown` completes; open
+/// connections then get a few seconds to finish.
 pub async fn serve(
-    listener: tokio::net::TcpListener,
+    listener: std::net::TcpListener,
+    tls: Option<(TlsFiles, Arc<rustls::ServerConfig>)>,
     state: WebState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    // Frames are small and latency is the point: no Nagle delay on viewers' sockets.
-    let listener = listener.tap_io(|tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!("TCP_NODELAY: {e}");
+    let head_timeout = state.limits.request_head_timeout;
+    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    let handle = axum_server::Handle::new();
+    {
+        let handle = handle.clone();
+        tokio::spawn(async move {
+            shutdown.await;
+            handle.graceful_shutdown(Some(Duration::from_secs(5)));
+        });
+    }
+    listener.set_nonblocking(true)?;
+    // The default acceptor sets TCP_NODELAY: frames are small and latency is the point.
+    let mut server = axum_server::from_tcp(listener)?
+        .handle(handle)
+        // A connection must send its first request head within this (slowloris) ...
+        .first_request_timeout(head_timeout);
+    // ... and every later one too; heads are bounded in size.
+    server
+        .http_builder()
+        .http1()
+        .header_read_timeout(head_timeout)
+        .max_buf_size(MAX_REQUEST_HEAD);
+    match tls {
+        None => server.serve(app).await,
+        Some((files, config)) => {
+            let rustls = RustlsConfig::from_config(config);
+            tokio::spawn(tls::reload_on_change(files, rustls.clone()));
+            let acceptor = axum_server::tls_rustls::RustlsAcceptor::new(rustls)
+                .handshake_timeout(head_timeout);
+            server.acceptor(acceptor).serve(app).await
         }
-    });
-    axum::serve(
-        listener,
-        router(state).into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
+    }
 }
 
-async fn ws_hits(
-    ws: WebSocketUpgrade,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+/// Middleware: `/ws`, `/api/*` and `/metrics` only for those signed in.
+async fn require_sign_in(
     State(state): State<WebState>,
+    Extension(client): Extension<Client>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let verdict = state.auth.verdict(req.headers(), client.ip);
+    if verdict == auth::Verdict::Granted {
+        return next.run(req).await;
+    }
+    state.count_refusal(verdict).await;
+    auth::refusal(verdict)
+}
+
+impl WebState {
+    /// Counts a refused credential, and lets a wrong guess wait a little.
+    async fn count_refusal(&self, verdict: auth::Verdict) {
+        match verdict {
+            auth::Verdict::Refused => {
+                Counters::add(&self.counters.auth_failures);
+                tokio::time::sleep(auth::FAILURE_DELAY).await;
+            }
+            auth::Verdict::Limited(_) => Counters::add(&self.counters.auth_limited),
+            auth::Verdict::Granted | auth::Verdict::Missing => {}
+        }
+    }
+
+    /// Lets a WebSocket in, or says why not: a foreign Origin (403), too many viewers (503).
+    fn admit(&self, client: Client, headers: &HeaderMap) -> Result<ViewerGuard, Refusal> {
+        if !self.access.origin_allowed(headers) {
+            Counters::add(&self.counters.refused_origin);
+            return Err(Refusal::Origin);
+        }
+        let limits = &self.limits;
+        self.viewers
+            .try_register(client.ip, limits.max_viewers, limits.max_viewers_per_ip)
+            .map_err(|full| {
+                Counters::add(match full {
+                    ViewersFull::Total => &self.counters.refused_full,
+                    ViewersFull::PerIp => &self.counters.refused_per_ip,
+                });
+                tracing::info!("refused a WebSocket from {}: {full:?}", client.ip);
+                Refusal::Full(full)
+            })
+    }
+}
+
+/// Why a WebSocket upgrade was refused.
+#[derive(Debug)]
+enum Refusal {
+    Origin,
+    Full(ViewersFull),
+}
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        let text = match self {
+            Refusal::Origin => return guard::foreign_origin(),
+            Refusal::Full(ViewersFull::Total) => {
+                "too many viewers connected (--max-viewers); try again later\n"
+            }
+            Refusal::Full(ViewersFull::PerIp) => {
+                "too many viewers from this address (--max-viewers-per-ip)\n"
+            }
+        };
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [(header::RETRY_AFTER, "10")],
+            text,
+        )
+            .into_response()
+    }
+}
+
+/// Bounds what one incoming WebSocket message may buffer.
+fn bounded(ws: WebSocketUpgrade) -> WebSocketUpgrade {
+    ws.max_message_size(MAX_BUFFERED_MESSAGE)
+        .max_frame_size(MAX_BUFFERED_MESSAGE)
+}
+
+/// Whether a viewer's message is over [`MAX_VIEWER_MESSAGE`]; if so, closes with 1009.
+async fn refuse_oversize(socket: &mut WebSocket, msg: &Message) -> bool {
+    let len = match msg {
+        Message::Text(t) => t.len(),
+        Message::Binary(b) => b.len(),
+        _ => 0,
+    };
+    if len <= MAX_VIEWER_MESSAGE {
+        return false;
+    }
+    close_too_big(socket).await;
+    true
+}
+
+/// Closes with 1009 (message too big).
+async fn close_too_big(socket: &mut WebSocket) {
+    let _ = socket
+        .send(Message::Close(Some(CloseFrame {
+            code: 1009,
+            reason: "message too big (4 KiB at most)".into(),
+        })))
+        .await;
+}
+
+#[derive(Deserialize)]
+struct SignInForm {
+    token: String,
+}
+
+/// `GET /`: the dashboard, or the sign-in page; `?token=` signs in and redirects.
+async fn dashboard(
+    State(state): State<WebState>,
+    Extension(client): Extension<Client>,
+    uri: Uri,
     headers: HeaderMap,
+) -> Response {
+    if !state.auth.required() {
+        return assets::page("index.html").await;
+    }
+    if let Ok(Query(form)) = Query::<SignInForm>::try_from_uri(&uri) {
+        return finish_sign_in(&state, client, &form.token).await;
+    }
+    let verdict = state.auth.verdict(&headers, client.ip);
+    state.count_refusal(verdict).await;
+    match verdict {
+        auth::Verdict::Granted => assets::page("index.html").await,
+        auth::Verdict::Missing => auth::sign_in_page(StatusCode::UNAUTHORIZED, ""),
+        auth::Verdict::Refused => auth::sign_in_page(
+            StatusCode::UNAUTHORIZED,
+            "Your sign-in is no longer valid: paste the token again.",
+        ),
+        auth::Verdict::Limited(wait) => limited_page(wait),
+    }
+}
+
+/// `POST /`: the sign-in form.
+async fn sign_in(
+    State(state): State<WebState>,
+    Extension(client): Extension<Client>,
+    headers: HeaderMap,
+    Form(form): Form<SignInForm>,
 ) -> Response {
     if !state.access.origin_allowed(&headers) {
         return guard::foreign_origin();
     }
-    ws.on_upgrade(move |socket| viewer::run(socket, state, peer.ip()))
+    finish_sign_in(&state, client, &form.token).await
+}
+
+async fn finish_sign_in(state: &WebState, client: Client, token: &str) -> Response {
+    let base = state.base_path.to_string();
+    let verdict = state.auth.sign_in(token, client.ip);
+    state.count_refusal(verdict).await;
+    match verdict {
+        auth::Verdict::Granted => {
+            let mut response = Redirect::to(&base).into_response();
+            if let Some(session) = state.auth.new_session() {
+                response.headers_mut().insert(
+                    header::SET_COOKIE,
+                    auth::set_cookie(&session, &base, client.https),
+                );
+            }
+            response
+                .headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            response
+        }
+        auth::Verdict::Limited(wait) => limited_page(wait),
+        auth::Verdict::Refused | auth::Verdict::Missing => {
+            auth::sign_in_page(StatusCode::UNAUTHORIZED, "That token is not right.")
+        }
+    }
+}
+
+fn limited_page(wait: u64) -> Response {
+    auth::too_many(
+        wait,
+        auth::sign_in_page(
+            StatusCode::TOO_MANY_REQUESTS,
+            "Too many failed attempts from your address: wait a minute, then try again.",
+        ),
+    )
+}
+
+async fn ws_hits(
+    ws: WebSocketUpgrade,
+    State(state): State<WebState>,
+    Extension(client): Extension<Client>,
+    headers: HeaderMap,
+) -> Response {
+    let registered = match state.admit(client, &headers) {
+        Ok(guard) => guard,
+        Err(refused) => return refused.into_response(),
+    };
+    bounded(ws).on_upgrade(move |socket| viewer::run(socket, state, registered))
 }
 
 async fn api_stats(State(state): State<WebState>) -> Response {
@@ -153,6 +479,46 @@ async fn metrics(State(state): State<WebState>) -> Response {
             let _ = writeln!(out, "webpeek_responses_total{{class=\"{class}\"}} {n}");
         }
     }
+    let c = &state.counters;
+    let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
+    let mut labelled = |name: &str, help: &str, label: &str, values: &[(&str, u64)]| {
+        let _ = writeln!(
+            out,
+            "# HELP webpeek_{name} {help}\n# TYPE webpeek_{name} counter"
+        );
+        for (value_label, n) in values {
+            let _ = writeln!(out, "webpeek_{name}{{{label}=\"{value_label}\"}} {n}");
+        }
+    };
+    labelled(
+        "refused_upgrades_total",
+        "WebSocket upgrades refused.",
+        "reason",
+        &[
+            ("origin", load(&c.refused_origin)),
+            ("max_viewers", load(&c.refused_full)),
+            ("max_viewers_per_ip", load(&c.refused_per_ip)),
+        ],
+    );
+    labelled(
+        "auth_failures_total",
+        "Requests with a wrong token or forged cookie (wrong), and refused after too many (limited).",
+        "kind",
+        &[
+            ("wrong", load(&c.auth_failures)),
+            ("limited", load(&c.auth_limited)),
+        ],
+    );
+    labelled(
+        "dropped_viewers_total",
+        "Viewers disconnected by webpeek.",
+        "reason",
+        &[
+            ("slow", load(&c.dropped_slow)),
+            ("silent", load(&c.dropped_silent)),
+            ("oversize", load(&c.dropped_oversize)),
+        ],
+    );
     let _ = writeln!(
         out,
         "# HELP webpeek_viewers Connected viewers.\n# TYPE webpeek_viewers gauge\nwebpeek_viewers {}",

@@ -3,22 +3,27 @@
 use std::time::Duration;
 
 use axum::extract::ws::{Message, WebSocket};
-use axum::extract::{State, WebSocketUpgrade};
+use axum::extract::{Extension, State, WebSocketUpgrade};
 use axum::http::HeaderMap;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 
-use super::WebState;
+use super::{Client, WebState};
 
 /// `10`, `9`, … `0` at random intervals under a second, then `BOOM!`, then close.
+/// Its sockets count as viewers for the limits.
 pub async fn countdown(
     ws: WebSocketUpgrade,
     State(state): State<WebState>,
+    Extension(client): Extension<Client>,
     headers: HeaderMap,
 ) -> Response {
-    if !state.access.origin_allowed(&headers) {
-        return super::guard::foreign_origin();
+    match state.admit(client, &headers) {
+        Ok(registered) => super::bounded(ws).on_upgrade(move |socket| async move {
+            run_countdown(socket).await;
+            drop(registered);
+        }),
+        Err(refused) => refused.into_response(),
     }
-    ws.on_upgrade(run_countdown)
 }
 
 async fn run_countdown(mut socket: WebSocket) {
@@ -37,17 +42,27 @@ async fn run_countdown(mut socket: WebSocket) {
     }
 }
 
-/// Sends every message back.
+/// Sends every message back (up to 4 KiB each; a bigger one closes with 1009). Its sockets
+/// count as viewers for the limits.
 pub async fn echo(
     ws: WebSocketUpgrade,
     State(state): State<WebState>,
+    Extension(client): Extension<Client>,
     headers: HeaderMap,
 ) -> Response {
-    if !state.access.origin_allowed(&headers) {
-        return super::guard::foreign_origin();
-    }
-    ws.on_upgrade(|mut socket| async move {
-        while let Some(Ok(msg)) = socket.recv().await {
+    let registered = match state.admit(client, &headers) {
+        Ok(registered) => registered,
+        Err(refused) => return refused.into_response(),
+    };
+    super::bounded(ws).on_upgrade(|mut socket| async move {
+        let _registered = registered;
+        loop {
+            let Some(Ok(msg)) = socket.recv().await else {
+                return;
+            };
+            if super::refuse_oversize(&mut socket, &msg).await {
+                return;
+            }
             let reply = match msg {
                 Message::Text(_) | Message::Binary(_) => msg,
                 Message::Close(_) => return,

@@ -1,13 +1,14 @@
-//! One viewer's WebSocket: hello, optional resume, backlog, then live frames until it leaves.
+//! One viewer's WebSocket: hello, optional resume, backlog, then live frames until it leaves,
+//! stops reading, stops answering pings, or sends more than a small control message.
 
-use std::net::IpAddr;
 use std::time::Duration;
 
 use axum::extract::ws::{Message, WebSocket};
 use serde::Deserialize;
 use tokio::sync::broadcast::error::RecvError;
 
-use super::WebState;
+use super::{Counters, WebState};
+use crate::filter::ViewerGuard;
 use crate::hub::{self, MAX_FRAME_HITS};
 
 /// How long a new viewer has to ask for a resume before it gets the whole backlog (the
@@ -21,32 +22,41 @@ struct ClientMessage {
     after: Option<u64>,
 }
 
-/// Sends, giving up on a viewer whose socket has accepted nothing for the write timeout.
+/// Sends, giving up on a viewer whose socket has accepted nothing for the write timeout
+/// (counted as dropped for being slow).
 async fn send(
     socket: &mut WebSocket,
     text: axum::extract::ws::Utf8Bytes,
-    timeout: Duration,
+    state: &WebState,
 ) -> bool {
-    matches!(
-        tokio::time::timeout(timeout, socket.send(Message::Text(text))).await,
-        Ok(Ok(()))
-    )
+    match tokio::time::timeout(state.limits.write_timeout, socket.send(Message::Text(text))).await {
+        Ok(Ok(())) => true,
+        Ok(Err(_)) => false,
+        Err(_) => {
+            Counters::add(&state.counters.dropped_slow);
+            false
+        }
+    }
 }
 
-/// Serves one viewer until it disconnects or stops accepting data.
-pub async fn run(mut socket: WebSocket, state: WebState, ip: IpAddr) {
-    let _registered = state.viewers.register(ip);
-    let timeout = state.write_timeout;
+/// Serves one viewer (registered for the filter and the limits until it leaves) until it
+/// disconnects or is dropped.
+pub async fn run(mut socket: WebSocket, state: WebState, registered: ViewerGuard) {
+    let _registered = registered;
     let hub = &state.hub;
     // Subscribe first: hits published while this viewer decides whether to resume wait in its
     // queue, and the backlog snapshot covers everything up to the hello's `seq`.
     let mut sub = hub.subscribe();
     let mut last = sub.last_seq;
-    if !send(&mut socket, hub.hello(last), timeout).await {
+    if !send(&mut socket, hub.hello(last), &state).await {
         return;
     }
     let mut after = None;
     match tokio::time::timeout(RESUME_WAIT, socket.recv()).await {
+        Ok(Some(Ok(msg))) if super::refuse_oversize(&mut socket, &msg).await => {
+            Counters::add(&state.counters.dropped_oversize);
+            return;
+        }
         Ok(Some(Ok(Message::Text(t)))) => {
             if let Ok(m) = serde_json::from_str::<ClientMessage>(t.as_str())
                 && m.kind == "resume"
@@ -68,7 +78,7 @@ pub async fn run(mut socket: WebSocket, state: WebState, ip: IpAddr) {
                 if !send(
                     &mut socket,
                     hub::Message::Lagged { missed }.to_text(),
-                    timeout,
+                    &state,
                 )
                 .await
                 {
@@ -83,7 +93,7 @@ pub async fn run(mut socket: WebSocket, state: WebState, ip: IpAddr) {
         if !send(
             &mut socket,
             hub::Message::Hits { hits: chunk }.to_text(),
-            timeout,
+            &state,
         )
         .await
         {
@@ -94,7 +104,7 @@ pub async fn run(mut socket: WebSocket, state: WebState, ip: IpAddr) {
         && !send(
             &mut socket,
             hub::Message::Hosts { hosts: &sub.hosts }.to_text(),
-            timeout,
+            &state,
         )
         .await
     {
@@ -102,6 +112,11 @@ pub async fn run(mut socket: WebSocket, state: WebState, ip: IpAddr) {
     }
     drop(sub.backlog);
     let mut closing = state.closing.clone();
+    // Anything the viewer sends (a pong above all) shows it is still there.
+    let mut heard = tokio::time::Instant::now();
+    let mut ping = tokio::time::interval(state.limits.ping_every);
+    ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    ping.tick().await;
     loop {
         tokio::select! {
             _ = async { let _ = closing.wait_for(|c| *c).await; } => {
@@ -113,13 +128,13 @@ pub async fn run(mut socket: WebSocket, state: WebState, ip: IpAddr) {
                     if let Some(seqs) = &frame.seqs {
                         if *seqs.start() > last + 1 {
                             let missed = seqs.start() - last - 1;
-                            if !send(&mut socket, hub::Message::Lagged { missed }.to_text(), timeout).await {
+                            if !send(&mut socket, hub::Message::Lagged { missed }.to_text(), &state).await {
                                 return;
                             }
                         }
                         last = *seqs.end();
                     }
-                    if !send(&mut socket, frame.text, timeout).await {
+                    if !send(&mut socket, frame.text, &state).await {
                         return;
                     }
                 }
@@ -127,9 +142,29 @@ pub async fn run(mut socket: WebSocket, state: WebState, ip: IpAddr) {
                 Err(RecvError::Lagged(_)) => continue,
                 Err(RecvError::Closed) => return,
             },
+            _ = ping.tick() => {
+                if heard.elapsed() >= state.limits.silent_for {
+                    Counters::add(&state.counters.dropped_silent);
+                    tracing::debug!("dropped a viewer that stopped answering pings");
+                    return;
+                }
+                let ping = tokio::time::timeout(
+                    state.limits.write_timeout,
+                    socket.send(Message::Ping(Default::default())),
+                );
+                if !matches!(ping.await, Ok(Ok(()))) {
+                    return;
+                }
+            }
             msg = socket.recv() => match msg {
                 Some(Ok(Message::Close(_))) | Some(Err(_)) | None => return,
-                Some(Ok(_)) => {}
+                Some(Ok(msg)) => {
+                    if super::refuse_oversize(&mut socket, &msg).await {
+                        Counters::add(&state.counters.dropped_oversize);
+                        return;
+                    }
+                    heard = tokio::time::Instant::now();
+                }
             },
         }
     }

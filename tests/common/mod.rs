@@ -37,6 +37,8 @@ pub struct Server {
     pub addr: SocketAddr,
     pub dir: tempfile::TempDir,
     pub log: PathBuf,
+    /// What webpeek wrote to stderr so far.
+    pub output: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl Server {
@@ -63,7 +65,7 @@ impl Server {
         args: &[std::ffi::OsString],
         stdin: Stdio,
     ) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_webpeek"))
+        let child = Command::new(env!("CARGO_BIN_EXE_webpeek"))
             .args([
                 "--listen",
                 "127.0.0.1:0",
@@ -77,11 +79,22 @@ impl Server {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
+        Self::adopt(child, dir, log)
+    }
+
+    /// Takes over a webpeek started by the caller (stderr piped): waits until it serves.
+    pub fn adopt(mut child: Child, dir: tempfile::TempDir, log: PathBuf) -> Server {
         let stderr = child.stderr.take().unwrap();
         let (tx, rx) = std::sync::mpsc::channel();
+        let output = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let lines = output.clone();
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if let Some(rest) = line.strip_prefix("webpeek: serving http://") {
+                lines.lock().unwrap().push(line.clone());
+                if let Some(rest) = line
+                    .strip_prefix("webpeek: serving http://")
+                    .or_else(|| line.strip_prefix("webpeek: serving https://"))
+                {
                     let _ = tx.send(rest.split('/').next().unwrap().to_string());
                 }
                 eprintln!("[webpeek] {line}");
@@ -97,7 +110,48 @@ impl Server {
             addr,
             dir,
             log,
+            output,
         }
+    }
+
+    /// Waits (bounded) until webpeek has written a line containing `needle` to stderr.
+    pub fn wait_output(&self, needle: &str, limit: Duration) -> String {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(l) = self
+                .output
+                .lock()
+                .unwrap()
+                .iter()
+                .find(|l| l.contains(needle))
+            {
+                return l.clone();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "webpeek never said {needle:?}; it said:\n{}",
+                self.output.lock().unwrap().join("\n")
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// One HTTP/1.1 request: (status, lower-cased headers, body).
+    pub fn request(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> Reply {
+        http_request(self.addr, None, method, path, headers, body)
+    }
+
+    /// Reads `/metrics` with this bearer token and returns the value of one sample line.
+    pub fn metric(&self, token: Option<&str>, sample: &str) -> u64 {
+        let auth = token.map(|t| format!("Bearer {t}"));
+        let headers: Vec<(&str, &str)> =
+            auth.iter().map(|a| ("authorization", a.as_str())).collect();
+        let r = self.request("GET", "/metrics", &headers, "");
+        assert_eq!(r.status, 200, "{}", r.body);
+        r.body
+            .lines()
+            .find_map(|l| l.strip_prefix(sample).and_then(|v| v.trim().parse().ok()))
+            .unwrap_or_else(|| panic!("no {sample} in\n{}", r.body))
     }
 
     pub fn append(&self, text: impl AsRef<[u8]>) {
@@ -165,6 +219,91 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// An HTTP answer.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    /// Header names lower-cased, in order.
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl Reply {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// One HTTP/1.1 request over a fresh connection, from `from` (a loopback source address)
+/// when given.
+pub fn http_request(
+    addr: SocketAddr,
+    from: Option<std::net::IpAddr>,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> Reply {
+    let mut s = connect_from(addr, from);
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let extra: String = headers
+        .iter()
+        .map(|(k, v)| format!("{k}: {v}\r\n"))
+        .collect();
+    let has_host = headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("host"));
+    let host = if has_host {
+        String::new()
+    } else {
+        format!("Host: {addr}\r\n")
+    };
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\n{host}{extra}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut raw = Vec::new();
+    // A reset after a partial answer still leaves what was read.
+    let _ = s.read_to_end(&mut raw);
+    parse_reply(&raw)
+}
+
+/// Parses a whole HTTP/1.1 answer (not chunked).
+pub fn parse_reply(raw: &[u8]) -> Reply {
+    let text = String::from_utf8_lossy(raw).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .and_then(|l| l.split(' ').nth(1))
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    Reply {
+        status,
+        headers,
+        body: body.to_string(),
+    }
+}
+
+/// A TCP connection to `addr`, from a given loopback source address when asked (127.0.0.2
+/// is "another client" to webpeek).
+pub fn connect_from(addr: SocketAddr, from: Option<std::net::IpAddr>) -> TcpStream {
+    let Some(ip) = from else {
+        return TcpStream::connect(addr).unwrap();
+    };
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    socket.bind(&SocketAddr::new(ip, 0).into()).unwrap();
+    socket.connect(&addr.into()).unwrap();
+    socket.into()
 }
 
 pub fn http_get(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> (u16, String) {
