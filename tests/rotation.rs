@@ -19,12 +19,14 @@
 
 mod common;
 
+use common::nginx::Nginx;
+
 use std::collections::HashSet;
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
@@ -1026,109 +1028,7 @@ fn window_report(
 }
 
 // ---------------------------------------------------------------------------------------------
-// nginx
-
-/// A real nginx (master + 1 worker) in a temp dir, stopped on drop.
-struct Nginx {
-    child: Child,
-    conf: PathBuf,
-    prefix: PathBuf,
-    port: u16,
-}
-
-impl Nginx {
-    fn start(dir: &Path) -> Nginx {
-        let port = {
-            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-            l.local_addr().unwrap().port()
-        };
-        std::fs::create_dir_all(dir.join("tmp")).unwrap();
-        let d = dir.display();
-        let conf = dir.join("nginx.conf");
-        std::fs::write(
-            &conf,
-            format!(
-                "daemon off;\nmaster_process on;\nworker_processes 1;\nuser root;\n\
-                 pid {d}/nginx.pid;\nerror_log {d}/error.log;\n\
-                 events {{ worker_connections 64; }}\n\
-                 http {{\n  access_log {d}/access.log combined;\n\
-                 client_body_temp_path {d}/tmp/body;\n  proxy_temp_path {d}/tmp/proxy;\n\
-                 fastcgi_temp_path {d}/tmp/fastcgi;\n  uwsgi_temp_path {d}/tmp/uwsgi;\n\
-                 scgi_temp_path {d}/tmp/scgi;\n\
-                 server {{ listen 127.0.0.1:{port}; location / {{ return 200 \"ok\\n\"; }} }}\n}}\n"
-            ),
-        )
-        .unwrap();
-        let child = Command::new("/usr/sbin/nginx")
-            .arg("-c")
-            .arg(&conf)
-            .arg("-p")
-            .arg(dir)
-            .arg("-e")
-            .arg(dir.join("error.log"))
-            .stdin(Stdio::null())
-            .spawn()
-            .expect("nginx is installed (/usr/sbin/nginx)");
-        let mut ng = Nginx {
-            child,
-            conf,
-            prefix: dir.to_owned(),
-            port,
-        };
-        let deadline = Instant::now() + 10 * SECOND;
-        loop {
-            if let Ok(Some(status)) = ng.child.try_wait() {
-                let err = std::fs::read_to_string(dir.join("error.log")).unwrap_or_default();
-                panic!("nginx exited at start ({status}): {err}");
-            }
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-                && dir.join("access.log").exists()
-            {
-                return ng;
-            }
-            assert!(Instant::now() < deadline, "nginx did not start");
-            std::thread::sleep(20 * MS);
-        }
-    }
-}
-
-/// `nginx -s reopen`: the master reopens the log and tells its worker to.
-fn nginx_reopen(conf: &Path, prefix: &Path) {
-    {
-        let out = Command::new("/usr/sbin/nginx")
-            .arg("-c")
-            .arg(conf)
-            .arg("-p")
-            .arg(prefix)
-            .arg("-e")
-            .arg(prefix.join("error.log"))
-            .args(["-s", "reopen"])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "nginx -s reopen: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-}
-
-impl Drop for Nginx {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        let deadline = Instant::now() + 5 * SECOND;
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(20 * MS);
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+// nginx (tests/common/nginx.rs)
 
 /// One HTTP request from 127.0.0.2 (so the hit is not the viewer's own address, 127.0.0.1).
 async fn request_from_127_0_0_2(port: u16, path: &str) {
@@ -1164,7 +1064,7 @@ async fn nginx_reopen_after_mv_while_serving() {
     let _serial = serial().await;
     let t0 = Instant::now();
     let ndir = tempfile::tempdir().unwrap();
-    let nginx = Nginx::start(ndir.path());
+    let nginx = Nginx::start(ndir.path(), "location / { return 200 \"ok\\n\"; }");
     let log = ndir.path().join("access.log");
     let s = Server::start_on(
         tempfile::tempdir().unwrap(),
@@ -1206,7 +1106,7 @@ async fn nginx_reopen_after_mv_while_serving() {
                     // As nginx's docs say: mv, then reopen (this replaces the last access.log.1).
                     inodes.push(std::fs::metadata(&log).unwrap().ino());
                     std::fs::rename(&log, log.with_extension("log.1")).unwrap();
-                    nginx_reopen(&conf, &prefix);
+                    common::nginx::reopen(&conf, &prefix);
                     epochs.push(n);
                 }
                 sent.push(now_us());

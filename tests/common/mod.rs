@@ -1,6 +1,8 @@
 //! A real webpeek process on a free loopback port, and real clients for it.
 #![allow(dead_code)]
 
+pub mod nginx;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
