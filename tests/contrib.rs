@@ -30,13 +30,19 @@ fn unit_keeps_its_hardening() {
         "CapabilityBoundingSet=\n",
         "ExecReload=/bin/kill -HUP $MAINPID",
     ] {
-        assert!(UNIT.contains(directive), "contrib/webpeek.service lost {directive:?}");
+        assert!(
+            UNIT.contains(directive),
+            "contrib/webpeek.service lost {directive:?}"
+        );
     }
 }
 
 #[test]
 fn unit_passes_systemd_analyze_verify() {
-    let Ok(which) = Command::new("sh").args(["-c", "command -v systemd-analyze"]).output() else {
+    let Ok(which) = Command::new("sh")
+        .args(["-c", "command -v systemd-analyze"])
+        .output()
+    else {
         return;
     };
     if !which.status.success() {
@@ -63,7 +69,10 @@ fn unit_passes_systemd_analyze_verify() {
     );
     // Complaints about the machine's other units are not ours.
     let ours: Vec<&str> = said.lines().filter(|l| l.contains("webpeek")).collect();
-    assert!(out.status.success() && ours.is_empty(), "systemd-analyze verify:\n{said}");
+    assert!(
+        out.status.success() && ours.is_empty(),
+        "systemd-analyze verify:\n{said}"
+    );
 }
 
 #[test]
@@ -95,6 +104,9 @@ fn unit_command_line_starts_webpeek() {
     let s = common::Server::adopt(child, dir, log);
     assert_eq!(s.get("/webpeek/healthz", &[]), (200, "ok".into()));
     let auth = [("authorization", "Bearer unit-token")];
-    assert_eq!(s.request("GET", "/webpeek/api/stats", &auth, "").status, 200);
+    assert_eq!(
+        s.request("GET", "/webpeek/api/stats", &auth, "").status,
+        200
+    );
     assert_eq!(s.request("GET", "/webpeek/api/stats", &[], "").status, 401);
 }

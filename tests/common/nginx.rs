@@ -108,4 +108,3 @@ impl Drop for Nginx {
         let _ = self.child.wait();
     }
 }
-
