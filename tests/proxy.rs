@@ -69,27 +69,29 @@ fn through(
     http_request(addr, Some(from), method, path, headers, body)
 }
 
-/// A WebSocket to `/webpeek/ws` through nginx, from `from`, signed in with `cookie`.
-async fn viewer_through(nginx: &Nginx, from: IpAddr, cookie: &str) -> Result<common::Ws, u16> {
-    let addr = SocketAddr::from(([127, 0, 0, 1], nginx.port));
-    let socket = tokio::net::TcpSocket::new_v4().unwrap();
-    socket.bind(SocketAddr::new(from, 0)).unwrap();
-    let tcp = socket.connect(addr).await.unwrap();
-    let mut req = format!("ws://{addr}/webpeek/ws")
+/// A WebSocket to `/webpeek/ws` through the proxy at `front`, from `from`, signed in with
+/// `cookie`, from the page's own origin.
+async fn viewer_via(front: SocketAddr, from: IpAddr, cookie: &str) -> Result<common::Ws, u16> {
+    let tcp = common::tcp_from(front, from).await;
+    let mut req = format!("ws://{front}/webpeek/ws")
         .into_client_request()
         .unwrap();
     req.headers_mut()
         .insert("cookie", HeaderValue::from_str(cookie).unwrap());
     req.headers_mut().insert(
         "origin",
-        HeaderValue::from_str(&format!("http://{addr}")).unwrap(),
+        HeaderValue::from_str(&format!("http://{front}")).unwrap(),
     );
     match tokio_tungstenite::client_async(req, tokio_tungstenite::MaybeTlsStream::Plain(tcp)).await
     {
         Ok((ws, _)) => Ok(ws),
         Err(tungstenite::Error::Http(r)) => Err(r.status().as_u16()),
-        Err(e) => panic!("WebSocket through nginx: {e}"),
+        Err(e) => panic!("WebSocket through {front}: {e}"),
     }
+}
+
+async fn viewer_through(nginx: &Nginx, from: IpAddr, cookie: &str) -> Result<common::Ws, u16> {
+    viewer_via(SocketAddr::from(([127, 0, 0, 1], nginx.port)), from, cookie).await
 }
 
 fn sign_in(nginx: &Nginx, from: IpAddr) -> String {
@@ -345,22 +347,9 @@ async fn dashboard_and_websocket_through_caddy() {
         .unwrap()
         .to_string();
 
-    let socket = tokio::net::TcpSocket::new_v4().unwrap();
-    socket.bind(SocketAddr::new(VIEWER, 0)).unwrap();
-    let tcp = socket.connect(front).await.unwrap();
-    let mut req = format!("ws://{front}/webpeek/ws")
-        .into_client_request()
-        .unwrap();
-    req.headers_mut()
-        .insert("cookie", HeaderValue::from_str(&cookie).unwrap());
-    req.headers_mut().insert(
-        "origin",
-        HeaderValue::from_str(&format!("http://{front}")).unwrap(),
-    );
-    let (mut ws, _) =
-        tokio_tungstenite::client_async(req, tokio_tungstenite::MaybeTlsStream::Plain(tcp))
-            .await
-            .expect("the socket through Caddy");
+    let mut ws = viewer_via(front, VIEWER, &cookie)
+        .await
+        .expect("the socket through Caddy");
     let hello = next_json(&mut ws).await;
     common::send_json(
         &mut ws,

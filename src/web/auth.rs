@@ -26,6 +26,8 @@ pub const SESSION_DAYS: u64 = 30;
 const FAILURE_BURST: f64 = 10.0;
 /// ... and how fast its allowance comes back: one attempt every 6 s.
 const FAILURE_LEAK_PER_SEC: f64 = 1.0 / 6.0;
+/// Attempts while refused still count, up to this: at most a minute of waiting after the last.
+const FAILURE_CAP: f64 = 2.0 * FAILURE_BURST;
 /// Addresses remembered for the failure limit; past this, those whose allowance is whole again
 /// are forgotten (and, under a flood of distinct addresses, all of them).
 const FAILURE_TABLE_MAX: usize = 65_536;
@@ -75,14 +77,20 @@ impl Auth {
         if self.token.is_none() {
             return Verdict::Granted;
         }
-        if let Some(wait) = self.failures.limited(ip) {
-            return Verdict::Limited(wait);
-        }
+        let limited = self.failures.limited(ip);
         let bearer = headers
             .get_all(header::AUTHORIZATION)
             .iter()
             .filter_map(|v| v.to_str().ok())
             .filter_map(|v| v.strip_prefix("Bearer "));
+        if let Some(wait) = limited {
+            // Refused without looking; a credential tried meanwhile counts as one more failure,
+            // so an address that keeps guessing stays out.
+            if bearer.count() > 0 || cookies(headers, COOKIE).count() > 0 {
+                self.failures.fail(ip);
+            }
+            return Verdict::Limited(wait);
+        }
         let mut presented = false;
         for given in bearer {
             presented = true;
@@ -112,6 +120,7 @@ impl Auth {
             return Verdict::Granted;
         }
         if let Some(wait) = self.failures.limited(ip) {
+            self.failures.fail(ip);
             return Verdict::Limited(wait);
         }
         if self.token_matches(given.trim()) {
@@ -281,7 +290,7 @@ impl FailureLimit {
             level: 0.0,
             at: now,
         });
-        bucket.level = bucket.level_now(now) + 1.0;
+        bucket.level = (bucket.level_now(now) + 1.0).min(FAILURE_CAP);
         bucket.at = now;
     }
 }

@@ -308,6 +308,13 @@ pub fn connect_from(addr: SocketAddr, from: Option<std::net::IpAddr>) -> TcpStre
     socket.into()
 }
 
+/// An async TCP connection to `addr` from the loopback source address `from`.
+pub async fn tcp_from(addr: SocketAddr, from: std::net::IpAddr) -> tokio::net::TcpStream {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind(SocketAddr::new(from, 0)).unwrap();
+    socket.connect(addr).await.unwrap()
+}
+
 pub fn http_get(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> (u16, String) {
     let mut s = TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
