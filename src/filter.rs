@@ -71,14 +71,43 @@ impl IpBlock {
 /// The addresses of the viewers connected right now; their own requests are not shown to anyone.
 ///
 /// The web stage registers each viewer for as long as its WebSocket is open, and asks here
-/// whether one more may connect (`--max-viewers`, `--max-viewers-per-ip`).
+/// whether one more may connect (`--max-viewers`, `--max-viewers-per-ip`). An address also
+/// counts as a viewer for [`RECENT_VIEWER`] after it loaded the dashboard or closed its socket:
+/// the page load, its assets and a reconnection are logged before (or after) the socket is open,
+/// and are the viewer's own requests all the same.
 #[derive(Debug, Clone, Default)]
 pub struct Viewers(Arc<RwLock<ViewerTable>>);
+
+/// How long an address stays a viewer after its last page load or socket.
+pub const RECENT_VIEWER: std::time::Duration = std::time::Duration::from_secs(60);
+/// Addresses remembered as recent viewers at most (the oldest are forgotten first).
+const RECENT_VIEWERS_MAX: usize = 10_000;
 
 #[derive(Debug, Default)]
 struct ViewerTable {
     per_ip: HashMap<IpAddr, usize>,
     total: usize,
+    recent: HashMap<IpAddr, std::time::Instant>,
+}
+
+impl ViewerTable {
+    fn touch(&mut self, ip: IpAddr) {
+        let now = std::time::Instant::now();
+        if self.recent.len() >= RECENT_VIEWERS_MAX && !self.recent.contains_key(&ip) {
+            self.recent
+                .retain(|_, at| now.duration_since(*at) < RECENT_VIEWER);
+            if self.recent.len() >= RECENT_VIEWERS_MAX
+                && let Some(oldest) = self
+                    .recent
+                    .iter()
+                    .min_by_key(|(_, at)| **at)
+                    .map(|(ip, _)| *ip)
+            {
+                self.recent.remove(&oldest);
+            }
+        }
+        self.recent.insert(ip, now);
+    }
 }
 
 /// Keeps a viewer's address registered until dropped.
@@ -129,13 +158,23 @@ impl Viewers {
         })
     }
 
-    /// Whether a viewer is connected from `ip`.
+    /// Whether a viewer is connected from `ip`, or was within [`RECENT_VIEWER`].
     pub fn contains(&self, ip: IpAddr) -> bool {
+        let ip = ip.to_canonical();
+        let table = self.0.read().expect("viewers lock");
+        table.per_ip.contains_key(&ip)
+            || table
+                .recent
+                .get(&ip)
+                .is_some_and(|at| at.elapsed() < RECENT_VIEWER)
+    }
+
+    /// Notes that `ip` just loaded the dashboard: its requests are a viewer's for a while.
+    pub fn touch(&self, ip: IpAddr) {
         self.0
-            .read()
+            .write()
             .expect("viewers lock")
-            .per_ip
-            .contains_key(&ip.to_canonical())
+            .touch(ip.to_canonical());
     }
 }
 
@@ -148,6 +187,7 @@ impl Drop for ViewerGuard {
                 table.per_ip.remove(&self.ip);
             }
             table.total -= 1;
+            table.touch(self.ip);
         }
     }
 }
@@ -300,7 +340,9 @@ mod tests {
         let guard = viewers.register("203.0.113.1".parse().unwrap());
         assert!(!f.keep(&hit("203.0.113.1", "GET", "/", None)));
         drop(guard);
-        assert!(f.keep(&hit("203.0.113.1", "GET", "/", None)));
+        // Still a viewer for a while (a reconnection's requests are its own too).
+        assert!(!f.keep(&hit("203.0.113.1", "GET", "/", None)));
+        assert!(f.keep(&hit("203.0.113.2", "GET", "/", None)));
     }
 
     #[test]
@@ -334,5 +376,22 @@ mod tests {
         drop(g1);
         assert!(v.try_register(a, 3, 2).is_ok());
         assert!(v.contains(a) && v.contains(b));
+    }
+
+    #[test]
+    fn recent_viewers_count_for_a_while() {
+        let v = Viewers::default();
+        let a: IpAddr = "192.0.2.1".parse().unwrap();
+        let b: IpAddr = "192.0.2.2".parse().unwrap();
+        assert!(!v.contains(a));
+        v.touch(a);
+        assert!(v.contains(a) && !v.contains(b));
+        drop(v.register(b));
+        assert!(v.contains(b), "a viewer that just left is still one");
+        v.0.write()
+            .unwrap()
+            .recent
+            .insert(a, std::time::Instant::now() - RECENT_VIEWER);
+        assert!(!v.contains(a));
     }
 }

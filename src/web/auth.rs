@@ -303,6 +303,9 @@ pub fn sign_in_page(status: StatusCode, message: &str) -> Response {
         [
             (header::CONTENT_TYPE, "text/html; charset=utf-8"),
             (header::CACHE_CONTROL, "no-store"),
+            // Under `no-referrer` a browser posts the form with `Origin: null`, which the
+            // Origin check must refuse; `same-origin` still sends nothing to other sites.
+            (header::REFERRER_POLICY, "same-origin"),
         ],
         page,
     )

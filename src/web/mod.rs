@@ -196,7 +196,8 @@ pub fn router(state: WebState) -> Router {
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
         ))
-        .layer(SetResponseHeaderLayer::overriding(
+        // The sign-in page sets its own (a form posted under `no-referrer` says `Origin: null`).
+        .layer(SetResponseHeaderLayer::if_not_present(
             header::REFERRER_POLICY,
             HeaderValue::from_static("no-referrer"),
         ))
@@ -362,6 +363,8 @@ async fn dashboard(
     uri: Uri,
     headers: HeaderMap,
 ) -> Response {
+    // The page load, its assets and the socket that follows are this viewer's own requests.
+    state.viewers.touch(client.ip);
     if !state.auth.required() {
         return assets::page("index.html").await;
     }
@@ -391,6 +394,7 @@ async fn sign_in(
     if !state.access.origin_allowed(&headers) {
         return guard::foreign_origin();
     }
+    state.viewers.touch(client.ip);
     finish_sign_in(&state, client, &form.token).await
 }
 

@@ -1,16 +1,12 @@
-// End-to-end test of webpeek behind a real nginx under a path prefix, in a real browser.
-//
-// In a temp dir: webpeek serving /webpeek/ with a token file and --trust-proxy 127.0.0.1/32,
-// following the access log of an nginx (a child process with its own config, as
-// tests/common/nginx.rs runs it) that proxies /webpeek/ to it with the README's snippet
-// (tests/proxy.rs, `nginx_snippet`) and answers everything else itself. Debian's Chromium,
-// driven by playwright-core, signs in through nginx, watches visits to the site appear live,
-// and checks the viewer's own do not. Every wait is bounded.
+// End-to-end test of webpeek behind a real nginx under /webpeek/, in a real browser: the browser
+// side of tests/proxy.rs. In a temp dir, webpeek (token file, --trust-proxy 127.0.0.1/32) follows
+// the access log of an nginx run as tests/common/nginx.rs runs it, with tests/proxy.rs's
+// `nginx_snippet`. Debian's Chromium signs in through nginx, watches visits to the site appear
+// live, and checks the viewer's own do not. Every wait is bounded.
 //
 //   cd tests/browser && npm ci && WEBPEEK_BIN=/path/to/webpeek node --test
 //
-// WEBPEEK_BIN defaults to ../../target/debug/webpeek; CHROMIUM_BIN to /usr/bin/chromium;
-// NGINX_BIN to /usr/sbin/nginx.
+// WEBPEEK_BIN defaults to ../../target/debug/webpeek; CHROMIUM_BIN to /usr/bin/chromium; NGINX_BIN to /usr/sbin/nginx.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -29,9 +25,9 @@ const BIN = process.env.WEBPEEK_BIN || path.resolve(here, '../../target/debug/we
 const CHROMIUM = process.env.CHROMIUM_BIN || '/usr/bin/chromium';
 const NGINX = process.env.NGINX_BIN || '/usr/sbin/nginx';
 const OUT = path.join(here, 'out');
+const SETPRIV = '/usr/bin/setpriv';
 const TOKEN = `proxy-${crypto.randomBytes(12).toString('hex')}`;
 const OTHER = '127.0.0.2'; // a visitor of the site; the browser (the viewer) comes from 127.0.0.1
-const UA_FIREFOX = 'Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0';
 
 let dir, wpPort, ngPort, browser, context, dash, signedIn = false;
 const procs = {}; // name → { child, output, exit }
@@ -51,10 +47,12 @@ function freePort() {
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const dashUrl = () => `http://127.0.0.1:${ngPort}/webpeek/`;
 
-/** Starts a child whose output is kept (the last 20 kB) for failure messages. */
+/** Starts a child whose output is kept (the last 20 kB) for failure messages. Through setpriv, it
+ *  gets SIGTERM if this process dies without `after` (say, its output piped into `head`). */
 function start(name, bin, args, env = process.env) {
   const p = { output: '', exit: null };
-  p.child = spawn(bin, args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], env });
+  const [cmd, argv] = fs.existsSync(SETPRIV) ? [SETPRIV, ['--pdeathsig', 'TERM', '--', bin, ...args]] : [bin, args];
+  p.child = spawn(cmd, argv, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], env });
   const keep = (chunk) => { p.output = (p.output + chunk).slice(-20_000); };
   p.child.stdout.on('data', keep);
   p.child.stderr.on('data', keep);
@@ -102,7 +100,7 @@ async function until(what, deadlineMs, probe) {
 function visit(from, urlPath) {
   return new Promise((resolve, reject) => {
     const req = http.request({ host: '127.0.0.1', port: ngPort, path: urlPath, localAddress: from, agent: false,
-      headers: { 'user-agent': UA_FIREFOX } }, (res) => { res.resume(); res.on('end', () => resolve(res.statusCode)); });
+      headers: { 'user-agent': 'Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0' } }, (res) => { res.resume(); res.on('end', () => resolve(res.statusCode)); });
     req.setTimeout(3000, () => req.destroy(new Error(`GET ${urlPath} from ${from}: no answer in 3 s`)));
     req.on('error', reject);
     req.end();
@@ -165,9 +163,8 @@ before(async () => {
   assert.ok(fs.existsSync(CHROMIUM), `no Chromium at ${CHROMIUM}: apt-get install chromium, or set CHROMIUM_BIN`);
   assert.ok(fs.existsSync(NGINX), `no nginx at ${NGINX}: apt-get install nginx-light, or set NGINX_BIN`);
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'webpeek-proxy-'));
-  const logFile = path.join(dir, 'access.log');
+  const logFile = path.join(dir, 'access.log'), tokenFile = path.join(dir, 'token');
   fs.writeFileSync(logFile, '');
-  const tokenFile = path.join(dir, 'token');
   fs.writeFileSync(tokenFile, `${TOKEN}\n`, { mode: 0o600 });
   fs.chmodSync(tokenFile, 0o600);
 
@@ -193,11 +190,8 @@ error_log ${dir}/error.log;
 events { worker_connections 64; }
 http {
   access_log ${dir}/access.log combined;
-  client_body_temp_path ${dir}/tmp/body;
-  proxy_temp_path ${dir}/tmp/proxy;
-  fastcgi_temp_path ${dir}/tmp/fastcgi;
-  uwsgi_temp_path ${dir}/tmp/uwsgi;
-  scgi_temp_path ${dir}/tmp/scgi;
+  client_body_temp_path ${dir}/tmp/body; proxy_temp_path ${dir}/tmp/proxy;
+  fastcgi_temp_path ${dir}/tmp/fastcgi; uwsgi_temp_path ${dir}/tmp/uwsgi; scgi_temp_path ${dir}/tmp/scgi;
   server {
     listen 127.0.0.1:${ngPort};
     location = /webpeek { return 301 /webpeek/; }
