@@ -245,6 +245,10 @@ impl Pipeline {
                     .for_source(&line.source)
                     .client_from_header(self.client_from_header)
             });
+            // W3C headers and comments: not requests, not unparsed.
+            if parser.header(&line.text) {
+                continue;
+            }
             let Some(raw) = parser.parse_raw(&line.text) else {
                 stats.unparsed += 1;
                 continue;

@@ -33,6 +33,8 @@ pub enum Command {
     Demo(ServeArgs),
     /// Read whole log files (also .gz), print their aggregates as JSON (or a table), and exit.
     Report(crate::report::ReportArgs),
+    /// List the log format names `--format` takes, with an example line of each.
+    Formats,
 }
 
 /// Options of the main command (and of `demo`).
@@ -45,8 +47,9 @@ pub struct ServeArgs {
     /// Address to serve the dashboard on.
     #[arg(long, default_value = "127.0.0.1:8083", env = "WEBPEEK_LISTEN")]
     pub listen: SocketAddr,
-    /// Log format: combined, common, vhost_combined, json, or an Apache LogFormat / nginx
-    /// log_format string (detected from the first lines if not given).
+    /// Log format: a name (`webpeek formats` lists them: combined, common, vcombined, json, w3c,
+    /// cloudfront, awsalb, squid, ...) or an Apache LogFormat / nginx log_format string
+    /// (detected from the first lines if not given).
     #[arg(long, value_name = "FMT")]
     pub format: Option<String>,
     /// Take the client address from X-Forwarded-For, when the format logs it.
@@ -232,8 +235,8 @@ pub enum ConfigError {
         "--trust-proxy: a reverse proxy makes webpeek reachable beyond this machine; give --token-file FILE (or --public to allow anyone)"
     )]
     ProxyNeedsToken,
-    /// `report` runs on its own (`webpeek::report::run`), without a `Config`.
-    #[error("'report' does not follow logs or serve")]
+    /// `report` and `formats` run on their own, without a `Config`.
+    #[error("'report' and 'formats' do not follow logs or serve")]
     NotServe,
 }
 
@@ -242,7 +245,7 @@ impl Config {
     pub fn from_cli(cli: Cli) -> Result<Config, ConfigError> {
         let (demo, args) = match cli.command {
             Some(Command::Demo(args)) => (true, args),
-            Some(Command::Report(_)) => return Err(ConfigError::NotServe),
+            Some(Command::Report(_) | Command::Formats) => return Err(ConfigError::NotServe),
             None => (false, cli.serve),
         };
         let mut format = args

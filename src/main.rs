@@ -24,6 +24,10 @@ fn main() -> ExitCode {
                 }
             };
         }
+        Some(Command::Formats) => {
+            print!("{}", webpeek::parse::formats_table());
+            return ExitCode::SUCCESS;
+        }
         command => Cli { command, ..cli },
     };
     let config = match Config::from_cli(cli) {

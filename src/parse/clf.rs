@@ -219,6 +219,7 @@ pub(super) fn parse(line: &str, vhost: bool, combined: bool) -> Option<RawHit<'_
         agent,
         forwarded_for: None,
         escaped: c.escaped,
+        encoding: super::TextEncoding::Plain,
     })
 }
 

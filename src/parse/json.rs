@@ -80,6 +80,7 @@ impl Default for JsonKeys {
                     "client",
                     "ip",
                     "clientip",
+                    "ClientIP",
                 ],
             ),
             (
@@ -92,23 +93,64 @@ impl Default for JsonKeys {
                     "@timestamp",
                     "ts",
                     "msec",
+                    "EdgeStartTimestamp",
                 ],
             ),
             (Field::Request, &["request"]),
-            (Field::Method, &["request_method", "method"]),
-            (Field::Uri, &["request_uri", "uri", "url", "path"]),
-            (Field::Protocol, &["server_protocol", "protocol", "proto"]),
-            (Field::Status, &["status", "status_code"]),
+            (
+                Field::Method,
+                &["request_method", "method", "ClientRequestMethod"],
+            ),
+            (
+                Field::Uri,
+                &["request_uri", "uri", "url", "path", "ClientRequestURI"],
+            ),
+            (
+                Field::Protocol,
+                &[
+                    "server_protocol",
+                    "protocol",
+                    "proto",
+                    "ClientRequestProtocol",
+                ],
+            ),
+            (
+                Field::Status,
+                &["status", "status_code", "EdgeResponseStatus"],
+            ),
             (
                 Field::Bytes,
-                &["body_bytes_sent", "bytes_sent", "size", "bytes"],
+                &[
+                    "body_bytes_sent",
+                    "bytes_sent",
+                    "size",
+                    "bytes",
+                    "EdgeResponseBytes",
+                ],
             ),
-            (Field::Referer, &["http_referer", "referer", "referrer"]),
+            (
+                Field::Referer,
+                &[
+                    "http_referer",
+                    "referer",
+                    "referrer",
+                    "ClientRequestReferer",
+                ],
+            ),
             (
                 Field::Agent,
-                &["http_user_agent", "user_agent", "agent", "useragent"],
+                &[
+                    "http_user_agent",
+                    "user_agent",
+                    "agent",
+                    "useragent",
+                    "ClientRequestUserAgent",
+                ],
             ),
-            (Field::Vhost, &["host", "server_name", "vhost"]),
+            (
+                Field::Vhost,
+                &["host", "server_name", "vhost", "ClientRequestHost"],
+            ),
             (
                 Field::ForwardedFor,
                 &["http_x_forwarded_for", "x_forwarded_for"],
@@ -375,6 +417,15 @@ pub fn parse<'a>(line: &'a str, keys: &JsonKeys) -> Option<RawHit<'a>> {
     let time = get(Field::Time).and_then(|v| {
         let t = number(v)?;
         parse_unix_seconds(t)
+            // Milli-, micro- or nanoseconds (Cloudflare's EdgeStartTimestamp is in ns): no
+            // log is from before 1973 or after 5138 in seconds.
+            .map(|n| {
+                let mut n = n;
+                while n > 99_999_999_999 {
+                    n /= 1000;
+                }
+                n
+            })
             .or_else(|| parse_iso8601(t))
             .or_else(|| parse_clf_time(t))
     });
@@ -409,6 +460,7 @@ pub fn parse<'a>(line: &'a str, keys: &JsonKeys) -> Option<RawHit<'a>> {
         forwarded_for: get(Field::ForwardedFor).and_then(string),
         // JSON strings are checked for escapes when used.
         escaped: true,
+        encoding: super::TextEncoding::Plain,
     })
 }
 

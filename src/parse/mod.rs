@@ -5,6 +5,7 @@
 //! shown become owned [`Hit`]s.
 
 mod clf;
+mod columns;
 mod ip;
 mod json;
 mod scan;
@@ -17,6 +18,7 @@ use std::sync::Arc;
 
 use crate::hit::Hit;
 
+pub use columns::{Column, Columns, Separator};
 pub use json::{JsonKeys, JsonKeysError};
 pub use template::{Template, TemplateError};
 pub use time::{parse_clf_time, parse_iso8601};
@@ -34,6 +36,22 @@ pub enum LogFormat {
     Json(Arc<JsonKeys>),
     /// An Apache `LogFormat` or nginx `log_format` string, compiled.
     Template(Arc<Template>),
+    /// Apache's `vhost_combined` without the agent and referer (GoAccess's `vcommon`).
+    VhostCommon,
+    /// Fields by position: W3C, CloudFront, Cloud Storage, ELB, ALB, S3, Squid, HAProxy.
+    Columns(Arc<Columns>),
+}
+
+/// How a product writes spaces and odd bytes in the agent and referer fields.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TextEncoding {
+    /// As they are (quoted fields may hold backslash escapes: see [`RawHit::escaped`]).
+    #[default]
+    Plain,
+    /// IIS: a space is `+`.
+    PlusForSpace,
+    /// CloudFront: percent-encoded (`%20`), sometimes twice (`%2520`).
+    Percent,
 }
 
 /// The default JSON keys, built once: detection tries every format on each line until one
@@ -47,24 +65,109 @@ fn default_json_keys() -> Arc<JsonKeys> {
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum FormatError {
     /// Neither a known name nor a format string.
-    #[error(
-        "--format: unknown format '{0}' (known: combined, common, vhost_combined, json, or an Apache LogFormat / nginx log_format string)"
-    )]
-    Unknown(String),
+    #[error("--format: unknown format '{given}'{}", match closest {
+        Some(name) => format!(": did you mean '{name}'? ('webpeek formats' lists them all)"),
+        None => " ('webpeek formats' lists the names; or give an Apache LogFormat / nginx log_format string)".to_string(),
+    })]
+    Unknown {
+        /// What was given.
+        given: String,
+        /// The nearest known name, if one is near.
+        closest: Option<&'static str>,
+    },
     /// A format string that does not compile.
     #[error(transparent)]
     Template(#[from] TemplateError),
 }
 
+/// Traefik's CLF access log: combined, then the request count, router, server URL and duration.
+const TRAEFIK: &str = r#"%h %l %u %t "%r" %>s %b "%{Referer}i" "%{User-Agent}i" %{count}x "%{router}x" "%{server}x" %{duration}xms"#;
+
+/// Every `--format` name with an example line, for `webpeek formats` and for suggestions.
+pub const NAMED_FORMATS: &[(&str, &str)] = &[
+    (
+        "combined",
+        r#"203.0.113.9 - - [24/Nov/2026:13:08:01 +0000] "GET /docs/ HTTP/1.1" 200 5120 "https://example.com/" "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0""#,
+    ),
+    (
+        "common",
+        r#"203.0.113.9 - - [24/Nov/2026:13:08:01 +0000] "GET /docs/ HTTP/1.1" 200 5120"#,
+    ),
+    (
+        "vhost_combined",
+        r#"example.com:443 203.0.113.9 - - [24/Nov/2026:13:08:01 +0000] "GET /docs/ HTTP/1.1" 200 5120 "-" "curl/8.5.0""#,
+    ),
+    (
+        "vcombined",
+        r#"example.com:443 203.0.113.9 - - [24/Nov/2026:13:08:01 +0000] "GET /docs/ HTTP/1.1" 200 5120 "-" "curl/8.5.0""#,
+    ),
+    (
+        "vcommon",
+        r#"example.com:443 203.0.113.9 - - [24/Nov/2026:13:08:01 +0000] "GET /docs/ HTTP/1.1" 200 5120"#,
+    ),
+    (
+        "json",
+        r#"{"time_iso8601":"2026-11-24T13:08:01+00:00","remote_addr":"203.0.113.9","request":"GET /docs/ HTTP/1.1","status":200,"body_bytes_sent":5120,"http_user_agent":"curl/8.5.0"}"#,
+    ),
+    (
+        "caddy",
+        r#"{"level":"info","ts":1795525681.524,"msg":"handled request","request":{"remote_ip":"203.0.113.9","proto":"HTTP/2.0","method":"GET","host":"example.com","uri":"/docs/","headers":{"User-Agent":["curl/8.5.0"]}},"size":5120,"status":200}"#,
+    ),
+    (
+        "w3c",
+        "2026-11-24 13:08:01 10.0.0.4 GET /docs/ - 443 - 203.0.113.9 Mozilla/5.0+(Windows+NT+10.0) - 200 0 0 46",
+    ),
+    (
+        "cloudfront",
+        "2026-11-24\t13:08:01\tLAX1\t5120\t203.0.113.9\tGET\td111111abcdef8.cloudfront.net\t/docs/\t200\t-\tcurl/8.5.0\t-\t-\tHit\tSOX4x==\texample.com\thttps\t23\t0.001\t-\tTLSv1.3\tTLS_AES_128_GCM_SHA256\tHit\tHTTP/2.0\t-\t-\t11040\t0.001\tHit\ttext/html\t5120\t-\t-",
+    ),
+    (
+        "cloudstorage",
+        r#""1795525681524000","203.0.113.9","1","","GET","/bucket/docs/","200","0","5120","12000","storage.googleapis.com","","curl/8.5.0","AAA","GET_Object","bucket","docs/index.html""#,
+    ),
+    (
+        "awselb",
+        r#"2026-11-24T13:08:01.945958Z my-lb 203.0.113.9:2817 10.0.0.1:80 0.000086 0.001048 0.001337 200 200 0 5120 "GET https://example.com:443/docs/ HTTP/1.1" "curl/8.5.0" ECDHE-RSA-AES128-GCM-SHA256 TLSv1.2"#,
+    ),
+    (
+        "awsalb",
+        r#"h2 2026-11-24T13:08:01.186641Z app/my-lb/50dc6c495c0c9188 203.0.113.9:2817 10.0.0.1:80 0.000 0.001 0.000 200 200 34 5120 "GET https://example.com:443/docs/ HTTP/2.0" "curl/8.5.0" ECDHE-RSA-AES128-GCM-SHA256 TLSv1.2 arn:aws:elasticloadbalancing:us-east-2:1:targetgroup/t/73e2 "Root=1-5833-36d2" "example.com" "-" 0 2026-11-24T13:08:01.100000Z "forward" "-" "-" "10.0.0.1:80" "200" "-" "-""#,
+    ),
+    (
+        "awss3",
+        r#"79a59df900b949e5 bucket [24/Nov/2026:13:08:01 +0000] 203.0.113.9 79a59df900b949e5 3E57427F3EXAMPLE REST.GET.OBJECT docs/ "GET /bucket/docs/ HTTP/1.1" 200 - 5120 5120 7 6 "-" "curl/8.5.0" - s9lzHYrFp76ZVxRcpX9+5cjAnEH2ROuNkd2BHfIa6UkFVdtjf5mKR3= SigV4 ECDHE-RSA-AES128-GCM-SHA256 AuthHeader bucket.s3.us-west-1.amazonaws.com TLSV1.2 - -"#,
+    ),
+    (
+        "squid",
+        "1795525681.524    180 203.0.113.9 TCP_MISS/200 5120 GET http://example.com/docs/ - HIER_DIRECT/93.184.216.34 text/html",
+    ),
+    (
+        "traefik",
+        r#"203.0.113.9 - - [24/Nov/2026:13:08:01 +0000] "GET /docs/ HTTP/1.1" 200 5120 "-" "curl/8.5.0" 42 "docs@docker" "http://172.17.0.3:80" 3ms"#,
+    ),
+    (
+        "haproxy",
+        r#"Nov 24 13:08:01 lb1 haproxy[14389]: 203.0.113.9:33317 [24/Nov/2026:13:08:01.655] http-in static/srv1 10/0/30/69/109 200 5120 - - ---- 1/1/1/1/0 0/0 {example.com} {} "GET /docs/ HTTP/1.1""#,
+    ),
+];
+
 impl LogFormat {
-    /// Formats tried, in this order, when detecting the format from a line.
-    pub fn detectable() -> [LogFormat; 4] {
-        [
+    /// Formats tried, in this order, when detecting the format from a line (formats with a
+    /// header line, W3C, CloudFront and Cloud Storage, are found by their header).
+    pub fn detectable() -> Vec<LogFormat> {
+        let mut formats = vec![
             Self::VhostCombined,
+            Self::VhostCommon,
             Self::Combined,
             Self::Common,
             Self::Json(default_json_keys()),
-        ]
+        ];
+        formats.extend(
+            ["awselb", "awsalb", "awss3", "squid", "haproxy", "traefik"]
+                .into_iter()
+                .filter_map(Self::from_name),
+        );
+        formats
     }
 
     /// The format's name as given to `--format`.
@@ -73,14 +176,28 @@ impl LogFormat {
             Self::Combined => "combined",
             Self::Common => "common",
             Self::VhostCombined => "vhost_combined",
+            Self::VhostCommon => "vcommon",
             Self::Json(_) => "json",
+            Self::Template(t) if t.source() == TRAEFIK => "traefik",
             Self::Template(t) => t.source(),
+            Self::Columns(c) => c.name(),
         }
     }
 
-    /// Parses a format name as given to `--format`.
+    /// Parses a format name as given to `--format` (any case).
     pub fn from_name(name: &str) -> Option<Self> {
-        Self::detectable().into_iter().find(|f| f.name() == name)
+        let name = name.to_ascii_lowercase();
+        Some(match name.as_str() {
+            "combined" => Self::Combined,
+            "common" => Self::Common,
+            "vhost_combined" | "vcombined" => Self::VhostCombined,
+            "vcommon" => Self::VhostCommon,
+            "json" | "caddy" | "cloudflare" => Self::Json(default_json_keys()),
+            "traefik" => Self::Template(Arc::new(
+                Template::compile(TRAEFIK).expect("the traefik format compiles"),
+            )),
+            other => Self::Columns(Arc::new(Columns::named(other)?)),
+        })
     }
 
     /// A `--format` value: a name, or a format string (it holds `%` or `$`).
@@ -91,7 +208,10 @@ impl LogFormat {
         if arg.contains('%') || arg.contains('$') {
             return Ok(Self::Template(Arc::new(Template::compile(arg)?)));
         }
-        Err(FormatError::Unknown(arg.to_string()))
+        Err(FormatError::Unknown {
+            given: arg.to_string(),
+            closest: closest_name(arg),
+        })
     }
 
     /// Parses one line (without its newline) in this format.
@@ -100,10 +220,76 @@ impl LogFormat {
             Self::Combined => clf::parse(line, false, true),
             Self::Common => clf::parse(line, false, false),
             Self::VhostCombined => clf::parse(line, true, true),
+            Self::VhostCommon => clf::parse(line, true, false),
             Self::Json(keys) => json::parse(line, keys),
             Self::Template(t) => t.parse(line),
+            Self::Columns(c) => c.parse(line),
         }
     }
+
+    /// Whether lines of this format may be headers (W3C, CloudFront, Cloud Storage).
+    pub fn has_headers(&self) -> bool {
+        matches!(self, Self::Columns(c) if c.has_headers())
+    }
+
+    /// What a header or comment line means for this format: `Some(Some(f))` when the line
+    /// defines the fields from here on (W3C `#Fields:`, Cloud Storage's header row),
+    /// `Some(None)` for another comment to skip (`#Version:`), `None` for a line of data.
+    /// Formats without headers have none.
+    pub fn header(&self, line: &str) -> Option<Option<LogFormat>> {
+        let found = match self {
+            Self::Columns(c) => c.header(line)?,
+            _ => return None,
+        };
+        Some(found.map(|c| Self::Columns(Arc::new(c))))
+    }
+}
+
+/// `webpeek formats`: every name with its example line.
+pub fn formats_table() -> String {
+    let mut out = String::from(
+        "Names for --format (any case); without --format, webpeek detects the format from the\n\
+         first lines (W3C, CloudFront and Cloud Storage logs by their header). Or give the server's\n\
+         own Apache LogFormat / nginx log_format string.\n\n",
+    );
+    for (name, example) in NAMED_FORMATS {
+        out.push_str(&format!("{name}\n    {}\n", example.replace('\t', "\\t")));
+    }
+    out.push_str("cloudflare\n    Cloudflare Logpush JSON (ClientIP, ClientRequestURI, EdgeResponseStatus, ...): read as json\n");
+    out
+}
+
+/// The known name nearest to `given` (by edit distance), when one is near enough to be a typo.
+fn closest_name(given: &str) -> Option<&'static str> {
+    fn distance(a: &str, b: &str) -> usize {
+        let b: Vec<char> = b.chars().collect();
+        let mut row: Vec<usize> = (0..=b.len()).collect();
+        for (i, ca) in a.chars().enumerate() {
+            let mut prev = row[0];
+            row[0] = i + 1;
+            for (j, cb) in b.iter().enumerate() {
+                let cur = row[j + 1];
+                row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
+                prev = cur;
+            }
+        }
+        row[b.len()]
+    }
+    let given = given.to_ascii_lowercase();
+    NAMED_FORMATS
+        .iter()
+        .map(|(name, _)| (distance(&given, name), *name))
+        .filter(|(d, name)| *d <= (name.len() / 3).max(2))
+        .min()
+        .map(|(_, name)| name)
+        .or_else(|| {
+            // A known name inside what was typed (`aws-alb`, `nginx-combined`).
+            NAMED_FORMATS.iter().map(|(name, _)| *name).find(|name| {
+                given
+                    .replace(['-', '_', ' '], "")
+                    .contains(&name.replace('_', ""))
+            })
+        })
 }
 
 /// A field of decimal digits only (no sign, no spaces: `str::parse` would take `+1`), as a
@@ -172,6 +358,8 @@ pub struct RawHit<'a> {
     /// Whether a field may hold an escape (a backslash); `false` means every field is
     /// final as it is and [`unescape`] can be skipped.
     pub escaped: bool,
+    /// How the agent and referer are written.
+    pub encoding: TextEncoding,
 }
 
 /// The parts of a request line.
@@ -212,6 +400,19 @@ impl<'a> RawHit<'a> {
         }
     }
 
+    /// The agent or referer as text: escapes resolved, and `+` or `%20` made spaces for the
+    /// products that write them so.
+    pub fn text<'s>(&self, field: &'s str) -> Cow<'s, str> {
+        match self.encoding {
+            TextEncoding::Plain => self.unescaped(field),
+            TextEncoding::PlusForSpace if field.contains('+') => {
+                Cow::Owned(field.replace('+', " "))
+            }
+            TextEncoding::Percent if field.contains('%') => percent_decode(field),
+            _ => Cow::Borrowed(field),
+        }
+    }
+
     /// Makes the owned [`Hit`] that later stages work on, resolving escapes.
     pub fn to_hit(&self, source: &Arc<str>) -> Hit {
         let req = self.request();
@@ -227,8 +428,8 @@ impl<'a> RawHit<'a> {
             protocol: req.protocol.map(unescape),
             status: self.status,
             bytes: self.bytes,
-            referer: self.referer.map(unescape),
-            agent: self.agent.map(unescape),
+            referer: self.referer.map(|r| self.text(r).into_owned()),
+            agent: self.agent.map(|a| self.text(a).into_owned()),
             browser: None,
             os: None,
             bot: false,
@@ -358,6 +559,36 @@ pub fn unescape(s: &str) -> Cow<'_, str> {
     Cow::Owned(text)
 }
 
+/// `%XX` decoded, twice when the result still holds escapes (CloudFront writes `%2520`); bytes
+/// that are not UTF-8 are replaced.
+fn percent_decode(s: &str) -> Cow<'_, str> {
+    fn once(s: &str) -> String {
+        let b = s.as_bytes();
+        let mut out = Vec::with_capacity(b.len());
+        let mut i = 0;
+        while i < b.len() {
+            if b[i] == b'%'
+                && let Some(v) = s
+                    .get(i + 1..i + 3)
+                    .and_then(|h| u8::from_str_radix(h, 16).ok())
+            {
+                out.push(v);
+                i += 3;
+                continue;
+            }
+            out.push(b[i]);
+            i += 1;
+        }
+        String::from_utf8_lossy(&out).into_owned()
+    }
+    let first = once(s);
+    Cow::Owned(if s.contains("%25") {
+        once(&first)
+    } else {
+        first
+    })
+}
+
 /// Parses the lines of one source, detecting the format from the first line that parses.
 #[derive(Debug, Clone, Default)]
 pub struct Parser {
@@ -390,6 +621,28 @@ impl Parser {
     /// The format in use, once known.
     pub fn format(&self) -> Option<&LogFormat> {
         self.format.as_ref()
+    }
+
+    /// Whether `text` is a header or comment line rather than a request (W3C `#Fields:`,
+    /// `#Version:`, Cloud Storage's header row). A `#Fields:` line sets the fields from here on,
+    /// so a file whose header changes mid-way keeps parsing. Such lines are not unparsed.
+    pub fn header(&mut self, text: &str) -> bool {
+        let found = match &self.format {
+            Some(f) => f.header(text),
+            // Not known yet: a header says which format this is.
+            None => columns::header(text).map(|c| c.map(|c| LogFormat::Columns(Arc::new(c)))),
+        };
+        match found {
+            None => false,
+            Some(None) => true,
+            Some(Some(format)) => {
+                if self.format.as_ref() != Some(&format) {
+                    tracing::info!("{}: fields from the header: {}", self.source, format.name());
+                }
+                self.format = Some(format);
+                true
+            }
+        }
     }
 
     /// Parses a line into a raw hit, detecting the format on first success.
@@ -456,6 +709,59 @@ mod tests {
         assert_eq!(unescape("trailing\\"), "trailing\\");
         // An escaped byte that is not UTF-8 stays visible, not an error.
         assert_eq!(unescape(r"\xff"), r"\xFF");
+    }
+
+    #[test]
+    fn every_named_format_reads_its_example_and_is_detected() {
+        for (name, example) in NAMED_FORMATS {
+            let format = LogFormat::from_name(name).unwrap();
+            let raw = format
+                .parse(example)
+                .unwrap_or_else(|| panic!("{name} does not read its own example"));
+            assert_eq!(raw.status, 200, "{name}");
+            assert_eq!(raw.ip.to_string(), "203.0.113.9", "{name}");
+            // IIS logs no sc-bytes by default.
+            assert_eq!(raw.bytes, if *name == "w3c" { 0 } else { 5120 }, "{name}");
+            assert_eq!(
+                raw.request().path.trim_start_matches("/bucket"),
+                "/docs/",
+                "{name}"
+            );
+            assert_eq!(
+                crate::hit::Rfc3339(raw.time).to_string(),
+                "2026-11-24T13:08:01Z",
+                "{name}"
+            );
+            // Detection (from the line, or from the header) finds a format that reads it the same.
+            let mut p = Parser::new(None);
+            let detected = p.parse_raw(example);
+            if format.has_headers() {
+                assert!(detected.is_none() || *name == "cloudstorage", "{name}");
+            } else {
+                assert_eq!(detected.as_ref().map(|r| r.status), Some(200), "{name}");
+            }
+        }
+        assert_eq!(LogFormat::from_name("AWSALB").unwrap().name(), "awsalb");
+        assert_eq!(closest_name("cloudfornt"), Some("cloudfront"));
+        assert_eq!(closest_name("aws-elb"), Some("awselb"));
+        assert_eq!(closest_name("postgres"), None);
+    }
+
+    #[test]
+    fn w3c_header_sets_the_fields_mid_file() {
+        let mut p = Parser::new(None);
+        assert!(p.header("#Software: Microsoft Internet Information Services 10.0"));
+        assert!(p.header("#Fields: date time c-ip cs-method cs-uri-stem sc-status sc-bytes"));
+        assert_eq!(p.format().map(LogFormat::name), Some("w3c"));
+        let a = "2026-11-24 13:08:01 203.0.113.9 GET /a 200 10";
+        assert!(!p.header(a));
+        assert_eq!(p.parse_raw(a).unwrap().bytes, 10);
+        assert!(p.header("#Fields: date time cs-method cs-uri-stem sc-status c-ip"));
+        let b = "2026-11-24 13:08:02 GET /b 404 203.0.113.10";
+        assert_eq!(p.parse_raw(b).unwrap().status, 404);
+        // A combined log never takes a `#` line as a header.
+        let mut p = Parser::new(Some(LogFormat::Combined));
+        assert!(!p.header("#Fields: date time"));
     }
 
     #[test]

@@ -421,6 +421,7 @@ impl<'a> Partial<'a> {
             forwarded_for: self.forwarded_for,
             // Unquoted fields may hold escapes too: each is checked when used.
             escaped: true,
+            encoding: super::TextEncoding::Plain,
         })
     }
 }

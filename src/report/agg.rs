@@ -103,10 +103,27 @@ impl Tally {
                 break f.clone();
             }
             let Some(line) = lines.next() else { return };
+            if parser.header(line.strip_suffix('\r').unwrap_or(line)) {
+                self.lines += 1;
+                continue;
+            }
             self.count_line(line, |l| parser.parse_raw(l));
         };
+        if !format.has_headers() {
+            for line in lines {
+                self.count_line(line, |l| format.parse(l));
+            }
+            return;
+        }
+        // W3C and its kin: header lines are skipped, and a `#Fields:` line sets the fields
+        // from there on.
         for line in lines {
-            self.count_line(line, |l| format.parse(l));
+            let text = line.strip_suffix('\r').unwrap_or(line);
+            if parser.header(text) {
+                self.lines += 1;
+                continue;
+            }
+            self.count_line(line, |l| parser.parse_raw(l));
         }
     }
 

@@ -407,6 +407,9 @@ fn detect(file: &File, len: u64, path: &Path) -> io::Result<Option<LogFormat>> {
     for line in head.split(|&b| b == b'\n') {
         let text = String::from_utf8_lossy(line);
         let text = text.strip_suffix('\r').unwrap_or(&text);
+        if parser.header(text) {
+            continue;
+        }
         if parser.parse_raw(text).is_some() {
             break;
         }
