@@ -103,6 +103,27 @@ impl<'a> Cursor<'a> {
         Some(self.slice(start, start + len))
     }
 
+    /// The last quoted field: as [`Cursor::quoted`], but a line cut off inside it (a disk
+    /// that filled up, a writer killed mid-line) keeps the rest of the line as its value, as
+    /// GoAccess does: it is still a request.
+    fn quoted_or_rest(&mut self) -> Option<&'a str> {
+        self.expect(b'"')?;
+        let start = self.pos;
+        match quoted_end(&self.bytes()[start..]) {
+            Some((len, escaped)) => {
+                self.escaped |= escaped;
+                self.pos = start + len + 1;
+                Some(self.slice(start, start + len))
+            }
+            None => {
+                let rest = self.line[start..].trim_end();
+                self.escaped |= rest.contains('\\');
+                self.pos = self.line.len();
+                Some(rest)
+            }
+        }
+    }
+
     /// `[time]`: fixed width (`[10/Oct/2000:13:55:36 -0700]`) in every log seen, so the
     /// closing bracket is looked for where it should be first.
     #[inline(always)]
@@ -198,7 +219,7 @@ pub(super) fn parse(line: &str, vhost: bool, combined: bool) -> Option<RawHit<'_
         c.expect(b' ')?;
         let referer = c.quoted()?;
         c.expect(b' ')?;
-        let agent = c.quoted()?;
+        let agent = c.quoted_or_rest()?;
         // nginx setups often append fields after the agent; they are not ours to judge.
         (dash_none(referer), dash_none(agent))
     } else {
@@ -316,7 +337,7 @@ mod tests {
             "1.2.3.4 - - [24/Nov/2026:13:08:01 +0000] \"GET / HTTP/1.1 200 1",
             "1.2.3.4 - - [24/Nov/2026:13:08:01 +0000 \"GET / HTTP/1.1\" 200 1",
             "1.2.3.4 - - [garbage] \"GET / HTTP/1.1\" 200 1",
-            "1.2.3.4 - - [24/Nov/2026:13:08:01 +0000] \"GET / HTTP/1.1\" 200 1 \"-\" \"unterminated",
+            "1.2.3.4 - - [24/Nov/2026:13:08:01 +0000] \"GET / HTTP/1.1\" 200 1 \"unterminated",
             "\u{0}\u{0}\u{0}",
         ] {
             for f in LogFormat::detectable() {

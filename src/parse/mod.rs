@@ -216,6 +216,8 @@ impl LogFormat {
 
     /// Parses one line (without its newline) in this format.
     pub fn parse<'a>(&self, line: &'a str) -> Option<RawHit<'a>> {
+        // A byte-order mark before a file's first line (Windows editors, IIS) is not data.
+        let line = line.strip_prefix('\u{FEFF}').unwrap_or(line);
         match self {
             Self::Combined => clf::parse(line, false, true),
             Self::Common => clf::parse(line, false, false),
@@ -237,6 +239,7 @@ impl LogFormat {
     /// `Some(None)` for another comment to skip (`#Version:`), `None` for a line of data.
     /// Formats without headers have none.
     pub fn header(&self, line: &str) -> Option<Option<LogFormat>> {
+        let line = line.strip_prefix('\u{FEFF}').unwrap_or(line);
         let found = match self {
             Self::Columns(c) => c.header(line)?,
             _ => return None,
@@ -630,7 +633,8 @@ impl Parser {
         let found = match &self.format {
             Some(f) => f.header(text),
             // Not known yet: a header says which format this is.
-            None => columns::header(text).map(|c| c.map(|c| LogFormat::Columns(Arc::new(c)))),
+            None => columns::header(text.strip_prefix('\u{FEFF}').unwrap_or(text))
+                .map(|c| c.map(|c| LogFormat::Columns(Arc::new(c)))),
         };
         match found {
             None => false,
@@ -762,6 +766,41 @@ mod tests {
         // A combined log never takes a `#` line as a header.
         let mut p = Parser::new(Some(LogFormat::Combined));
         assert!(!p.header("#Fields: date time"));
+    }
+
+    #[test]
+    fn damaged_but_real_lines() {
+        let combined = LogFormat::Combined;
+        let apache =
+            LogFormat::from_arg(r#"%h %l %u %t "%r" %>s %b "%{Referer}i" "%{User-agent}i""#)
+                .unwrap();
+        let whole = r#"10.0.0.1 - - [10/Oct/2000:13:55:36 -0700] "GET / HTTP/1.0" 200 2326 "-" "Mozilla/5.0 (X11; Linux)""#;
+        // Cut off inside the agent: still a request, the agent is what was written.
+        let cut = &whole[..whole.len() - 2];
+        for f in [&combined, &apache] {
+            let h = f.parse(cut).unwrap_or_else(|| panic!("{}", f.name()));
+            assert_eq!(
+                (h.status, h.agent),
+                (200, Some("Mozilla/5.0 (X11; Linux")),
+                "{}",
+                f.name()
+            );
+            // A BOM before the first line.
+            assert!(
+                f.parse(&format!("\u{FEFF}{whole}")).is_some(),
+                "{}",
+                f.name()
+            );
+            // Cut off before the agent, or inside the request: not a request.
+            assert!(
+                f.parse(&whole[..whole.len() - 30]).is_none(),
+                "{}",
+                f.name()
+            );
+            assert!(f.parse(&whole[..60]).is_none(), "{}", f.name());
+        }
+        let mut p = Parser::new(None);
+        assert!(p.header("\u{FEFF}#Software: Microsoft Internet Information Services 10.0"));
     }
 
     #[test]

@@ -154,7 +154,18 @@ impl Template {
                 }
                 Item::Quoted(field) => {
                     let rest = &line[pos..];
-                    let len = quoted_end(rest.as_bytes())?.0;
+                    let Some((len, _)) = quoted_end(rest.as_bytes()) else {
+                        // The last field of a line cut off inside its quotes: the rest of the
+                        // line (as GoAccess counts it, a request all the same).
+                        if self.items[i + 1..].iter().all(|it| match it {
+                            Item::Literal(l) => l.trim_end().trim_start_matches('"').is_empty(),
+                            Item::Field(f) | Item::Quoted(f) => *f == Field::Skip,
+                        }) {
+                            hit.set(*field, rest.trim_end())?;
+                            return hit.finish();
+                        }
+                        return None;
+                    };
                     hit.set(*field, &rest[..len])?;
                     pos += len;
                 }
