@@ -74,3 +74,145 @@ fn a_malformed_format_string_names_the_directive() {
         "{err}"
     );
 }
+
+/// Runs the binary with these arguments: (exit code, stdout, stderr).
+fn webpeek(args: &[&str]) -> (Option<i32>, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_webpeek"))
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn iis_log_followed_live_through_a_header_change() {
+    let s = Server::start(&["--all"]);
+    let mut ws = s.viewer().await;
+    s.append(
+        "#Software: Microsoft Internet Information Services 10.0\r\n#Version: 1.0\r\n#Date: 2026-11-24 13:00:00\r\n\
+         #Fields: date time s-ip cs-method cs-uri-stem cs-uri-query s-port cs-username c-ip cs(User-Agent) cs(Referer) sc-status sc-substatus sc-win32-status time-taken\r\n\
+         2026-11-24 13:08:01 10.0.0.4 GET /blog/post.html q=1 443 - 203.0.113.7 Mozilla/5.0+(Windows+NT+10.0;+Win64;+x64;+rv:132.0)+Gecko/20100101+Firefox/132.0 https://www.bing.com/ 200 0 0 46\r\n",
+    );
+    let (hits, _) = collect_hits(&mut ws, 1, 5 * SECOND).await;
+    let h = &hits[0];
+    assert_eq!(h["ip"], "203.0.113.7");
+    assert_eq!(
+        (h["path"].as_str(), h["query"].as_str()),
+        (Some("/blog/post.html"), Some("q=1"))
+    );
+    assert_eq!(h["time"], "2026-11-24T13:08:01Z");
+    assert_eq!(
+        h["agent"],
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:132.0) Gecko/20100101 Firefox/132.0"
+    );
+    assert_eq!(h["browser"], "Firefox");
+    // IIS restarts with other fields: the new header holds from there on.
+    s.append(
+        "#Fields: date time c-ip cs-method cs-uri-stem sc-status sc-bytes\r\n\
+         2026-11-24 13:09:00 2001:db8::9 POST /login 302 120\r\n",
+    );
+    let (hits, _) = collect_hits(&mut ws, 1, 5 * SECOND).await;
+    assert_eq!(
+        (
+            hits[0]["ip"].as_str(),
+            hits[0]["status"].as_u64(),
+            hits[0]["bytes"].as_u64()
+        ),
+        (Some("2001:db8::9"), Some(302), Some(120))
+    );
+    // Header lines are neither requests nor unparsed.
+    let stats = s.stats();
+    assert_eq!(
+        (stats["total"].as_u64(), stats["unparsed"].as_u64()),
+        (Some(2), Some(0))
+    );
+}
+
+#[test]
+fn formats_are_listed_and_a_typo_gets_a_suggestion() {
+    let (code, out, _) = webpeek(&["formats"]);
+    assert_eq!(code, Some(0));
+    for name in [
+        "combined",
+        "vcommon",
+        "w3c",
+        "cloudfront",
+        "cloudstorage",
+        "awselb",
+        "awsalb",
+        "awss3",
+        "squid",
+        "caddy",
+        "traefik",
+        "haproxy",
+        "cloudflare",
+    ] {
+        assert!(
+            out.lines()
+                .any(|l| l == name || l.starts_with(&format!("{name}\n")) || l.trim() == name),
+            "{name} missing:\n{out}"
+        );
+    }
+    let (code, _, err) = webpeek(&["--format", "cloudfornt", "-"]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("did you mean 'cloudfront'?"), "{err}");
+    let (code, _, err) = webpeek(&["report", "--format", "AWS-ALB", "-"]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("did you mean 'awsalb'?"), "{err}");
+}
+
+#[test]
+fn report_says_why_lines_failed_and_what_it_detected() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("mixed.log");
+    let good =
+        r#"10.0.0.1 - - [10/Oct/2000:13:55:36 -0700] "GET / HTTP/1.0" 200 2326 "-" "curl/8""#;
+    let text = format!(
+        "\u{FEFF}{good}\n{}\n{good}\ngarbage here\n{}\n",
+        good.replace(" 200 ", " 2000 "),
+        // Cut off inside the agent: still a request.
+        &good[..good.len() - 3]
+    );
+    std::fs::write(&log, text).unwrap();
+    let path = log.to_str().unwrap();
+    let (code, out, err) = webpeek(&["report", "--unparsed", "10", path]);
+    assert_eq!(code, Some(0), "{err}");
+    let r: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        (r["total"].as_u64(), r["unparsed"].as_u64()),
+        (Some(3), Some(2))
+    );
+    let lines = r["unparsed_lines"].as_array().unwrap();
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[0]["line"], 2);
+    assert_eq!(
+        lines[0]["reason"],
+        r#"combined: byte 59: "2000" cannot be the status (%>s)"#
+    );
+    assert_eq!(lines[1]["line"], 4);
+    assert!(
+        lines[1]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("client address"),
+        "{}",
+        lines[1]
+    );
+    // Without --unparsed the list is not there.
+    let (_, out, _) = webpeek(&["report", path]);
+    assert!(!out.contains("unparsed_lines"));
+
+    let (code, out, _) = webpeek(&["report", "--detect", path]);
+    assert_eq!(code, Some(0));
+    assert!(out.contains("detected: combined"), "{out}");
+    let combined_row = out
+        .lines()
+        .find(|l| l.starts_with(" ") && l.ends_with(" combined"))
+        .unwrap();
+    assert!(combined_row.trim_start().starts_with("3 / 5"), "{out}");
+}

@@ -263,6 +263,50 @@ impl Columns {
     }
 }
 
+impl Columns {
+    /// Why `line` does not parse: the first field that cannot be what its column says, and at
+    /// which byte; for `report --unparsed`.
+    pub fn diagnose(&self, line: &str) -> String {
+        let body = if self.haproxy {
+            strip_syslog_prefix(line)
+        } else {
+            line
+        };
+        let offset = line.len() - body.len();
+        let mut hit = Parts::default();
+        let mut seen = 0;
+        for (index, field) in Fields::new(body, self.separator).enumerate() {
+            let Some(&column) = self.columns.get(index) else {
+                break;
+            };
+            seen = index + 1;
+            let at = offset + (field.as_ptr() as usize - body.as_ptr() as usize);
+            if hit.take(column, field).is_none() {
+                return format!(
+                    "byte {at}: field {} ({column:?}) cannot be {field:?}",
+                    index + 1
+                );
+            }
+        }
+        if seen < self.columns.len() && !self.haproxy {
+            let wanted = self.columns[seen..]
+                .iter()
+                .rposition(|c| *c != Column::Skip);
+            if wanted.is_some() {
+                return format!(
+                    "only {seen} fields; {} expects at least {}",
+                    self.name,
+                    seen + 1 + wanted.unwrap_or(0)
+                );
+            }
+        }
+        if self.parse(line).is_some() {
+            return "parses".into();
+        }
+        "a field is malformed or missing (client address, time, request or status)".into()
+    }
+}
+
 /// What a header line says: `Some(Some(format))` for a `#Fields:` line or Cloud Storage's
 /// header row, `Some(None)` for another `#` comment, `None` for a line of data.
 pub fn header(line: &str) -> Option<Option<Columns>> {

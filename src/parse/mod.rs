@@ -229,6 +229,36 @@ impl LogFormat {
         }
     }
 
+    /// Why `line` does not parse in this format (the first field that fails, and at which
+    /// byte), or `"parses"`. Slow; for `report --unparsed`.
+    pub fn diagnose(&self, line: &str) -> String {
+        let line = line.strip_prefix('\u{FEFF}').unwrap_or(line);
+        // The NCSA formats as the format strings they are (the two parsers agree: a
+        // differential test checks it).
+        let apache = |format: &str| {
+            Template::compile(format)
+                .expect("the NCSA formats compile")
+                .diagnose(line)
+        };
+        const COMMON: &str = r#"%h %l %u %t "%r" %>s %b"#;
+        const COMBINED: &str =
+            r#"%h %l %u %t "%r" %>s %b "%{Referer}i" "%{User-agent}i"%{trailer}x"#;
+        match self {
+            Self::Combined => apache(COMBINED),
+            Self::Common => apache(COMMON),
+            Self::VhostCombined => apache(&format!("%v {COMBINED}")),
+            Self::VhostCommon => apache(&format!("%v {COMMON}")),
+            Self::Template(t) => t.diagnose(line),
+            Self::Columns(c) => c.diagnose(line),
+            Self::Json(_) if self.parse(line).is_some() => "parses".into(),
+            Self::Json(_) => match serde_json::from_str::<serde_json::Value>(line) {
+                Err(e) => format!("not one JSON object: {e}"),
+                Ok(v) if !v.is_object() => "not a JSON object".into(),
+                Ok(_) => "a JSON object without a client address or status webpeek knows (name the keys with --json-keys)".into(),
+            },
+        }
+    }
+
     /// Whether lines of this format may be headers (W3C, CloudFront, Cloud Storage).
     pub fn has_headers(&self) -> bool {
         matches!(self, Self::Columns(c) if c.has_headers())
@@ -766,6 +796,41 @@ mod tests {
         // A combined log never takes a `#` line as a header.
         let mut p = Parser::new(Some(LogFormat::Combined));
         assert!(!p.header("#Fields: date time"));
+    }
+
+    #[test]
+    fn diagnoses_name_the_field_and_the_byte() {
+        let d = |f: &str, line: &str| LogFormat::from_arg(f).unwrap().diagnose(line);
+        let ok =
+            r#"10.0.0.1 - - [10/Oct/2000:13:55:36 -0700] "GET / HTTP/1.0" 200 2326 "-" "curl""#;
+        assert_eq!(d("combined", ok), "parses");
+        assert_eq!(
+            d("combined", &ok.replace("200 2326", "2000 2326")),
+            r#"byte 59: "2000" cannot be the status (%>s)"#
+        );
+        assert!(
+            d("combined", &ok.replace("10.0.0.1", "host.example"))
+                .starts_with("byte 0: \"host.example\" cannot be the client address")
+        );
+        assert!(
+            d("common", ok).starts_with(r#"byte 63: "2326 \"-\" \"curl\"" cannot be the size"#),
+            "{}",
+            d("common", ok)
+        );
+        assert_eq!(
+            d("combined", "garbage"),
+            r#"byte 0: the client address (%h) is not followed by " ""#
+        );
+        assert!(
+            d(
+                "squid",
+                "1286536308.779 180 192.168.0.224 TCP_MISS/2x0 411 GET http://a/"
+            )
+            .starts_with("byte 33: field 4 (SquidStatus)")
+        );
+        assert!(d("awselb", "2015-05-13T23:39:43Z lb").starts_with("only 2 fields"));
+        assert!(d("json", "{\"a\":").starts_with("not one JSON object"));
+        assert!(d("json", "{\"a\":1}").contains("--json-keys"));
     }
 
     #[test]

@@ -12,6 +12,7 @@
 //! microseconds per line, more than everything else together.
 
 mod agg;
+mod diagnose;
 mod hash;
 mod read;
 mod table;
@@ -32,6 +33,7 @@ use crate::hit::Rfc3339;
 use crate::parse::{LogFormat, Parser};
 
 pub use agg::Tally;
+pub use diagnose::UnparsedLine;
 pub use read::CHUNK;
 
 /// `webpeek report [--format F] [--text] [--threads N] [--top N] FILE...`
@@ -41,8 +43,8 @@ pub struct ReportArgs {
     /// standard input.
     #[arg(value_name = "FILE", required = true)]
     pub files: Vec<PathBuf>,
-    /// Log format: combined, common, vhost_combined, json, or an Apache `LogFormat` / nginx
-    /// `log_format` string (detected from the first lines if not given).
+    /// Log format: a name (`webpeek formats`) or an Apache `LogFormat` / nginx `log_format`
+    /// string (detected from the first lines if not given).
     #[arg(long, value_name = "FMT")]
     pub format: Option<String>,
     /// Print a short table for people instead of JSON.
@@ -54,6 +56,14 @@ pub struct ReportArgs {
     /// Entries in each top list.
     #[arg(long, default_value_t = 10, value_name = "N")]
     pub top: usize,
+    /// Also list the first N lines that did not parse, each with the field and byte where it
+    /// failed (to fix a format string).
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub unparsed: usize,
+    /// Only say which format each file is detected as, and how many of its first 1,000 lines
+    /// each known format reads.
+    #[arg(long)]
+    pub detect: bool,
 }
 
 /// Why a report failed.
@@ -137,6 +147,9 @@ pub struct Report {
     pub files: Vec<FileInfo>,
     /// Wall-clock seconds the reading and counting took.
     pub seconds: f64,
+    /// With `--unparsed N`: the first N lines that did not parse, and why.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unparsed_lines: Vec<UnparsedLine>,
 }
 
 /// Top lists of the report.
@@ -165,12 +178,31 @@ pub fn run(args: ReportArgs) -> Result<(), ReportError> {
         Some(n) => n,
         None => std::thread::available_parallelism().map_or(1, |n| n.get()),
     };
+    if args.detect {
+        let mut out = String::new();
+        for path in &args.files {
+            out.push_str(&diagnose::detect(path).map_err(|source| ReportError::Io {
+                path: path.clone(),
+                source,
+            })?);
+        }
+        return print(&out);
+    }
     let options = Options {
         format,
         threads,
         top: args.top,
     };
-    let report = summarize(&args.files, &options)?;
+    let mut report = summarize(&args.files, &options)?;
+    if args.unparsed > 0 && report.unparsed > 0 {
+        report.unparsed_lines =
+            diagnose::first_unparsed(&args.files, options.format.as_ref(), args.unparsed).map_err(
+                |source| ReportError::Io {
+                    path: "the logs (again, for --unparsed)".into(),
+                    source,
+                },
+            )?;
+    }
     let mut out = if args.text {
         report.to_text()
     } else {
@@ -183,6 +215,11 @@ pub fn run(args: ReportArgs) -> Result<(), ReportError> {
             "(browsers and OS are not counted in batch mode: user-agent parsing costs microseconds per line)\n",
         );
     }
+    print(&out)
+}
+
+/// Writes to standard output; a closed pipe (`| head`) is not a failure.
+fn print(out: &str) -> Result<(), ReportError> {
     let mut stdout = io::stdout().lock();
     match stdout
         .write_all(out.as_bytes())
@@ -463,6 +500,7 @@ impl Report {
             top,
             files,
             seconds,
+            unparsed_lines: Vec::new(),
         }
     }
 
@@ -517,6 +555,17 @@ impl Report {
                     .map(|c| if c.is_control() { '\u{fffd}' } else { c })
                     .collect();
                 let _ = writeln!(s, "  {:>12}  {k}", group(*n));
+            }
+        }
+        if !self.unparsed_lines.is_empty() {
+            let _ = writeln!(s, "\nunparsed lines");
+            for u in &self.unparsed_lines {
+                let text: String = u
+                    .text
+                    .chars()
+                    .map(|c| if c.is_control() { '\u{fffd}' } else { c })
+                    .collect();
+                let _ = writeln!(s, "  {}:{}: {}\n    {text}", u.file, u.line, u.reason);
             }
         }
         s
