@@ -147,7 +147,7 @@ pub fn detect(path: &Path) -> io::Result<String> {
             (name.clone(), n)
         })
         .collect();
-    counts.sort_by(|a, b| b.1.cmp(&a.1));
+    counts.sort_by_key(|c| std::cmp::Reverse(c.1));
     let mut out = String::new();
     let _ = writeln!(
         out,
