@@ -1,6 +1,7 @@
 //! A real webpeek process on a free loopback port, and real clients for it.
 #![allow(dead_code)]
 
+pub mod goaccess;
 pub mod nginx;
 
 use std::io::{BufRead, BufReader, Read, Write};
