@@ -128,10 +128,10 @@ fn strip_syslog(line: &str) -> &str {
         "Jan ", "Feb ", "Mar ", "Apr ", "May ", "Jun ", "Jul ", "Aug ", "Sep ", "Oct ", "Nov ",
         "Dec ",
     ];
-    if MONTHS.iter().any(|m| line.starts_with(m)) {
-        if let Some(i) = line.find("]: ") {
-            return &line[i + 3..];
-        }
+    if MONTHS.iter().any(|m| line.starts_with(m))
+        && let Some(i) = line.find("]: ")
+    {
+        return &line[i + 3..];
     }
     line
 }

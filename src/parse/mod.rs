@@ -9,6 +9,7 @@ mod columns;
 mod ip;
 mod json;
 mod scan;
+mod strftime;
 mod template;
 mod time;
 

@@ -7,6 +7,7 @@
 
 use std::net::IpAddr;
 
+use super::strftime::{TimeFormat, TimeParts};
 use super::time::{parse_clf_time, parse_iso8601, parse_unix_seconds};
 use super::{RawHit, Request, dash_none, decimal, quoted_end, status_code};
 
@@ -47,6 +48,22 @@ pub enum Field {
     ForwardedFor,
     /// Anything else: matched, then ignored.
     Skip,
+    /// A request header webpeek does not use (`%{Cookie}i`): ignored, but it may hold spaces,
+    /// so where it ends is searched for.
+    Header,
+    /// `%{FORMAT}t`: a strftime pattern (index into the template's patterns); it ends where
+    /// the pattern does.
+    TimeStrf(u8),
+    /// `%{sec}t`, `%{msec}t`, `%{usec}t`: Unix time in these units per second.
+    TimeEpoch(u32),
+    /// `%{msec_frac}t`, `%{usec_frac}t`: a fraction of the second, ignored.
+    TimeFraction,
+    /// `%s` (the original status): used when `%>s` (the final one) is not in the format.
+    StatusOriginal,
+    /// `%O`, `$bytes_sent` (with headers): used when no body size is in the format.
+    BytesAll,
+    /// `%V`, `%{Host}i`, `$host`: used when `%v` / `$server_name` is not in the format.
+    VhostAlt,
 }
 
 impl Field {
@@ -70,7 +87,30 @@ impl Field {
             Field::Vhost => "the virtual host (%v)",
             Field::ForwardedFor => "X-Forwarded-For",
             Field::Skip => "a skipped field",
+            Field::Header => "a request header (%{...}i)",
+            Field::TimeStrf(_) => "the time (%{...}t)",
+            Field::TimeEpoch(_) => "the time (%{sec|msec|usec}t)",
+            Field::TimeFraction => "the fraction of a second (%{msec_frac}t)",
+            Field::StatusOriginal => "the status (%s)",
+            Field::BytesAll => "the size (%O)",
+            Field::VhostAlt => "the host (%V)",
         }
+    }
+
+    /// Whether the field's text may hold the literal that follows it (spaces above all), so
+    /// that its end has to be searched for: the request, the agent, a header, a path.
+    fn may_hold_spaces(self) -> bool {
+        matches!(
+            self,
+            Field::Request
+                | Field::Agent
+                | Field::Referer
+                | Field::Header
+                | Field::Target
+                | Field::Path
+                | Field::Query
+                | Field::ForwardedFor
+        )
     }
 }
 
@@ -87,7 +127,16 @@ enum Item {
 pub struct Template {
     source: String,
     items: Vec<Item>,
+    /// The strftime patterns of `%{...}t` directives.
+    times: Vec<TimeFormat>,
+    /// Whether an unquoted field may hold the literal after it: a line the first split does
+    /// not fit is then tried with later splits ([`Template::parse`]).
+    backtracks: bool,
 }
+
+/// How many splits the backtracking matcher tries on one line before giving up: a hostile line
+/// cannot make a parse cost more than this.
+const BACKTRACK_BUDGET: u32 = 512;
 
 /// Why a format string cannot be compiled.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -117,10 +166,11 @@ impl Template {
         // Shell users often paste the Apache config's escaped quotes.
         let source = format.replace("\\\"", "\"");
         let nginx = source.contains('$') && !source.contains('%');
+        let mut times = Vec::new();
         let mut items = if nginx {
             compile_nginx(&source)?
         } else {
-            compile_apache(&source)?
+            compile_apache(&source, &mut times)?
         };
         // Merge neighbouring literals; refuse fields that touch.
         let mut merged: Vec<Item> = Vec::with_capacity(items.len());
@@ -154,9 +204,14 @@ impl Template {
                 Item::Field(_) | Item::Quoted(_) => {}
             }
         }
+        let backtracks = merged
+            .windows(2)
+            .any(|w| matches!(w, [Item::Field(f), Item::Literal(_)] if f.may_hold_spaces()));
         Ok(Template {
             source,
             items: merged,
+            times,
+            backtracks,
         })
     }
 
@@ -202,6 +257,17 @@ impl Template {
                     }
                     pos += len;
                 }
+                Item::Field(Field::TimeStrf(t)) => {
+                    match self.times[usize::from(*t)].read(&line[pos..], &mut hit.times) {
+                        Some(len) => pos += len,
+                        None => {
+                            return format!(
+                                "byte {pos}: {} does not match the time pattern",
+                                shown(&line[pos..])
+                            );
+                        }
+                    }
+                }
                 Item::Field(field) => {
                     let rest = &line[pos..];
                     let len = if *field == Field::TimeClf && rest.starts_with('[') {
@@ -245,14 +311,113 @@ impl Template {
         if hit.ip.is_none() {
             return "no client address".into();
         }
-        if hit.status.is_none() {
+        if hit.status.or(hit.status_original).is_none() {
             return "no status".into();
         }
-        "parses".into()
+        if self.parse(line).is_some() {
+            return "parses".into();
+        }
+        if self.backtracks {
+            return "no split of the fields fits the whole line".into();
+        }
+        "the fields found do not make a request (a time directive without a date?)".into()
     }
 
-    /// Matches a line against the template.
+    /// Matches a line against the template: each field ends where the literal after it
+    /// first occurs. When that split does not fit and a field may hold that literal (an
+    /// unquoted request or agent holds spaces), later splits are tried, as a careful regex
+    /// would, within a budget.
     pub fn parse<'a>(&self, line: &'a str) -> Option<RawHit<'a>> {
+        match self.parse_first_split(line) {
+            Some(hit) => Some(hit),
+            None if self.backtracks => {
+                let mut budget = BACKTRACK_BUDGET;
+                self.fit(line, 0, 0, Partial::default(), &mut budget)?
+                    .finish()
+            }
+            None => None,
+        }
+    }
+
+    /// Matches items from `i` on at byte `pos`, trying every split of a field that may hold
+    /// the literal after it; the fields found, when the whole line fits.
+    fn fit<'a>(
+        &self,
+        line: &'a str,
+        i: usize,
+        pos: usize,
+        hit: Partial<'a>,
+        budget: &mut u32,
+    ) -> Option<Partial<'a>> {
+        let Some(item) = self.items.get(i) else {
+            return line[pos..].trim_end().is_empty().then_some(hit);
+        };
+        *budget = budget.checked_sub(1)?;
+        let rest = &line[pos..];
+        let mut hit = hit;
+        match item {
+            Item::Literal(lit) => {
+                rest.starts_with(lit.as_str()).then_some(())?;
+                self.fit(line, i + 1, pos + lit.len(), hit, budget)
+            }
+            Item::Quoted(field) => match quoted_end(rest.as_bytes()) {
+                Some((len, _)) => {
+                    hit.set(*field, &rest[..len])?;
+                    self.fit(line, i + 1, pos + len, hit, budget)
+                }
+                None if self.last_field(i) => {
+                    hit.set(*field, rest.trim_end())?;
+                    Some(hit)
+                }
+                None => None,
+            },
+            Item::Field(Field::TimeStrf(t)) => {
+                let len = self.times[usize::from(*t)].read(rest, &mut hit.times)?;
+                self.fit(line, i + 1, pos + len, hit, budget)
+            }
+            Item::Field(field) => {
+                let next = match self.items.get(i + 1) {
+                    Some(Item::Literal(next)) => next,
+                    _ => {
+                        let len = rest.trim_end().len();
+                        hit.set(*field, &rest[..len])?;
+                        return self.fit(line, i + 1, pos + len, hit, budget);
+                    }
+                };
+                if *field == Field::TimeClf && rest.starts_with('[') {
+                    let len = rest.find(']')? + 1;
+                    hit.set(*field, &rest[..len])?;
+                    return self.fit(line, i + 1, pos + len, hit, budget);
+                }
+                let mut from = 0;
+                while let Some(at) = find_literal(&rest.as_bytes()[from..], next.as_bytes()) {
+                    let len = from + at;
+                    let mut tried = hit;
+                    if tried.set(*field, &rest[..len]).is_some()
+                        && let Some(done) = self.fit(line, i + 1, pos + len, tried, budget)
+                    {
+                        return Some(done);
+                    }
+                    if !field.may_hold_spaces() || *budget == 0 {
+                        return None;
+                    }
+                    from = len + 1;
+                }
+                None
+            }
+        }
+    }
+
+    /// Whether nothing but closing quotes, white space and skipped fields follows item `i`.
+    fn last_field(&self, i: usize) -> bool {
+        self.items[i + 1..].iter().all(|it| match it {
+            Item::Literal(l) => l.trim_end().trim_start_matches('"').is_empty(),
+            Item::Field(f) | Item::Quoted(f) => *f == Field::Skip,
+        })
+    }
+
+    /// The fast path: every field ends at the first occurrence of the literal after it.
+    fn parse_first_split<'a>(&self, line: &'a str) -> Option<RawHit<'a>> {
         let mut hit = Partial::default();
         let mut pos = 0;
         for (i, item) in self.items.iter().enumerate() {
@@ -268,10 +433,7 @@ impl Template {
                     let Some((len, _)) = quoted_end(rest.as_bytes()) else {
                         // The last field of a line cut off inside its quotes: the rest of the
                         // line (as GoAccess counts it, a request all the same).
-                        if self.items[i + 1..].iter().all(|it| match it {
-                            Item::Literal(l) => l.trim_end().trim_start_matches('"').is_empty(),
-                            Item::Field(f) | Item::Quoted(f) => *f == Field::Skip,
-                        }) {
+                        if self.last_field(i) {
                             hit.set(*field, rest.trim_end())?;
                             return hit.finish();
                         }
@@ -279,6 +441,9 @@ impl Template {
                     };
                     hit.set(*field, &rest[..len])?;
                     pos += len;
+                }
+                Item::Field(Field::TimeStrf(t)) => {
+                    pos += self.times[usize::from(*t)].read(&line[pos..], &mut hit.times)?;
                 }
                 Item::Field(field) => {
                     let rest = &line[pos..];
@@ -302,7 +467,7 @@ impl Template {
     }
 }
 
-fn compile_apache(s: &str) -> Result<Vec<Item>, TemplateError> {
+fn compile_apache(s: &str, times: &mut Vec<TimeFormat>) -> Result<Vec<Item>, TemplateError> {
     let mut items = Vec::new();
     let mut lit = String::new();
     let mut chars = s.char_indices().peekable();
@@ -322,8 +487,10 @@ fn compile_apache(s: &str) -> Result<Vec<Item>, TemplateError> {
             continue;
         }
         // Optional modifiers (`<`, `>`, status lists like `!200,304`), then `{arg}`, then a letter.
+        let mut last = false;
         while let Some(&(_, c)) = chars.peek() {
             if matches!(c, '<' | '>' | '!' | ',') || c.is_ascii_digit() {
+                last |= c == '>';
                 chars.next();
             } else {
                 break;
@@ -355,17 +522,42 @@ fn compile_apache(s: &str) -> Result<Vec<Item>, TemplateError> {
         ) {
             ('h' | 'a', _) => Field::Client,
             ('t', None) => Field::TimeClf,
+            ('t', Some(_)) => {
+                // `begin:` and `end:` say when the time was taken; either is the request's.
+                let arg = arg.as_deref().unwrap_or("");
+                let pattern = arg
+                    .strip_prefix("begin:")
+                    .or_else(|| arg.strip_prefix("end:"))
+                    .unwrap_or(arg);
+                match pattern {
+                    "sec" => Field::TimeEpoch(1),
+                    "msec" => Field::TimeEpoch(1000),
+                    "usec" => Field::TimeEpoch(1_000_000),
+                    "msec_frac" | "usec_frac" => Field::TimeFraction,
+                    _ => {
+                        let format = TimeFormat::compile(pattern)
+                            .filter(|_| times.len() < usize::from(u8::MAX))
+                            .ok_or_else(|| bad(end + 1))?;
+                        times.push(format);
+                        Field::TimeStrf((times.len() - 1) as u8)
+                    }
+                }
+            }
             ('r', _) => Field::Request,
             ('m', _) => Field::Method,
             ('U', _) => Field::Path,
             ('q', _) => Field::Query,
             ('H', _) => Field::Protocol,
-            ('s', _) => Field::Status,
-            ('b' | 'B' | 'O', _) => Field::Bytes,
-            ('v' | 'V', _) => Field::Vhost,
+            ('s', _) if last => Field::Status,
+            ('s', _) => Field::StatusOriginal,
+            ('b' | 'B', _) => Field::Bytes,
+            ('O', _) => Field::BytesAll,
+            ('v', _) => Field::Vhost,
+            ('V', _) | ('i', Some("host")) => Field::VhostAlt,
             ('i', Some("referer")) => Field::Referer,
             ('i', Some("user-agent")) => Field::Agent,
             ('i', Some("x-forwarded-for")) => Field::ForwardedFor,
+            ('i', _) => Field::Header,
             _ => Field::Skip,
         };
         if !lit.is_empty() {
@@ -425,10 +617,13 @@ fn compile_nginx(s: &str) -> Result<Vec<Item>, TemplateError> {
             "args" | "query_string" => Field::Query,
             "server_protocol" => Field::Protocol,
             "status" => Field::Status,
-            "body_bytes_sent" | "bytes_sent" => Field::Bytes,
+            "body_bytes_sent" => Field::Bytes,
+            "bytes_sent" => Field::BytesAll,
             "http_referer" => Field::Referer,
             "http_user_agent" => Field::Agent,
-            "host" | "server_name" | "http_host" => Field::Vhost,
+            "server_name" => Field::Vhost,
+            "host" | "http_host" => Field::VhostAlt,
+            name if name.starts_with("http_") || name.starts_with("cookie_") => Field::Header,
             "http_x_forwarded_for" => Field::ForwardedFor,
             _ => Field::Skip,
         };
@@ -462,8 +657,14 @@ fn find_literal(hay: &[u8], lit: &[u8]) -> Option<usize> {
 }
 
 /// Fields found so far in a line.
-#[derive(Default)]
+#[derive(Default, Clone, Copy)]
 struct Partial<'a> {
+    /// What `%{...}t` directives said.
+    times: TimeParts,
+    status_original: Option<u16>,
+    bytes_all: Option<u64>,
+    bytes_body: bool,
+    vhost_alt: Option<&'a str>,
     ip: Option<IpAddr>,
     time: Option<i64>,
     request: Option<&'a str>,
@@ -501,7 +702,22 @@ impl<'a> Partial<'a> {
             Field::Query => self.query = dash_none(v.strip_prefix('?').unwrap_or(v)),
             Field::Protocol => self.protocol = dash_none(v),
             Field::Status => self.status = Some(status_code(v)?),
-            Field::Bytes => self.bytes = if v == "-" { 0 } else { decimal(v)? },
+            Field::Bytes => {
+                self.bytes = if v == "-" { 0 } else { decimal(v)? };
+                self.bytes_body = true;
+            }
+            Field::BytesAll => self.bytes_all = Some(if v == "-" { 0 } else { decimal(v)? }),
+            Field::StatusOriginal => self.status_original = Some(status_code(v)?),
+            Field::VhostAlt => self.vhost_alt = dash_none(v),
+            Field::TimeEpoch(scale) => self.times.set_epoch(v, i64::from(scale))?,
+            Field::TimeFraction => {
+                if v.is_empty() || !v.bytes().all(|c| c.is_ascii_digit()) {
+                    return None;
+                }
+            }
+            // Read by the matcher, which knows the pattern.
+            Field::TimeStrf(_) => {}
+            Field::Header => {}
             Field::Referer => self.referer = dash_none(v),
             Field::Agent => self.agent = dash_none(v),
             Field::Vhost => self.vhost = dash_none(v),
@@ -530,14 +746,30 @@ impl<'a> Partial<'a> {
             }
             (None, None) => None,
         };
+        // A time directive that said something must make a whole time; a format without one
+        // gets the time the line was read.
+        let time = match self.time {
+            Some(t) => t,
+            None if self.times != TimeParts::default() => self.times.unix()?,
+            None => crate::unix_now(),
+        };
+        let vhost = self.vhost.or(self.vhost_alt).map(|v| {
+            v.rsplit_once(':')
+                .filter(|(h, p)| !h.contains(':') && p.bytes().all(|c| c.is_ascii_digit()))
+                .map_or(v, |(h, _)| h)
+        });
         Some(RawHit {
-            vhost: self.vhost,
+            vhost,
             ip: self.ip?,
-            time: self.time.unwrap_or_else(crate::unix_now),
+            time,
             request: self.request.unwrap_or(""),
             parts,
-            status: self.status?,
-            bytes: self.bytes,
+            status: self.status.or(self.status_original)?,
+            bytes: if self.bytes_body {
+                self.bytes
+            } else {
+                self.bytes_all.unwrap_or(0)
+            },
             referer: self.referer,
             agent: self.agent,
             forwarded_for: self.forwarded_for,
@@ -654,5 +886,126 @@ mod tests {
             Err(TemplateError::BadDirective { .. })
         ));
         assert_eq!(Template::compile("%t %s"), Err(TemplateError::NoClient));
+    }
+
+    fn when(t: &str, line: &str) -> String {
+        let h = Template::compile(t)
+            .unwrap()
+            .parse(line)
+            .unwrap_or_else(|| panic!("{t}: {line}"));
+        crate::hit::Rfc3339(h.time).to_string()
+    }
+
+    #[test]
+    fn apache_time_directives() {
+        assert_eq!(
+            when(
+                "%h [%{%d/%b/%Y:%H:%M:%S %z}t] %>s",
+                "1.2.3.4 [24/Nov/2026:13:08:01 +0100] 200"
+            ),
+            "2026-11-24T12:08:01Z"
+        );
+        // A pattern with spaces in it, not bracketed: it ends where the pattern does.
+        assert_eq!(
+            when("%{%F %T}t %h %>s", "2026-11-24 13:08:01 1.2.3.4 200"),
+            "2026-11-24T13:08:01Z"
+        );
+        assert_eq!(
+            when("%{sec}t %h %>s", "1795525681 1.2.3.4 200"),
+            "2026-11-24T13:08:01Z"
+        );
+        assert_eq!(
+            when("%{msec}t %h %>s", "1795525681524 1.2.3.4 200"),
+            "2026-11-24T13:08:01Z"
+        );
+        assert_eq!(
+            when("%{end:usec}t %h %>s", "1795525681524000 1.2.3.4 200"),
+            "2026-11-24T13:08:01Z"
+        );
+        // Several directives make one time; month names in any case; no zone is UTC.
+        assert_eq!(
+            when(
+                "[%{%d/%b/%Y %H:%M:%S}t.%{msec_frac}t %{%z}t] %h %>s",
+                "[24/NOV/2026 13:08:01.524 -0500] 1.2.3.4 200"
+            ),
+            "2026-11-24T18:08:01Z"
+        );
+        assert_eq!(
+            when(
+                "%{begin:%d.%m.%Y %T}t %h %>s",
+                "24.11.2026 13:08:01 1.2.3.4 200"
+            ),
+            "2026-11-24T13:08:01Z"
+        );
+        // %% is a percent sign.
+        let t = Template::compile("%h 100%% %>s").unwrap();
+        assert_eq!(t.parse("1.2.3.4 100% 200").unwrap().status, 200);
+        assert!(t.parse("1.2.3.4 100 200").is_none());
+        // A time that does not fit its pattern: the line does not parse.
+        assert!(
+            Template::compile("%{%F %T}t %h %>s")
+                .unwrap()
+                .parse("2026-11-24 25:08:01 1.2.3.4 200")
+                .is_none()
+        );
+        assert!(matches!(
+            Template::compile("%{%Q}t %h"),
+            Err(TemplateError::BadDirective { .. })
+        ));
+    }
+
+    #[test]
+    fn several_fields_for_one_thing_take_the_one_meant() {
+        let t = Template::compile("%h %s %>s %O %b %V %v").unwrap();
+        let h = t
+            .parse("1.2.3.4 302 200 900 500 alias.example:8080 www.example")
+            .unwrap();
+        assert_eq!(
+            (h.status, h.bytes, h.vhost),
+            (200, 500, Some("www.example"))
+        );
+        // Only the others in the format: they are used.
+        let t = Template::compile("%h %s %O %{Host}i").unwrap();
+        let h = t.parse("1.2.3.4 404 900 alias.example:8080").unwrap();
+        assert_eq!(
+            (h.status, h.bytes, h.vhost),
+            (404, 900, Some("alias.example"))
+        );
+        let t = Template::compile(
+            r#"$remote_addr $status $bytes_sent $body_bytes_sent $host $server_name"#,
+        )
+        .unwrap();
+        let h = t.parse("1.2.3.4 200 900 500 a.example b.example").unwrap();
+        assert_eq!((h.bytes, h.vhost), (500, Some("b.example")));
+    }
+
+    #[test]
+    fn unquoted_fields_with_spaces_find_their_end() {
+        // The request in brackets, unquoted; a cookie header with spaces; an unquoted agent.
+        let t = Template::compile("%h %l %u %t [%r] %>s %b %{Cookie}i %{User-Agent}i").unwrap();
+        assert!(t.backtracks);
+        let h = t
+            .parse("1.2.3.4 - - [24/Nov/2026:13:08:01 +0000] [GET /a b.html HTTP/1.1] 200 12 a=1; b=2 Mozilla/5.0 (X11; Linux)")
+            .unwrap();
+        assert_eq!(h.request, "GET /a b.html HTTP/1.1");
+        assert_eq!((h.status, h.bytes), (200, 12));
+        // The agent takes the rest; the cookie ended at the first space that let the rest fit.
+        assert_eq!(h.agent, Some("b=2 Mozilla/5.0 (X11; Linux)"));
+        let t = Template::compile("%h %r %>s %b").unwrap();
+        let h = t.parse("1.2.3.4 GET /x y z HTTP/1.1 404 7").unwrap();
+        assert_eq!(
+            (h.request, h.status, h.bytes),
+            ("GET /x y z HTTP/1.1", 404, 7)
+        );
+        assert!(t.parse("1.2.3.4 GET /x y z HTTP/1.1 404").is_none());
+        // A hostile line cannot make it slow: the budget ends the search.
+        let t = Template::compile("%h %{A}i %{B}i %{C}i %{D}i %>s").unwrap();
+        let line = format!("1.2.3.4 {} x", "a ".repeat(5000));
+        let started = std::time::Instant::now();
+        assert!(t.parse(&line).is_none());
+        assert!(started.elapsed() < std::time::Duration::from_secs(1));
+        // Quoted formats keep their one-pass path.
+        let combined = r#"%h %l %u %t "%r" %>s %b "%{Referer}i" "%{User-agent}i""#;
+        assert!(!Template::compile(combined).unwrap().backtracks);
     }
 }
