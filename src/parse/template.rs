@@ -623,8 +623,8 @@ fn compile_nginx(s: &str) -> Result<Vec<Item>, TemplateError> {
             "http_user_agent" => Field::Agent,
             "server_name" => Field::Vhost,
             "host" | "http_host" => Field::VhostAlt,
-            name if name.starts_with("http_") || name.starts_with("cookie_") => Field::Header,
             "http_x_forwarded_for" => Field::ForwardedFor,
+            name if name.starts_with("http_") || name.starts_with("cookie_") => Field::Header,
             _ => Field::Skip,
         };
         if !lit.is_empty() {
