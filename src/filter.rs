@@ -223,14 +223,25 @@ impl Filter {
 
     /// Whether viewers see a request with these fields (checked before a [`Hit`] is made, so
     /// hidden requests cost no allocation).
-    pub fn keep_request(&self, ip: IpAddr, method: &str, path: &str, agent: Option<&str>) -> bool {
-        if self.rules.exclude.iter().any(|b| b.contains(ip)) {
+    /// A request without a client address (the format logs none) is nobody's: never excluded,
+    /// never a viewer's own; without a path it is not a page view.
+    pub fn keep_request(
+        &self,
+        ip: Option<IpAddr>,
+        method: &str,
+        path: &str,
+        agent: Option<&str>,
+    ) -> bool {
+        if let Some(ip) = ip
+            && self.rules.exclude.iter().any(|b| b.contains(ip))
+        {
             return false;
         }
         if self.rules.no_bots && agent.is_some_and(is_bot_agent) {
             return false;
         }
-        self.rules.all || (is_page_view(method, path) && !self.viewers.contains(ip))
+        self.rules.all
+            || (is_page_view(method, path) && !ip.is_some_and(|ip| self.viewers.contains(ip)))
     }
 }
 
@@ -263,7 +274,7 @@ mod tests {
         Hit {
             seq: 0,
             time: 0,
-            ip: ip.parse().unwrap(),
+            ip: Some(ip.parse().unwrap()),
             host: None,
             method: method.into(),
             path: path.into(),

@@ -29,8 +29,8 @@ pub struct Hit {
     /// Time of the request, RFC 3339 in UTC (`2026-11-24T13:08:01Z`).
     #[serde(serialize_with = "serialize_time")]
     pub time: i64,
-    /// Client address.
-    pub ip: IpAddr,
+    /// Client address; `null` when the log format has none.
+    pub ip: Option<IpAddr>,
     /// Host name of the client, once reverse DNS has answered (it usually follows in a `hosts` frame).
     pub host: Option<String>,
     /// HTTP method (`GET`), or `-` when the request line was not `METHOD PATH PROTO`.

@@ -57,9 +57,9 @@ impl Enricher {
             hit.bot = found.bot;
         }
         if hit.host.is_none()
-            && let Some(dns) = &self.dns
+            && let (Some(dns), Some(ip)) = (&self.dns, hit.ip)
         {
-            hit.host = dns.lookup(hit.ip);
+            hit.host = dns.lookup(ip);
         }
     }
 }
@@ -75,7 +75,7 @@ mod tests {
         Hit {
             seq: 0,
             time: 0,
-            ip: ip.parse::<IpAddr>().unwrap(),
+            ip: Some(ip.parse::<IpAddr>().unwrap()),
             host: None,
             method: "GET".into(),
             path: "/".into(),

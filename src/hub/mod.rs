@@ -240,7 +240,10 @@ impl Hub {
         let hits: Vec<_> = backlog.hits.iter().cloned().collect();
         let hosts = hits
             .iter()
-            .filter_map(|h| backlog.hosts.get(&h.ip).map(|n| (h.ip, n.clone())))
+            .filter_map(|h| {
+                let ip = h.ip?;
+                backlog.hosts.get(&ip).map(|n| (ip, n.clone()))
+            })
             .collect();
         Subscription {
             backlog: hits,
@@ -259,7 +262,7 @@ mod tests {
         Hit {
             seq: 0,
             time: 0,
-            ip: "203.0.113.1".parse().unwrap(),
+            ip: "203.0.113.1".parse().ok(),
             host: None,
             method: "GET".into(),
             path: path.into(),

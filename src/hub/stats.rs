@@ -98,7 +98,7 @@ impl Stats {
     /// Counts one parsed request (shown or not), arriving at wall-clock second `now`.
     pub fn count_request(
         &mut self,
-        ip: IpAddr,
+        ip: Option<IpAddr>,
         path: &str,
         status: u16,
         referer: Option<&str>,
@@ -111,8 +111,13 @@ impl Stats {
         {
             *slot += 1;
         }
-        self.visitors.0.insert(&ip);
-        self.pages.add(path);
+        if let Some(ip) = ip {
+            self.visitors.0.insert(&ip);
+        }
+        // A format without a request has no page to count.
+        if !path.is_empty() {
+            self.pages.add(path);
+        }
         if let Some(r) = referer {
             self.referers.add(r);
         }
@@ -130,8 +135,11 @@ impl Stats {
     /// Counts a hit that viewers see, after enrichment.
     pub fn count_shown(&mut self, hit: &Hit) {
         self.shown += 1;
-        self.hosts
-            .add(hit.host.as_deref().unwrap_or(&hit.ip.to_string()));
+        match (&hit.host, hit.ip) {
+            (Some(host), _) => self.hosts.add(host),
+            (None, Some(ip)) => self.hosts.add(&ip.to_string()),
+            (None, None) => {}
+        }
         if let Some(b) = &hit.browser {
             self.browsers.add(b);
         }
@@ -259,14 +267,14 @@ mod tests {
         for i in 0..30u16 {
             let path = if i % 3 == 0 { "/a" } else { "/b" };
             s.count_request(
-                ip,
+                Some(ip),
                 path,
                 200 + (i % 2) * 204,
                 Some("https://r/"),
                 100 + i64::from(i / 10),
             );
         }
-        s.count_request("203.0.113.2".parse().unwrap(), "/c", 999, None, 103);
+        s.count_request("203.0.113.2".parse().ok(), "/c", 999, None, 103);
         let snap = s.snapshot(104);
         assert_eq!(snap.total, 31);
         assert_eq!(

@@ -230,7 +230,7 @@ pub(super) fn parse(line: &str, vhost: bool, combined: bool) -> Option<RawHit<'_
     };
     Some(RawHit {
         vhost,
-        ip,
+        ip: Some(ip),
         time,
         request,
         parts: None,
@@ -254,7 +254,7 @@ mod tests {
     #[test]
     fn combined_fields() {
         let h = LogFormat::Combined.parse(COMBINED).unwrap();
-        assert_eq!(h.ip.to_string(), "203.0.113.9");
+        assert_eq!(h.ip.unwrap().to_string(), "203.0.113.9");
         assert_eq!(Rfc3339(h.time).to_string(), "2026-11-24T13:08:01Z");
         assert_eq!(h.request, "GET /docs/index.html?lang=en HTTP/1.1");
         assert_eq!((h.status, h.bytes), (200, 5120));
@@ -298,12 +298,12 @@ mod tests {
         let h = LogFormat::Combined
             .parse(r#"2001:db8::1 - - [24/Nov/2026:13:08:01 +0100] "GET / HTTP/2.0" 200 1 "-" "x""#)
             .unwrap();
-        assert_eq!(h.ip.to_string(), "2001:db8::1");
+        assert_eq!(h.ip.unwrap().to_string(), "2001:db8::1");
         let h = LogFormat::VhostCombined
             .parse(r#"example.org:80 ::1 - - [24/Nov/2026:13:08:01 +0100] "GET / HTTP/2.0" 200 1 "-" "x""#)
             .unwrap();
         assert_eq!(
-            (h.vhost, h.ip.to_string().as_str()),
+            (h.vhost, h.ip.unwrap().to_string().as_str()),
             (Some("example.org"), "::1")
         );
     }

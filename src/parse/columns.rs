@@ -562,7 +562,7 @@ impl<'a> Parts<'a> {
                     .filter(|(_, p)| p.bytes().all(|c| c.is_ascii_digit()))
                     .map_or(v, |(h, _)| h)
             }),
-            ip: self.ip?,
+            ip: Some(self.ip?),
             time,
             request: "",
             parts: None,
@@ -656,7 +656,7 @@ mod tests {
             "1286536308.779    180 192.168.0.224 TCP_MISS/200 411 GET http://www.google.com/search?q=x - DIRECT/74.125.19.104 text/html",
         );
         assert_eq!(when(h.time), "2010-10-08T11:11:48Z");
-        assert_eq!(h.ip.to_string(), "192.168.0.224");
+        assert_eq!(h.ip.unwrap().to_string(), "192.168.0.224");
         assert_eq!((h.status, h.bytes), (200, 411));
         let r = h.request();
         assert_eq!((r.method, r.path, r.query), ("GET", "/search", Some("q=x")));
@@ -675,7 +675,7 @@ mod tests {
             r#"2015-05-13T23:39:43.945958Z my-loadbalancer 192.168.131.39:2817 10.0.0.1:80 0.000086 0.001048 0.001337 200 200 0 57 "GET https://www.example.com:443/docs/?a=1 HTTP/1.1" "curl/7.38.0" DHE-RSA-AES128-SHA TLSv1.2"#,
         );
         assert_eq!(when(h.time), "2015-05-13T23:39:43Z");
-        assert_eq!(h.ip.to_string(), "192.168.131.39");
+        assert_eq!(h.ip.unwrap().to_string(), "192.168.131.39");
         assert_eq!((h.status, h.bytes, h.agent), (200, 57, Some("curl/7.38.0")));
         let r = h.request();
         assert_eq!(
@@ -688,7 +688,7 @@ mod tests {
             r#"h2 2018-07-02T22:23:00.186641Z app/my-loadbalancer/50dc6c495c0c9188 2001:db8::7:2817 - -1 -1 -1 502 - 34 366 "GET https://www.example.com:443/ HTTP/2.0" "Mozilla/5.0 (X11; Linux x86_64)" ECDHE-RSA-AES128-GCM-SHA256 TLSv1.2 arn:aws:elasticloadbalancing:us-east-2:1:targetgroup/t/73e2d6bc24d8a067 "Root=1-58337262-36d228ad5d99923122bbe354" "www.example.com" "arn:aws:acm:us-east-2:1:certificate/1" 1 2018-07-02T22:22:48.364000Z "forward" "-" "-" "-" "-" "-" "-""#,
         );
         assert_eq!(
-            (h.ip.to_string().as_str(), h.status, h.bytes),
+            (h.ip.unwrap().to_string().as_str(), h.status, h.bytes),
             ("2001:db8::7", 502, 366)
         );
         assert_eq!(h.agent, Some("Mozilla/5.0 (X11; Linux x86_64)"));
@@ -728,7 +728,7 @@ mod tests {
             "2019-12-04 21:02:31 10.0.0.4 GET /blog/post.html q=1 443 - 203.0.113.7 Mozilla/5.0+(Windows+NT+10.0;+Win64;+x64) https://www.bing.com/ 200 0 0 46",
         );
         assert_eq!(when(iis.time), "2019-12-04T21:02:31Z");
-        assert_eq!(iis.ip.to_string(), "203.0.113.7");
+        assert_eq!(iis.ip.unwrap().to_string(), "203.0.113.7");
         let r = iis.request();
         assert_eq!(
             (r.method, r.path, r.query),
@@ -757,7 +757,7 @@ mod tests {
             "2019-12-04\t21:02:31\tLAX1\t392\t192.0.2.100\tGET\td111111abcdef8.cloudfront.net\t/index.html\t200\t-\tMozilla/5.0%20(Windows%20NT%2010.0)\t-\t-\tHit\tSOX4xwn4XV6Q4rgb7XiVGOHms_BGlTAC4KyHmureZmBNrjGdRLiNIQ==\td111111abcdef8.cloudfront.net\thttps\t23\t0.001\t-\tTLSv1.2\tECDHE-RSA-AES128-GCM-SHA256\tHit\tHTTP/2.0\t-\t-\t11040\t0.001\tHit\ttext/html\t78\t-\t-",
         );
         assert_eq!(
-            (cf.ip.to_string().as_str(), cf.status, cf.bytes),
+            (cf.ip.unwrap().to_string().as_str(), cf.status, cf.bytes),
             ("192.0.2.100", 200, 392)
         );
         assert_eq!(cf.text(cf.agent.unwrap()), "Mozilla/5.0 (Windows NT 10.0)");
@@ -794,7 +794,7 @@ mod tests {
             let h = parse("haproxy", line);
             assert_eq!(when(h.time), "2009-02-06T12:14:14Z", "{line}");
             assert_eq!(
-                (h.ip.to_string().as_str(), h.status, h.bytes),
+                (h.ip.unwrap().to_string().as_str(), h.status, h.bytes),
                 ("10.0.1.2", 200, 2750)
             );
             assert_eq!(h.request().path, "/index.html");

@@ -446,7 +446,7 @@ pub fn parse<'a>(line: &'a str, keys: &JsonKeys) -> Option<RawHit<'a>> {
     };
     Some(RawHit {
         vhost: vhost.map(|v| v.split(':').next().unwrap_or(v)),
-        ip: super::ip::parse_ip(client?)?,
+        ip: Some(super::ip::parse_ip(client?)?),
         time: time.unwrap_or_else(crate::unix_now),
         request: request_line.unwrap_or(""),
         parts,
@@ -473,7 +473,7 @@ mod tests {
     fn nginx_escape_json() {
         let line = r#"{"time_local":"24/Nov/2026:13:08:01 +0000","remote_addr":"203.0.113.9","request":"GET /a?b=1 HTTP/1.1","status": "200","body_bytes_sent":"512","http_referer":"","http_user_agent":"say \"hi\"","http_x_forwarded_for":"198.51.100.2"}"#;
         let h = parse(line, &JsonKeys::default()).unwrap();
-        assert_eq!(h.ip.to_string(), "203.0.113.9");
+        assert_eq!(h.ip.unwrap().to_string(), "203.0.113.9");
         assert_eq!(Rfc3339(h.time).to_string(), "2026-11-24T13:08:01Z");
         assert_eq!(h.request().path, "/a");
         assert_eq!((h.status, h.bytes, h.referer), (200, 512, None));
@@ -486,7 +486,7 @@ mod tests {
     fn caddy_access_log() {
         let line = r#"{"level":"info","ts":1795957681.524,"logger":"http.log.access","msg":"handled request","request":{"remote_ip":"2001:db8::5","remote_port":"41342","client_ip":"2001:db8::5","proto":"HTTP/2.0","method":"GET","host":"example.com:443","uri":"/docs/?q=x","headers":{"User-Agent":["Mozilla/5.0 Firefox/132.0"],"Referer":["https://r/"]}},"bytes_read":0,"duration":0.0009,"size":10900,"status":200}"#;
         let h = parse(line, &JsonKeys::default()).unwrap();
-        assert_eq!(h.ip.to_string(), "2001:db8::5");
+        assert_eq!(h.ip.unwrap().to_string(), "2001:db8::5");
         assert_eq!(h.time, 1_795_957_681);
         let r = h.request();
         assert_eq!(
@@ -507,7 +507,7 @@ mod tests {
         let line = " { \"extra\" : { \"a\" : [1, \"]}\\\"{\", {\"b\": null}], \"c\": -1.5e+3 } ,\n\t\"remote_addr\" : \"10.0.0.1\" , \"client_ip\":\"10.0.0.2\", \"status\" : 404 , \"request\": \"GET /x HTTP/1.1\", \"ok\": true, \"none\": null } ";
         let h = parse(line, &keys).unwrap();
         assert_eq!(
-            h.ip.to_string(),
+            h.ip.unwrap().to_string(),
             "10.0.0.2",
             "client_ip ranks before remote_addr"
         );
@@ -626,7 +626,11 @@ mod tests {
         let keys = JsonKeys::with_mapping("client=src,uri=target,status=code").unwrap();
         let h = parse(r#"{"src":"192.0.2.4","target":"/x","code":301}"#, &keys).unwrap();
         assert_eq!(
-            (h.ip.to_string().as_str(), h.request().path, h.status),
+            (
+                h.ip.unwrap().to_string().as_str(),
+                h.request().path,
+                h.status
+            ),
             ("192.0.2.4", "/x", 301)
         );
         assert!(JsonKeys::with_mapping("colour=x").is_err());
@@ -638,7 +642,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            (h.ip.to_string().as_str(), h.vhost),
+            (h.ip.unwrap().to_string().as_str(), h.vhost),
             ("192.0.2.4", Some("192.0.2.9"))
         );
         assert_eq!(

@@ -370,8 +370,8 @@ pub(crate) fn quoted_end(b: &[u8]) -> Option<(usize, bool)> {
 pub struct RawHit<'a> {
     /// Virtual host, for formats that log one (port stripped).
     pub vhost: Option<&'a str>,
-    /// Client address.
-    pub ip: IpAddr,
+    /// Client address, when the format logs one.
+    pub ip: Option<IpAddr>,
     /// Unix seconds, UTC.
     pub time: i64,
     /// The request line as logged (`GET /x HTTP/1.1`), escapes unresolved; empty when the
@@ -696,7 +696,7 @@ impl Parser {
         if self.client_from_header
             && let Some(ip) = raw.forwarded_client()
         {
-            raw.ip = ip;
+            raw.ip = Some(ip);
         }
         Some(raw)
     }
@@ -754,7 +754,7 @@ mod tests {
                 .parse(example)
                 .unwrap_or_else(|| panic!("{name} does not read its own example"));
             assert_eq!(raw.status, 200, "{name}");
-            assert_eq!(raw.ip.to_string(), "203.0.113.9", "{name}");
+            assert_eq!(raw.ip.unwrap().to_string(), "203.0.113.9", "{name}");
             // IIS logs no sc-bytes by default.
             assert_eq!(raw.bytes, if *name == "w3c" { 0 } else { 5120 }, "{name}");
             assert_eq!(

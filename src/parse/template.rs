@@ -154,9 +154,11 @@ pub enum TemplateError {
         "--format: '{0}' follows another field with nothing in between; webpeek cannot tell where one ends"
     )]
     Adjacent(String),
-    /// No field names the client.
-    #[error("--format: the format has no client address (%h, %a or $remote_addr)")]
-    NoClient,
+    /// No field holds the status: nothing would tell a request from another line.
+    #[error(
+        "--format: the format has no status (%>s, %s or $status); webpeek needs one to count requests"
+    )]
+    NoStatus,
 }
 
 impl Template {
@@ -187,8 +189,13 @@ impl Template {
                 (_, item) => merged.push(item),
             }
         }
-        if !merged.contains(&Item::Field(Field::Client)) {
-            return Err(TemplateError::NoClient);
+        let has = |wanted: &[Field]| {
+            merged
+                .iter()
+                .any(|it| matches!(it, Item::Field(f) | Item::Quoted(f) if wanted.contains(f)))
+        };
+        if !has(&[Field::Status, Field::StatusOriginal]) {
+            return Err(TemplateError::NoStatus);
         }
         // A literal's last quote opens the field after it only when the quotes so far are odd
         // in number (in `"%{User-agent}i"%D` the quote before `%D` closes one).
@@ -760,7 +767,7 @@ impl<'a> Partial<'a> {
         });
         Some(RawHit {
             vhost,
-            ip: self.ip?,
+            ip: self.ip,
             time,
             request: self.request.unwrap_or(""),
             parts,
@@ -792,7 +799,7 @@ mod tests {
         let t = Template::compile(APACHE).unwrap();
         let line = r#"203.0.113.9 - - [24/Nov/2026:13:08:01 +0000] "GET /a b.html?x=1 HTTP/1.1" 200 5120 "https://r/" "Mozilla \"quoted\"" example.com 1234 0 198.51.100.1, 10.0.0.1"#;
         let h = t.parse(line).unwrap();
-        assert_eq!(h.ip.to_string(), "203.0.113.9");
+        assert_eq!(h.ip.unwrap().to_string(), "203.0.113.9");
         assert_eq!(h.request().path, "/a b.html");
         assert_eq!(h.request().query, Some("x=1"));
         assert_eq!((h.status, h.bytes), (200, 5120));
@@ -807,7 +814,7 @@ mod tests {
         let t = Template::compile(NGINX).unwrap();
         let line = r#"2001:db8::7 - alice [24/Nov/2026:13:08:01 +0100] "POST /api?q=1 HTTP/2.0" 201 17 "-" "curl/8.5" 0.012 example.org -"#;
         let h = t.parse(line).unwrap();
-        assert_eq!(h.ip.to_string(), "2001:db8::7");
+        assert_eq!(h.ip.unwrap().to_string(), "2001:db8::7");
         assert_eq!(h.request().method, "POST");
         assert_eq!(h.status, 201);
         assert_eq!(h.referer, None);
@@ -885,7 +892,32 @@ mod tests {
             Template::compile("$remote_addr ${status"),
             Err(TemplateError::BadDirective { .. })
         ));
-        assert_eq!(Template::compile("%t %s"), Err(TemplateError::NoClient));
+        assert_eq!(Template::compile("%h %t %b"), Err(TemplateError::NoStatus));
+    }
+
+    #[test]
+    fn formats_with_a_subset_of_fields() {
+        // No client address: the hit has none (null), and the rest is read.
+        let t = Template::compile(r#"%t "%r" %>s %b"#).unwrap();
+        let h = t
+            .parse(r#"[24/Nov/2026:13:08:01 +0000] "GET /a.html HTTP/1.1" 200 12"#)
+            .unwrap();
+        assert_eq!((h.ip, h.request().path, h.status), (None, "/a.html", 200));
+        let hit = h.to_hit(&std::sync::Arc::from("x"));
+        assert_eq!(
+            serde_json::to_value(&hit).unwrap()["ip"],
+            serde_json::Value::Null
+        );
+        // No request: no path (not a page view), the status and size are still counted.
+        let t = Template::compile("%h %>s %b %D").unwrap();
+        let h = t.parse("1.2.3.4 503 0 1200").unwrap();
+        assert_eq!(
+            (h.status, h.request().path, h.request().method),
+            (503, "", "-")
+        );
+        // No time: the time the line was read.
+        let now = crate::unix_now();
+        assert!(Template::compile("%>s").unwrap().parse("204").unwrap().time >= now);
     }
 
     fn when(t: &str, line: &str) -> String {

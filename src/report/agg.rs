@@ -168,13 +168,16 @@ impl Tally {
             "HEAD" => self.head += 1,
             m => bump(&mut self.other_methods, m),
         }
-        bump(&mut self.pages, req.path);
+        if !req.path.is_empty() {
+            bump(&mut self.pages, req.path);
+        }
         if let Some(r) = raw.referer {
             bump(&mut self.referers, r);
         }
         match raw.ip {
-            IpAddr::V4(ip) => self.hosts4.add_one(ip.to_bits()),
-            IpAddr::V6(ip) => *self.hosts6.entry(ip.to_bits()).or_default() += 1,
+            Some(IpAddr::V4(ip)) => self.hosts4.add_one(ip.to_bits()),
+            Some(IpAddr::V6(ip)) => *self.hosts6.entry(ip.to_bits()).or_default() += 1,
+            None => {}
         }
     }
 
