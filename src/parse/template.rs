@@ -97,6 +97,13 @@ impl Field {
         }
     }
 
+    /// Whether an unquoted value of this field may hold a space: a client address, a status,
+    /// a size or a user name cannot, so a split that gives one a space does not fit (as the
+    /// `\S+` of a careful regex). `%t`'s time has one before its zone.
+    fn allows_spaces(self) -> bool {
+        self.may_hold_spaces() || self == Field::TimeClf
+    }
+
     /// Whether the field's text may hold the literal that follows it (spaces above all), so
     /// that its end has to be searched for: the request, the agent, a header, a path.
     fn may_hold_spaces(self) -> bool {
@@ -387,6 +394,9 @@ impl Template {
                     Some(Item::Literal(next)) => next,
                     _ => {
                         let len = rest.trim_end().len();
+                        if !field.allows_spaces() && rest[..len].contains(' ') {
+                            return None;
+                        }
                         hit.set(*field, &rest[..len])?;
                         return self.fit(line, i + 1, pos + len, hit, budget);
                     }
@@ -399,6 +409,9 @@ impl Template {
                 let mut from = 0;
                 while let Some(at) = find_literal(&rest.as_bytes()[from..], next.as_bytes()) {
                     let len = from + at;
+                    if !field.allows_spaces() && rest[..len].contains(' ') {
+                        return None;
+                    }
                     let mut tried = hit;
                     if tried.set(*field, &rest[..len]).is_some()
                         && let Some(done) = self.fit(line, i + 1, pos + len, tried, budget)
@@ -419,7 +432,7 @@ impl Template {
     fn last_field(&self, i: usize) -> bool {
         self.items[i + 1..].iter().all(|it| match it {
             Item::Literal(l) => l.trim_end().trim_start_matches('"').is_empty(),
-            Item::Field(f) | Item::Quoted(f) => *f == Field::Skip,
+            Item::Field(f) | Item::Quoted(f) => matches!(f, Field::Skip | Field::Header),
         })
     }
 
@@ -464,6 +477,9 @@ impl Template {
                             _ => rest.trim_end().len(),
                         }
                     };
+                    if !field.allows_spaces() && rest[..len].contains(' ') {
+                        return None;
+                    }
                     hit.set(*field, &rest[..len])?;
                     pos += len;
                 }
@@ -565,6 +581,8 @@ fn compile_apache(s: &str, times: &mut Vec<TimeFormat>) -> Result<Vec<Item>, Tem
             ('i', Some("user-agent")) => Field::Agent,
             ('i', Some("x-forwarded-for")) => Field::ForwardedFor,
             ('i', _) => Field::Header,
+            // Response headers, environment variables, notes, cookies: text that may hold spaces.
+            ('o' | 'e' | 'n' | 'C' | 'x', Some(_)) => Field::Header,
             _ => Field::Skip,
         };
         if !lit.is_empty() {
@@ -631,8 +649,8 @@ fn compile_nginx(s: &str) -> Result<Vec<Item>, TemplateError> {
             "server_name" => Field::Vhost,
             "host" | "http_host" => Field::VhostAlt,
             "http_x_forwarded_for" => Field::ForwardedFor,
-            name if name.starts_with("http_") || name.starts_with("cookie_") => Field::Header,
-            _ => Field::Skip,
+            // Any other variable may hold spaces (`$upstream_addr` lists addresses with ", ").
+            _ => Field::Header,
         };
         if !lit.is_empty() {
             items.push(Item::Literal(std::mem::take(&mut lit)));
