@@ -197,12 +197,7 @@ pub(super) fn parse(line: &str, vhost: bool, combined: bool) -> Option<RawHit<'_
         let v = c.token()?;
         c.expect(b' ')?;
         // `%v:%p`: strip the port, but not from a bare IPv6 address.
-        Some(match v.rsplit_once(':') {
-            Some((host, port)) if port.bytes().all(|b| b.is_ascii_digit()) && !host.is_empty() => {
-                host
-            }
-            _ => v,
-        })
+        Some(super::strip_port(v))
     } else {
         None
     };

@@ -14,7 +14,9 @@ use std::net::IpAddr;
 
 use super::ip::parse_ip;
 use super::time::{parse_clf_time, parse_iso8601, parse_unix_seconds};
-use super::{RawHit, Request, TextEncoding, dash_none, decimal, split_request, status_code};
+use super::{
+    RawHit, Request, TextEncoding, dash_none, decimal, split_request, status_code, strip_port,
+};
 
 /// What separates the fields of a line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -557,11 +559,7 @@ impl<'a> Parts<'a> {
 
     fn hit(&self, time: i64, vhost: Option<&'a str>, encoding: TextEncoding) -> Option<RawHit<'a>> {
         Some(RawHit {
-            vhost: vhost.map(|v| {
-                v.rsplit_once(':')
-                    .filter(|(_, p)| p.bytes().all(|c| c.is_ascii_digit()))
-                    .map_or(v, |(h, _)| h)
-            }),
+            vhost: vhost.map(strip_port),
             ip: Some(self.ip?),
             time,
             request: "",

@@ -335,6 +335,17 @@ pub(crate) fn decimal(s: &str) -> Option<u64> {
     Some(s.bytes().fold(0, |n, b| n * 10 + u64::from(b - b'0')))
 }
 
+/// `example.com:443` → `example.com`, `[2001:db8::1]:443` → `[2001:db8::1]`; a bare IPv6
+/// address or a name without a port stays whole.
+pub(crate) fn strip_port(host: &str) -> &str {
+    if host.starts_with('[') {
+        return host.find(']').map_or(host, |end| &host[..=end]);
+    }
+    host.rsplit_once(':')
+        .filter(|(h, p)| !h.is_empty() && !h.contains(':') && p.bytes().all(|c| c.is_ascii_digit()))
+        .map_or(host, |(h, _)| h)
+}
+
 /// A three-digit status code.
 pub(crate) fn status_code(s: &str) -> Option<u16> {
     (s.len() == 3).then(|| decimal(s))?.map(|n| n as u16)
@@ -832,6 +843,20 @@ mod tests {
         assert!(d("awselb", "2015-05-13T23:39:43Z lb").starts_with("only 2 fields"));
         assert!(d("json", "{\"a\":").starts_with("not one JSON object"));
         assert!(d("json", "{\"a\":1}").contains("--json-keys"));
+    }
+
+    #[test]
+    fn ports_come_off_hosts() {
+        for (given, host) in [
+            ("example.com:443", "example.com"),
+            ("example.com", "example.com"),
+            ("[2001:db8::1]:443", "[2001:db8::1]"),
+            ("2001:db8::1", "2001:db8::1"),
+            ("::1", "::1"),
+            ("192.0.2.1:80", "192.0.2.1"),
+        ] {
+            assert_eq!(strip_port(given), host, "{given}");
+        }
     }
 
     #[test]

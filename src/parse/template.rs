@@ -778,11 +778,7 @@ impl<'a> Partial<'a> {
             None if self.times != TimeParts::default() => self.times.unix()?,
             None => crate::unix_now(),
         };
-        let vhost = self.vhost.or(self.vhost_alt).map(|v| {
-            v.rsplit_once(':')
-                .filter(|(h, p)| !h.contains(':') && p.bytes().all(|c| c.is_ascii_digit()))
-                .map_or(v, |(h, _)| h)
-        });
+        let vhost = self.vhost.or(self.vhost_alt).map(super::strip_port);
         Some(RawHit {
             vhost,
             ip: self.ip,
