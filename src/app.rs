@@ -260,7 +260,7 @@ impl Pipeline {
                 &raw.unescaped(request.path),
                 raw.status,
                 referer.as_deref(),
-                now,
+                (raw.time, now),
             );
             if self
                 .filter

@@ -115,6 +115,7 @@ async fn resume_from_before_the_backlog_reports_missed_hits() {
     let origin = format!("http://{}", s.addr);
     let mut again = s.ws_with("/ws", &[("origin", &origin)]).await.unwrap();
     next_json(&mut again).await;
+    assert_eq!(next_json(&mut again).await["type"], "history");
     send_json(&mut again, json!({"type": "resume", "after": 1})).await;
     let lagged = next_json(&mut again).await;
     assert_eq!(lagged, json!({"type": "lagged", "missed": 3}));
@@ -124,6 +125,7 @@ async fn resume_from_before_the_backlog_reports_missed_hits() {
     // `after: 0` (the dashboard, having seen nothing) gets the backlog at once, nothing missed.
     let mut fresh = s.ws_with("/ws", &[("origin", &origin)]).await.unwrap();
     next_json(&mut fresh).await;
+    assert_eq!(next_json(&mut fresh).await["type"], "history");
     send_json(&mut fresh, json!({"type": "resume", "after": 0})).await;
     let first = next_json(&mut fresh).await;
     assert_eq!(first["type"], "hits", "{first}");
@@ -370,4 +372,70 @@ fn missing_log_file_is_one_clear_line_and_exit_2() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--exclude-ip"));
+}
+
+/// A JSON log line (nginx `escape=json` style) at Unix time `t`.
+fn json_line(t: i64, path: &str, status: u16) -> String {
+    format!(
+        "{{\"time_iso8601\":\"{}\",\"remote_addr\":\"203.0.113.7\",\"request\":\"GET {path} HTTP/1.1\",\"status\":{status},\"body_bytes_sent\":10}}\n",
+        webpeek::hit::Rfc3339(t)
+    )
+}
+
+#[tokio::test]
+async fn history_after_hello_draws_whole_charts() {
+    let now = webpeek::unix_now();
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("access.log");
+    // Two minutes of the last five (one 5xx), ten minutes ago (a 404), two hours ago, and a
+    // day and a half ago (outside both windows).
+    let mut text = String::new();
+    for i in 0..120 {
+        text.push_str(&json_line(
+            now - 120 + i,
+            "/recent",
+            if i == 7 { 503 } else { 200 },
+        ));
+    }
+    text.push_str(&json_line(now - 600, "/ten-minutes-ago", 404));
+    text.push_str(&json_line(now - 7200, "/two-hours-ago", 301));
+    text.push_str(&json_line(now - 36 * 3600, "/yesterday", 200));
+    append(&log, text);
+    let s = Server::start_on(dir, log, &["--from-start", "--all"]);
+    let deadline = Instant::now() + 10 * SECOND;
+    while s.stats()["total"] != 123 {
+        assert!(Instant::now() < deadline, "the log was not read");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let origin = format!("http://{}", s.addr);
+    let mut ws = s.ws_with("/ws", &[("origin", &origin)]).await.unwrap();
+    assert_eq!(next_json(&mut ws).await["type"], "hello");
+    let history = next_json(&mut ws).await;
+    assert_eq!(history["type"], "history");
+    let buckets =
+        |key: &str| -> Vec<[i64; 6]> { serde_json::from_value(history[key].clone()).unwrap() };
+    let (seconds, minutes) = (buckets("per_second"), buckets("per_minute"));
+    assert_eq!((seconds.len(), minutes.len()), (300, 1440));
+    // Oldest first, every bucket there (quiet ones as zeros), ending now.
+    assert!(seconds.windows(2).all(|w| w[1][0] == w[0][0] + 1));
+    assert!(minutes.windows(2).all(|w| w[1][0] == w[0][0] + 60));
+    assert!((seconds[299][0] - now).abs() <= 5, "{:?}", seconds[299]);
+    let sum = |b: &[[i64; 6]], col: usize| b.iter().map(|x| x[col]).sum::<i64>();
+    assert_eq!(
+        (sum(&seconds, 1), sum(&seconds, 2), sum(&seconds, 5)),
+        (120, 119, 1)
+    );
+    assert_eq!(sum(&seconds, 4), 0);
+    assert_eq!(
+        (
+            sum(&minutes, 1),
+            sum(&minutes, 3),
+            sum(&minutes, 4),
+            sum(&minutes, 5)
+        ),
+        (122, 1, 1, 1)
+    );
+    // Each request in the second it was logged.
+    let second = seconds.iter().find(|b| b[0] == now - 113).unwrap();
+    assert_eq!(second[1..], [1, 0, 0, 0, 1]);
 }

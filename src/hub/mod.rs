@@ -5,6 +5,7 @@
 //! that stops reading never slows the stream or another viewer; it falls behind the ring, and
 //! the sequence numbers tell it how many hits it missed.
 
+pub mod history;
 pub mod stats;
 
 use std::collections::{HashMap, VecDeque};
@@ -17,6 +18,7 @@ use serde::Serialize;
 use tokio::sync::broadcast;
 
 use crate::hit::Hit;
+pub use history::HistorySnapshot;
 pub use stats::{Stats, StatsSnapshot};
 
 /// Hits per `hits` frame at most; a bigger batch is split.
@@ -58,6 +60,8 @@ pub enum Message<'a> {
     },
     /// Live aggregates.
     Stats(&'a StatsSnapshot),
+    /// Requests and status classes per second and per minute, right after `hello`.
+    History(&'a HistorySnapshot),
     /// The viewer fell behind and missed this many hits.
     Lagged {
         /// How many.
@@ -71,6 +75,7 @@ impl Message<'_> {
         // Hits run to a few hundred bytes each: reserve once rather than grow by doubling.
         let guess = match self {
             Message::Hits { hits } => 512 * hits.len(),
+            Message::History(_) => 64 * 1024,
             _ => 256,
         };
         let mut out = Vec::with_capacity(guess);
@@ -153,6 +158,12 @@ impl Hub {
     /// Locks the aggregates, for counting a batch or reading them.
     pub fn stats(&self) -> MutexGuard<'_, Stats> {
         self.0.stats.lock().expect("stats lock")
+    }
+
+    /// The `history` message: the charts' data as of `now`.
+    pub fn history(&self, now: i64) -> Utf8Bytes {
+        let snapshot = self.stats().history(now);
+        Message::History(&snapshot).to_text()
     }
 
     /// Sequence number of the newest hit.

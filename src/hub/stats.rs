@@ -10,6 +10,7 @@ use cardinality_estimator::CardinalityEstimator;
 use serde::Serialize;
 use topk::FilteredSpaceSaving;
 
+use super::history::{History, HistorySnapshot};
 use crate::hit::{Hit, Rfc3339};
 
 /// Entries each top list tracks (more than it shows, for accuracy).
@@ -77,6 +78,7 @@ pub struct Stats {
     os: TopList,
     bots: u64,
     people: u64,
+    history: History,
 }
 
 /// Distinct client addresses, estimated.
@@ -95,16 +97,18 @@ impl std::fmt::Debug for Visitors {
 }
 
 impl Stats {
-    /// Counts one parsed request (shown or not), arriving at wall-clock second `now`.
+    /// Counts one parsed request (shown or not), logged at `time`, arriving at wall-clock
+    /// second `now`.
     pub fn count_request(
         &mut self,
         ip: Option<IpAddr>,
         path: &str,
         status: u16,
         referer: Option<&str>,
-        now: i64,
+        (time, now): (i64, i64),
     ) {
         self.total += 1;
+        self.history.count(time, status, now);
         if let Some(slot) = (status / 100)
             .checked_sub(1)
             .and_then(|i| self.status.get_mut(usize::from(i)))
@@ -130,6 +134,11 @@ impl Stats {
                 }
             }
         }
+    }
+
+    /// Requests per second and per minute by the log's time, ending `now`.
+    pub fn history(&mut self, now: i64) -> HistorySnapshot {
+        self.history.snapshot(now)
     }
 
     /// Counts a hit that viewers see, after enrichment.
@@ -271,10 +280,10 @@ mod tests {
                 path,
                 200 + (i % 2) * 204,
                 Some("https://r/"),
-                100 + i64::from(i / 10),
+                (100, 100 + i64::from(i / 10)),
             );
         }
-        s.count_request("203.0.113.2".parse().ok(), "/c", 999, None, 103);
+        s.count_request("203.0.113.2".parse().ok(), "/c", 999, None, (103, 103));
         let snap = s.snapshot(104);
         assert_eq!(snap.total, 31);
         assert_eq!(

@@ -51,6 +51,10 @@ pub async fn run(mut socket: WebSocket, state: WebState, registered: ViewerGuard
     if !send(&mut socket, hub.hello(last), &state).await {
         return;
     }
+    // The charts' data, so a dashboard opened mid-day is whole at once.
+    if !send(&mut socket, hub.history(crate::unix_now()), &state).await {
+        return;
+    }
     let mut after = None;
     match tokio::time::timeout(RESUME_WAIT, socket.recv()).await {
         Ok(Some(Ok(msg))) if super::refuse_oversize(&mut socket, &msg).await => {

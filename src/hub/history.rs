@@ -1,0 +1,182 @@
+//! Requests and status classes per second (last 5 minutes) and per minute (last 24 hours), by
+//! the log's own timestamps: what a viewer who connects mid-day needs to draw whole charts at
+//! once (the `history` message). Bounded: 300 + 1,440 buckets, whatever the log's size.
+
+use std::collections::VecDeque;
+
+use serde::Serialize;
+
+/// Seconds kept per second.
+pub const SECONDS: usize = 300;
+/// Minutes kept per minute.
+pub const MINUTES: usize = 1440;
+
+/// `[UNIX_S, REQUESTS, S2XX, S3XX, S4XX, S5XX]`: one bucket, stamped with its first second.
+pub type Bucket = [i64; 6];
+
+/// Contiguous buckets of one width, oldest first, quiet ones included as zeros.
+#[derive(Debug, Clone)]
+struct Ring {
+    width: i64,
+    len: usize,
+    buckets: VecDeque<Bucket>,
+}
+
+impl Ring {
+    fn new(width: i64, len: usize) -> Ring {
+        Ring {
+            width,
+            len,
+            buckets: VecDeque::with_capacity(len),
+        }
+    }
+
+    /// Moves the window so that it ends with the bucket holding `time` (never back).
+    fn advance(&mut self, time: i64) {
+        let start = time - time.rem_euclid(self.width);
+        match self.buckets.back() {
+            Some(last) if last[0] >= start => {}
+            Some(last) if start - last[0] > self.width * self.len as i64 => {
+                // A jump past the whole window: nothing of it stays.
+                self.buckets.clear();
+                self.advance(time);
+            }
+            Some(last) => {
+                let mut next = last[0] + self.width;
+                while next <= start {
+                    self.buckets.push_back([next, 0, 0, 0, 0, 0]);
+                    next += self.width;
+                }
+            }
+            None => {
+                // Start full of quiet buckets, so a chart spans the whole window from the first.
+                for i in (0..self.len as i64).rev() {
+                    self.buckets
+                        .push_back([start - i * self.width, 0, 0, 0, 0, 0]);
+                }
+            }
+        }
+        while self.buckets.len() > self.len {
+            self.buckets.pop_front();
+        }
+    }
+
+    fn count(&mut self, time: i64, status: u16) {
+        self.advance(time);
+        let first = self.buckets.front().map_or(time, |b| b[0]);
+        if time < first {
+            return;
+        }
+        let at = ((time - first) / self.width) as usize;
+        if let Some(bucket) = self.buckets.get_mut(at) {
+            bucket[1] += 1;
+            if let Some(class) = (status / 100).checked_sub(2).filter(|c| *c < 4) {
+                bucket[2 + usize::from(class)] += 1;
+            }
+        }
+    }
+}
+
+/// The two windows.
+#[derive(Debug, Clone)]
+pub struct History {
+    seconds: Ring,
+    minutes: Ring,
+}
+
+impl Default for History {
+    fn default() -> Self {
+        History {
+            seconds: Ring::new(1, SECONDS),
+            minutes: Ring::new(60, MINUTES),
+        }
+    }
+}
+
+/// The `history` message's content.
+#[derive(Debug, Serialize)]
+pub struct HistorySnapshot {
+    /// The last 300 seconds, oldest first.
+    pub per_second: Vec<Bucket>,
+    /// The last 1,440 minutes, oldest first.
+    pub per_minute: Vec<Bucket>,
+}
+
+impl History {
+    /// Counts one request at the log's `time` with its status, seen at wall-clock `now`. A
+    /// time far ahead of the clock (a broken line) is left out: it would push every real line
+    /// out of the windows.
+    pub fn count(&mut self, time: i64, status: u16, now: i64) {
+        if time > now + 3600 {
+            return;
+        }
+        self.seconds.count(time, status);
+        self.minutes.count(time, status);
+    }
+
+    /// Both windows, ending now (or at the log's newest time, if its clock is ahead).
+    pub fn snapshot(&mut self, now: i64) -> HistorySnapshot {
+        self.seconds.advance(now);
+        self.minutes.advance(now);
+        HistorySnapshot {
+            per_second: self.seconds.buckets.iter().copied().collect(),
+            per_minute: self.minutes.buckets.iter().copied().collect(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buckets_by_log_time_with_quiet_ones_as_zeros() {
+        let mut h = History::default();
+        let t0 = 1_795_525_681; // 2026-11-24T13:08:01Z
+        h.count(t0, 200, t0);
+        h.count(t0, 404, t0);
+        h.count(t0 + 2, 503, t0);
+        h.count(t0 - 30, 301, t0);
+        h.count(t0 + 86_400, 200, t0); // a broken line from tomorrow // a little out of order
+        let s = h.snapshot(t0 + 10);
+        assert_eq!(s.per_second.len(), SECONDS);
+        assert_eq!(s.per_second.last().unwrap()[0], t0 + 10);
+        let at = |t: i64| s.per_second.iter().find(|b| b[0] == t).copied().unwrap();
+        assert_eq!(at(t0), [t0, 2, 1, 0, 1, 0]);
+        assert_eq!(at(t0 + 1), [t0 + 1, 0, 0, 0, 0, 0]);
+        assert_eq!(at(t0 + 2), [t0 + 2, 1, 0, 0, 0, 1]);
+        assert_eq!(at(t0 - 30), [t0 - 30, 1, 0, 1, 0, 0]);
+        assert_eq!(s.per_minute.len(), MINUTES);
+        let total: i64 = s.per_minute.iter().map(|b| b[1]).sum();
+        assert_eq!(total, 4);
+        let minute = s
+            .per_minute
+            .iter()
+            .find(|b| b[0] <= t0 && t0 < b[0] + 60)
+            .unwrap();
+        assert_eq!(
+            minute[1], 3,
+            "t0 and t0+2 share a minute; t0-30 is in the one before"
+        );
+        // Every second is there, in order.
+        assert!(s.per_second.windows(2).all(|w| w[1][0] == w[0][0] + 1));
+        assert!(s.per_minute.windows(2).all(|w| w[1][0] == w[0][0] + 60));
+    }
+
+    #[test]
+    fn old_lines_fall_out_and_a_jump_starts_over() {
+        let mut h = History::default();
+        let t0 = 1_795_525_681;
+        h.count(t0, 200, t0);
+        // Older than the window: not in the seconds, still in the minutes.
+        h.count(t0 - 1000, 200, t0);
+        let s = h.snapshot(t0);
+        assert_eq!(s.per_second.iter().map(|b| b[1]).sum::<i64>(), 1);
+        assert_eq!(s.per_minute.iter().map(|b| b[1]).sum::<i64>(), 2);
+        // Two days later: both windows are quiet.
+        let s = h.snapshot(t0 + 2 * 86_400);
+        assert_eq!(s.per_minute.iter().map(|b| b[1]).sum::<i64>(), 0);
+        assert_eq!(s.per_minute.len(), MINUTES);
+        assert_eq!(s.per_second.len(), SECONDS);
+    }
+}
