@@ -54,8 +54,9 @@ pub enum Field {
     /// `%{FORMAT}t`: a strftime pattern (index into the template's patterns); it ends where
     /// the pattern does.
     TimeStrf(u8),
-    /// `%{sec}t`, `%{msec}t`, `%{usec}t`: Unix time in these units per second.
-    TimeEpoch(u32),
+    /// `%{sec}t`, `%{msec}t`, `%{usec}t`: Unix time in units of 10^-N s (N = 0, 3, 6; a
+    /// small payload keeps `Field` two bytes).
+    TimeEpoch(u8),
     /// `%{msec_frac}t`, `%{usec_frac}t`: a fraction of the second, ignored.
     TimeFraction,
     /// `%s` (the original status): used when `%>s` (the final one) is not in the format.
@@ -97,13 +98,6 @@ impl Field {
         }
     }
 
-    /// Whether an unquoted value of this field may hold a space: a client address, a status,
-    /// a size or a user name cannot, so a split that gives one a space does not fit (as the
-    /// `\S+` of a careful regex). `%t`'s time has one before its zone.
-    fn allows_spaces(self) -> bool {
-        self.may_hold_spaces() || self == Field::TimeClf
-    }
-
     /// Whether the field's text may hold the literal that follows it (spaces above all), so
     /// that its end has to be searched for: the request, the agent, a header, a path.
     fn may_hold_spaces(self) -> bool {
@@ -139,6 +133,12 @@ pub struct Template {
     /// Whether an unquoted field may hold the literal after it: a line the first split does
     /// not fit is then tried with later splits ([`Template::parse`]).
     backtracks: bool,
+    /// Bit `i` set: item `i`'s value must be checked for a space (a free-text field that
+    /// cannot hold one, before a literal other than `" "`; with `" "` the first split never
+    /// gives one a space, and numbers and addresses refuse spaces by themselves). A mask, not a
+    /// list: the check costs no bounds check in the hot loop. Items past the 64th are not
+    /// checked (a format that long is not seen in practice).
+    space_checks: u64,
 }
 
 /// How many splits the backtracking matcher tries on one line before giving up: a hostile line
@@ -221,11 +221,29 @@ impl Template {
         let backtracks = merged
             .windows(2)
             .any(|w| matches!(w, [Item::Field(f), Item::Literal(_)] if f.may_hold_spaces()));
+        let space_checks = (0..merged.len())
+            .filter(|&i| match (&merged[i], merged.get(i + 1)) {
+                (Item::Field(f), next) => {
+                    matches!(
+                        f,
+                        Field::Skip
+                            | Field::Method
+                            | Field::Protocol
+                            | Field::Vhost
+                            | Field::VhostAlt
+                    ) && !matches!(next, Some(Item::Literal(l)) if l == " ")
+                }
+                _ => false,
+            })
+            .fold(0u64, |mask, i| {
+                mask | 1u64.checked_shl(i as u32).unwrap_or(0)
+            });
         Ok(Template {
             source,
             items: merged,
             times,
             backtracks,
+            space_checks,
         })
     }
 
@@ -272,7 +290,9 @@ impl Template {
                     pos += len;
                 }
                 Item::Field(Field::TimeStrf(t)) => {
-                    match self.times[usize::from(*t)].read(&line[pos..], &mut hit.times) {
+                    match self.times[usize::from(*t)]
+                        .read(&line[pos..], hit.times.get_or_insert_default())
+                    {
                         Some(len) => pos += len,
                         None => {
                             return format!(
@@ -386,7 +406,8 @@ impl Template {
                 None => None,
             },
             Item::Field(Field::TimeStrf(t)) => {
-                let len = self.times[usize::from(*t)].read(rest, &mut hit.times)?;
+                let len =
+                    self.times[usize::from(*t)].read(rest, hit.times.get_or_insert_default())?;
                 self.fit(line, i + 1, pos + len, hit, budget)
             }
             Item::Field(field) => {
@@ -394,7 +415,7 @@ impl Template {
                     Some(Item::Literal(next)) => next,
                     _ => {
                         let len = rest.trim_end().len();
-                        if !field.allows_spaces() && rest[..len].contains(' ') {
+                        if self.checks_spaces(i) && rest[..len].contains(' ') {
                             return None;
                         }
                         hit.set(*field, &rest[..len])?;
@@ -409,10 +430,10 @@ impl Template {
                 let mut from = 0;
                 while let Some(at) = find_literal(&rest.as_bytes()[from..], next.as_bytes()) {
                     let len = from + at;
-                    if !field.allows_spaces() && rest[..len].contains(' ') {
+                    if self.checks_spaces(i) && rest[..len].contains(' ') {
                         return None;
                     }
-                    let mut tried = hit;
+                    let mut tried = hit.clone();
                     if tried.set(*field, &rest[..len]).is_some()
                         && let Some(done) = self.fit(line, i + 1, pos + len, tried, budget)
                     {
@@ -428,6 +449,11 @@ impl Template {
         }
     }
 
+    #[inline(always)]
+    fn checks_spaces(&self, i: usize) -> bool {
+        i < 64 && (self.space_checks >> i) & 1 == 1
+    }
+
     /// Whether nothing but closing quotes, white space and skipped fields follows item `i`.
     fn last_field(&self, i: usize) -> bool {
         self.items[i + 1..].iter().all(|it| match it {
@@ -437,6 +463,7 @@ impl Template {
     }
 
     /// The fast path: every field ends at the first occurrence of the literal after it.
+    #[inline(always)]
     fn parse_first_split<'a>(&self, line: &'a str) -> Option<RawHit<'a>> {
         let mut hit = Partial::default();
         let mut pos = 0;
@@ -463,7 +490,8 @@ impl Template {
                     pos += len;
                 }
                 Item::Field(Field::TimeStrf(t)) => {
-                    pos += self.times[usize::from(*t)].read(&line[pos..], &mut hit.times)?;
+                    pos += self.times[usize::from(*t)]
+                        .read(&line[pos..], hit.times.get_or_insert_default())?;
                 }
                 Item::Field(field) => {
                     let rest = &line[pos..];
@@ -477,7 +505,7 @@ impl Template {
                             _ => rest.trim_end().len(),
                         }
                     };
-                    if !field.allows_spaces() && rest[..len].contains(' ') {
+                    if self.checks_spaces(i) && rest[..len].contains(' ') {
                         return None;
                     }
                     hit.set(*field, &rest[..len])?;
@@ -553,9 +581,9 @@ fn compile_apache(s: &str, times: &mut Vec<TimeFormat>) -> Result<Vec<Item>, Tem
                     .or_else(|| arg.strip_prefix("end:"))
                     .unwrap_or(arg);
                 match pattern {
-                    "sec" => Field::TimeEpoch(1),
-                    "msec" => Field::TimeEpoch(1000),
-                    "usec" => Field::TimeEpoch(1_000_000),
+                    "sec" => Field::TimeEpoch(0),
+                    "msec" => Field::TimeEpoch(3),
+                    "usec" => Field::TimeEpoch(6),
                     "msec_frac" | "usec_frac" => Field::TimeFraction,
                     _ => {
                         let format = TimeFormat::compile(pattern)
@@ -667,6 +695,7 @@ fn compile_nginx(s: &str) -> Result<Vec<Item>, TemplateError> {
 /// Where `lit` first occurs in `hay`. Literals between fields are a few bytes (` `, `" "`):
 /// their first byte is found with the parsers' inlined search and the rest compared, which is
 /// cheaper per field than setting up a substring searcher.
+#[inline(always)]
 fn find_literal(hay: &[u8], lit: &[u8]) -> Option<usize> {
     let Some((&first, rest)) = lit.split_first() else {
         return Some(0);
@@ -682,10 +711,11 @@ fn find_literal(hay: &[u8], lit: &[u8]) -> Option<usize> {
 }
 
 /// Fields found so far in a line.
-#[derive(Default, Clone, Copy)]
+#[derive(Default, Clone)]
 struct Partial<'a> {
-    /// What `%{...}t` directives said.
-    times: TimeParts,
+    /// What `%{...}t` directives said (`None` until one does: boxed, so the common formats
+    /// neither zero nor copy it).
+    times: Option<Box<TimeParts>>,
     status_original: Option<u16>,
     bytes_all: Option<u64>,
     bytes_body: bool,
@@ -731,15 +761,11 @@ impl<'a> Partial<'a> {
                 self.bytes = if v == "-" { 0 } else { decimal(v)? };
                 self.bytes_body = true;
             }
-            Field::BytesAll => self.bytes_all = Some(if v == "-" { 0 } else { decimal(v)? }),
-            Field::StatusOriginal => self.status_original = Some(status_code(v)?),
-            Field::VhostAlt => self.vhost_alt = dash_none(v),
-            Field::TimeEpoch(scale) => self.times.set_epoch(v, i64::from(scale))?,
-            Field::TimeFraction => {
-                if v.is_empty() || !v.bytes().all(|c| c.is_ascii_digit()) {
-                    return None;
-                }
-            }
+            Field::BytesAll
+            | Field::StatusOriginal
+            | Field::VhostAlt
+            | Field::TimeEpoch(_)
+            | Field::TimeFraction => self.set_rare(field, v)?,
             // Read by the matcher, which knows the pattern.
             Field::TimeStrf(_) => {}
             Field::Header => {}
@@ -752,6 +778,30 @@ impl<'a> Partial<'a> {
         Some(())
     }
 
+    /// The fields only some formats have, out of the hot function (smaller, it costs the
+    /// common formats less per call).
+    #[inline(never)]
+    #[cold]
+    fn set_rare(&mut self, field: Field, v: &'a str) -> Option<()> {
+        match field {
+            Field::BytesAll => self.bytes_all = Some(if v == "-" { 0 } else { decimal(v)? }),
+            Field::StatusOriginal => self.status_original = Some(status_code(v)?),
+            Field::VhostAlt => self.vhost_alt = dash_none(v),
+            Field::TimeEpoch(digits) => self
+                .times
+                .get_or_insert_default()
+                .set_epoch(v, 10i64.pow(u32::from(digits)))?,
+            Field::TimeFraction => {
+                if v.is_empty() || !v.bytes().all(|c| c.is_ascii_digit()) {
+                    return None;
+                }
+            }
+            _ => {}
+        }
+        Some(())
+    }
+
+    #[inline(always)]
     fn finish(self) -> Option<RawHit<'a>> {
         let parts = match (self.request, self.target.or(self.path)) {
             (Some(_), _) => None,
@@ -775,8 +825,10 @@ impl<'a> Partial<'a> {
         // gets the time the line was read.
         let time = match self.time {
             Some(t) => t,
-            None if self.times != TimeParts::default() => self.times.unix()?,
-            None => crate::unix_now(),
+            None => match self.times {
+                Some(parts) => parts.unix()?,
+                None => crate::unix_now(),
+            },
         };
         let vhost = self.vhost.or(self.vhost_alt).map(super::strip_port);
         Some(RawHit {
