@@ -791,10 +791,8 @@ impl<'a> Partial<'a> {
                 .times
                 .get_or_insert_default()
                 .set_epoch(v, 10i64.pow(u32::from(digits)))?,
-            Field::TimeFraction => {
-                if v.is_empty() || !v.bytes().all(|c| c.is_ascii_digit()) {
-                    return None;
-                }
+            Field::TimeFraction if v.is_empty() || !v.bytes().all(|c| c.is_ascii_digit()) => {
+                return None;
             }
             _ => {}
         }
