@@ -12,6 +12,7 @@
   const MAX_BUFFER = 5000;         // hits kept while paused
   const PREVIEW_EVERY_MS = 5000;   // the seed's "at most one every 5 s"
   const CHART_SECONDS = 300;       // 5 minutes of requests/second
+  const CHART_MINUTES = 1440;      // 24 hours of requests/minute
   const BACKOFF_MIN_MS = 500;
   const BACKOFF_MAX_MS = 10000;
 
@@ -24,6 +25,7 @@
     feed: $('feed'), feedEmpty: $('feed-empty'), feedCount: $('feed-count'),
     seedHost: $('seed-host'), seedUrl: $('seed-url'), preview: $('preview'), previewNote: $('preview-note'),
     chart: $('chart'), chartNow: $('chart-now'),
+    chartMin: $('chart-min'), chartMinNow: $('chart-min-now'), chartMinSpan: $('chart-min-span'),
     statusBar: $('status-bar'), statusLegend: $('status-legend'),
     botsBar: $('bots-bar'), botsLegend: $('bots-legend'),
     tops: {
@@ -76,10 +78,6 @@
   let filterText = '';
   const hostNames = new Map();     // ip -> reverse DNS name
   const rowText = new WeakMap();   // row -> lowercase searchable text
-  let localHitsThisSecond = 0;     // fallback rate when no stats arrive
-  let lastStatsAt = 0;
-  let lastStatsRate = 0;
-  let openedAt = 0;                // when the current connection opened
 
   // ---------- live feed ----------
 
@@ -316,10 +314,11 @@
   }
 
   function onStats(m) {
-    lastStatsAt = Date.now();
-    lastStatsRate = Number(m.rate) || 0;
-    el.rate.textContent = typeof m.rate === 'number' ? (m.rate >= 100 ? m.rate.toFixed(0) : m.rate.toFixed(1)) : '–';
+    const rate = typeof m.rate === 'number' && isFinite(m.rate) ? m.rate : null;
+    el.rate.textContent = rate === null ? '–' : fmtRate(rate);
     el.rate.dataset.value = str(m.rate);
+    const title = rate === null ? 'webpeek' : 'webpeek · ' + fmtRate(rate) + ' req/s';
+    if (document.title !== title) document.title = title;
     setCounter(el.total, m.total);
     setCounter(el.shown, m.shown);
     setCounter(el.visitors, m.visitors);
@@ -338,20 +337,103 @@
 
     const top = m.top || {};
     for (const k of Object.keys(el.tops)) renderTop(el.tops[k], top[k]);
+
+    liveRate = rate;
+    statsIntoCharts(m);
+    drawCharts();
   }
 
-  // ---------- requests/second chart ----------
+  // ---------- charts: requests per second (5 min) and per minute (24 h) ----------
+  //
+  // Both series are [unixSecond, requests, 2xx, 3xx, 4xx, 5xx] buckets, oldest first. The
+  // `history` message fills them whole; each `stats` frame then adds what changed since the
+  // previous one. Drawn when data arrives (at most once a second), never per hit.
 
-  const samples = [];              // [{t: ms, v: rate}]
-  function sampleRate() {
-    const now = Date.now();
-    const fresh = now - lastStatsAt < 2500;
-    const v = fresh ? lastStatsRate : localHitsThisSecond;
-    localHitsThisSecond = 0;
-    samples.push({ t: now, v });
-    while (samples.length && samples[0].t < now - CHART_SECONDS * 1000) samples.shift();
-    el.chartNow.textContent = (v >= 100 ? v.toFixed(0) : v.toFixed(1)) + '/s';
-    drawChart();
+  const perSecond = [];
+  const perMinute = [];
+  let baseline = null;             // {t, c: [total, 2xx, 3xx, 4xx, 5xx]} of the previous stats frame
+  let liveRate = null;             // the server's rate from the last stats frame
+
+  function mod(a, n) { return ((a % n) + n) % n; }
+
+  function cleanSeries(list, width, keep) {
+    const out = [];
+    if (!Array.isArray(list)) return out;
+    for (const b of list) {
+      if (!Array.isArray(b) || b.length < 6) continue;
+      const v = b.slice(0, 6).map(Number);
+      if (!v.every((x) => isFinite(x) && x >= 0)) continue;
+      v[0] -= mod(v[0], width);
+      out.push(v);
+    }
+    out.sort((a, b) => a[0] - b[0]);
+    return out.slice(-keep);
+  }
+
+  function replaceSeries(series, fresh) {
+    series.length = 0;
+    for (const b of fresh) series.push(b);
+  }
+
+  /** Adds counts [requests, 2xx, 3xx, 4xx, 5xx] at unix second t into a series of `width`-second buckets. */
+  function addCounts(series, width, keep, t, counts) {
+    const start = t - mod(t, width);
+    const last = series.length ? series[series.length - 1][0] : null;
+    if (last === null || start > last) {
+      let next = start;
+      if (last === null || start - last > width * keep) series.length = 0; // a jump past the window
+      else next = last + width;
+      for (; next <= start; next += width) series.push([next, 0, 0, 0, 0, 0]);
+      const first = start - width * (keep - 1);
+      let drop = 0;
+      while (drop < series.length && series[drop][0] < first) drop++;
+      if (drop) series.splice(0, drop);
+    }
+    // Usually the newest bucket; a log whose clock runs ahead of the server's lands there too.
+    let b = series[series.length - 1];
+    for (let i = series.length - 1; i >= 0 && series[i][0] >= start; i--) if (series[i][0] === start) { b = series[i]; break; }
+    for (let k = 0; k < 5; k++) b[k + 1] += counts[k];
+  }
+
+  function addLive(t, counts) {
+    addCounts(perSecond, 1, CHART_SECONDS, t, counts);
+    addCounts(perMinute, 60, CHART_MINUTES, t, counts);
+  }
+
+  function onHistory(m) {
+    replaceSeries(perSecond, cleanSeries(m.per_second, 1, CHART_SECONDS));
+    replaceSeries(perMinute, cleanSeries(m.per_minute, 60, CHART_MINUTES));
+    baseline = null;
+    liveRate = null;
+    drawCharts();
+  }
+
+  /** Appends what changed since the previous stats frame (the first one only sets the baseline). */
+  function statsIntoCharts(m) {
+    const t = Math.floor(Date.parse(m.time) / 1000);
+    const s = m.status || {};
+    const c = [m.total, s['2xx'], s['3xx'], s['4xx'], s['5xx']].map((v) => Number(v) || 0);
+    if (!isFinite(t)) return;
+    const prev = baseline;
+    baseline = { t, c };
+    if (!prev || t < prev.t || c.some((v, i) => v < prev.c[i])) return; // a new start: baseline only
+    const d = c.map((v, i) => v - prev.c[i]);
+    const gap = t - prev.t;
+    if (gap <= 1 || gap > CHART_SECONDS) {
+      addLive(t, d);
+    } else {
+      // Frames were skipped (a slow viewer): spread what happened over the seconds it covers.
+      for (let i = 1; i <= gap; i++) {
+        addLive(prev.t + i, d.map((v) => Math.floor((v * i) / gap) - Math.floor((v * (i - 1)) / gap)));
+      }
+    }
+  }
+
+  function fmtRate(v) { return v >= 100 ? v.toFixed(0) : v.toFixed(1); }
+  function fmtCompact(v) {
+    if (v >= 1e6) return +(v / 1e6).toFixed(v >= 1e7 ? 0 : 1) + 'M';
+    if (v >= 1e3) return +(v / 1e3).toFixed(v >= 1e4 ? 0 : 1) + 'k';
+    return String(+v.toFixed(1));
   }
 
   function cssVar(name, fallback) {
@@ -359,15 +441,31 @@
     return v || fallback;
   }
 
-  function niceMax(v) {
-    if (v <= 1) return 1;
-    const p = Math.pow(10, Math.floor(Math.log10(v)));
-    for (const m of [1, 2, 2.5, 5, 10]) if (v <= m * p) return m * p;
-    return 10 * p;
+  /** A y scale for counts: a round top, two or three whole-number steps. */
+  function niceScale(v) {
+    if (!(v > 0)) return { max: 1, step: 1 };
+    const raw = v / 3;
+    const p = Math.pow(10, Math.floor(Math.log10(raw)));
+    let step = 10 * p;
+    for (const m of p >= 10 ? [1, 2, 2.5, 5] : [1, 2, 5]) if (m * p >= raw) { step = m * p; break; }
+    step = Math.max(1, step);
+    return { max: Math.ceil(v / step) * step, step };
   }
 
-  function drawChart() {
-    const c = el.chart;
+  function hhmm(t, seconds) {
+    const d = new Date(t * 1000);
+    return pad2(d.getHours()) + ':' + pad2(d.getMinutes()) + (seconds ? ':' + pad2(d.getSeconds()) : '');
+  }
+
+  const SECOND_STEPS = [10, 15, 30, 60, 120, 300];
+  const MINUTE_STEPS = [300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200];
+  const ZOOMS = [30, 60, 120, 180, 360, 720, 1440]; // minutes the 24 h chart may show
+
+  /**
+   * Draws one stacked chart. opts: series, width (bucket seconds), span (seconds shown),
+   * bars (stacked bars instead of areas), steps (time-label steps in seconds).
+   */
+  function drawStacked(c, opts) {
     const dpr = window.devicePixelRatio || 1;
     const w = c.clientWidth, h = c.clientHeight;
     if (!w || !h) return;
@@ -379,46 +477,155 @@
     g.setTransform(dpr, 0, 0, dpr, 0, 0);
     g.clearRect(0, 0, w, h);
     const fg = cssVar('--muted', '#888'), grid = cssVar('--grid', 'rgba(128,128,128,.25)');
-    const line = cssVar('--accent', '#3b82f6'), fill = cssVar('--accent-fill', 'rgba(59,130,246,.18)');
-    const left = 34, right = 6, topPad = 6, bottom = 16;
+    const colors = [cssVar('--s2', '#1f9d55'), cssVar('--s3', '#2f7fc1'), cssVar('--s4', '#d08a00'), cssVar('--s5', '#d64545'), fg];
+
+    const series = opts.series, bw = opts.width;
+    const end = series.length ? series[series.length - 1][0] + bw : Math.floor(Date.now() / 1000);
+    const start = end - opts.span;
+    let from = 0;
+    while (from < series.length && series[from][0] < start) from++;
+    let top = 0;
+    for (let i = from; i < series.length; i++) {
+      const b = series[i];
+      top = Math.max(top, b[1], b[2] + b[3] + b[4] + b[5]);
+    }
+    const scale = niceScale(top);
+
+    g.font = '10px ' + getComputedStyle(document.body).fontFamily;
+    const ticks = [];
+    for (let v = 0; v <= scale.max + 1e-9; v += scale.step) ticks.push(v);
+    let labelW = 0;
+    for (const v of ticks) labelW = Math.max(labelW, g.measureText(fmtCompact(v)).width);
+    const left = Math.ceil(labelW) + 8, right = 4, topPad = 6, bottom = 16;
     const pw = w - left - right, ph = h - topPad - bottom;
-    let max = 0;
-    for (const s of samples) if (s.v > max) max = s.v;
-    max = niceMax(max);
-    g.font = '10px system-ui, sans-serif';
+    if (pw < 20 || ph < 20) return;
+    c.dataset.plot = [left, topPad, pw, ph].join(',');
+    const xOf = (t) => left + (pw * (t - start)) / opts.span;
+    const yOf = (v) => topPad + ph - (ph * v) / scale.max;
+
+    // grid and y labels
     g.fillStyle = fg;
     g.strokeStyle = grid;
     g.lineWidth = 1;
     g.textAlign = 'right';
     g.textBaseline = 'middle';
-    for (let i = 0; i <= 2; i++) {
-      const y = Math.round(topPad + ph - (ph * i) / 2) + 0.5;
+    for (const v of ticks) {
+      const y = Math.round(yOf(v)) + 0.5;
       g.beginPath(); g.moveTo(left, y); g.lineTo(left + pw, y); g.stroke();
-      const val = (max * i) / 2;
-      g.fillText(val >= 10 || val === 0 ? val.toFixed(0) : val.toFixed(1), left - 4, y);
+      g.fillText(fmtCompact(v), left - 5, y);
     }
+
+    // time labels at round local times, as far apart as they need to be
+    const off = -new Date(end * 1000).getTimezoneOffset() * 60;
+    let step = opts.steps[opts.steps.length - 1];
+    const needPx = g.measureText('00:00' + (opts.steps[0] < 60 ? ':00' : '')).width + 16;
+    for (const s of opts.steps) if ((pw * s) / opts.span >= needPx) { step = s; break; }
     g.textAlign = 'center';
     g.textBaseline = 'top';
-    for (let m = 5; m >= 0; m--) {
-      const x = left + pw - (pw * m * 60) / CHART_SECONDS;
-      g.fillText(m ? '-' + m + 'm' : 'now', Math.min(Math.max(x, left + 8), left + pw - 10), topPad + ph + 3);
+    for (let t = Math.ceil((start + off) / step) * step - off; t <= end; t += step) {
+      const x = xOf(t);
+      const text = hhmm(t, step < 60);
+      const tw = g.measureText(text).width;
+      if (x - tw / 2 < left - 6 || x + tw / 2 > w) continue;
+      g.beginPath(); g.moveTo(Math.round(x) + 0.5, topPad + ph); g.lineTo(Math.round(x) + 0.5, topPad + ph + 3); g.stroke();
+      g.fillText(text, x, topPad + ph + 4);
     }
-    if (!samples.length) return;
-    const now = samples[samples.length - 1].t;
-    const xOf = (t) => left + pw - (pw * (now - t)) / (CHART_SECONDS * 1000);
-    const yOf = (v) => topPad + ph - (ph * v) / max;
-    g.beginPath();
-    g.moveTo(xOf(samples[0].t), yOf(0));
-    for (const s of samples) g.lineTo(xOf(s.t), yOf(s.v));
-    g.lineTo(xOf(now), yOf(0));
-    g.closePath();
-    g.fillStyle = fill;
-    g.fill();
-    g.beginPath();
-    samples.forEach((s, i) => (i ? g.lineTo(xOf(s.t), yOf(s.v)) : g.moveTo(xOf(s.t), yOf(s.v))));
-    g.strokeStyle = line;
-    g.lineWidth = 1.5;
-    g.stroke();
+
+    if (from >= series.length) return;
+    // stack heights per bucket: 0, 2xx, +3xx, +4xx, +5xx, +other (1xx, unknown)
+    const stacks = [];
+    for (let i = from; i < series.length; i++) {
+      const b = series[i];
+      const st = [0];
+      for (let k = 2; k <= 5; k++) st.push(st[st.length - 1] + b[k]);
+      st.push(Math.max(st[4], b[1]));
+      stacks.push(st);
+    }
+    g.globalAlpha = 0.88;
+    if (opts.bars) {
+      // whole device pixels, with a one-pixel gap between bars when they are wide enough
+      const snap = (v) => Math.round(v * dpr) / dpr;
+      const gap = (pw * bw) / opts.span >= 4 ? 1 : 0;
+      for (let i = 0; i < stacks.length; i++) {
+        const st = stacks[i];
+        if (!st[5]) continue;
+        const t = series[from + i][0];
+        const x0 = snap(xOf(t)), x1 = Math.max(snap(xOf(t + bw)) - gap, x0 + 1 / dpr);
+        for (let k = 0; k < 5; k++) {
+          if (st[k + 1] <= st[k]) continue;
+          g.fillStyle = colors[k];
+          const y1 = snap(yOf(st[k + 1])), y0 = snap(yOf(st[k]));
+          g.fillRect(x0, Math.min(y1, y0 - 1 / dpr), x1 - x0, Math.max(y0 - y1, 1 / dpr));
+        }
+      }
+    } else {
+      const xs = stacks.map((_, i) => xOf(series[from + i][0] + bw / 2));
+      for (let k = 0; k < 5; k++) {
+        if (!stacks.some((st) => st[k + 1] > st[k])) continue;
+        g.beginPath();
+        g.moveTo(xs[0], yOf(stacks[0][k + 1]));
+        for (let i = 1; i < stacks.length; i++) g.lineTo(xs[i], yOf(stacks[i][k + 1]));
+        for (let i = stacks.length - 1; i >= 0; i--) g.lineTo(xs[i], yOf(stacks[i][k]));
+        g.closePath();
+        g.fillStyle = colors[k];
+        g.fill();
+      }
+      // Each layer's top edge as a line too, so a one-second spike is more than a sliver.
+      g.globalAlpha = 1;
+      g.lineWidth = 1.25;
+      g.lineJoin = 'round';
+      for (let k = 0; k < 5; k++) {
+        g.beginPath();
+        const has = (i) => i >= 0 && i < stacks.length && stacks[i][k + 1] > stacks[i][k];
+        let pen = false;
+        for (let i = 0; i < stacks.length; i++) {
+          if (!has(i - 1) && !has(i) && !has(i + 1)) { pen = false; continue; }
+          const y = yOf(stacks[i][k + 1]);
+          if (pen) g.lineTo(xs[i], y); else g.moveTo(xs[i], y);
+          pen = true;
+        }
+        g.strokeStyle = colors[k];
+        g.stroke();
+      }
+    }
+    g.globalAlpha = 1;
+  }
+
+  /** The smallest of the 24 h chart's zooms that holds all its traffic. */
+  function minuteSpan() {
+    let first = null;
+    for (const b of perMinute) if (b[1] > 0) { first = b[0]; break; }
+    if (first === null) return ZOOMS[0] * 60;
+    const need = perMinute[perMinute.length - 1][0] + 60 - first;
+    for (const z of ZOOMS) if (z * 60 >= need) return z * 60;
+    return CHART_MINUTES * 60;
+  }
+
+  function drawCharts() {
+    drawStacked(el.chart, { series: perSecond, width: 1, span: CHART_SECONDS, steps: SECOND_STEPS });
+    const span = minuteSpan();
+    drawStacked(el.chartMin, { series: perMinute, width: 60, span, bars: true, steps: MINUTE_STEPS });
+
+    // the current values: the server's rate (before the first stats: the last 5 s of history)
+    let rate = liveRate;
+    let lastMinute = 0;
+    for (let i = Math.max(0, perSecond.length - 60); i < perSecond.length; i++) lastMinute += perSecond[i][1];
+    if (rate === null && perSecond.length) {
+      let n = 0;
+      for (let i = Math.max(0, perSecond.length - 5); i < perSecond.length; i++) n += perSecond[i][1];
+      rate = n / 5;
+    }
+    el.chartNow.textContent = rate === null ? '' : fmtRate(rate) + '/s';
+    el.chartMinNow.textContent = perSecond.length ? fmtCompact(lastMinute) + '/min' : '';
+    const shown = span >= 3600 ? span / 3600 + ' h' : span / 60 + ' min';
+    el.chartMin.setAttribute('aria-label', 'requests per minute by status class, the last ' + shown + ' of the last 24 hours');
+    el.chartMinSpan.textContent = span < CHART_MINUTES * 60 ? ' (showing ' + shown + ')' : '';
+  }
+
+  let resizeTimer = null;
+  function redrawSoon() {
+    if (resizeTimer) return;
+    resizeTimer = setTimeout(() => { resizeTimer = null; drawCharts(); }, 200);
   }
 
   // ---------- messages ----------
@@ -433,9 +640,6 @@
       if (isFinite(seq)) lastSeq = seq;
       if (h.host && h.ip && !hostNames.has(h.ip)) hostNames.set(h.ip, str(h.host));
       fresh.push(h);
-      // Fallback rate (until stats arrive): count only hits that are recent, not the backlog.
-      const t = Date.parse(h.time);
-      if (!isNaN(t) && t > Date.now() - 3000 && Date.now() - openedAt > 1500) localHitsThisSecond++;
     }
     if (!fresh.length) return;
     offerSeed(fresh[fresh.length - 1]);
@@ -486,7 +690,9 @@
         el.server.textContent = str(m.server);
         // A server that restarted counts from scratch: forget the old sequence.
         if (lastSeq !== null && typeof m.seq === 'number' && m.seq < lastSeq) lastSeq = null;
+        baseline = null; // a new connection's first stats frame only sets the baseline
         break;
+      case 'history': onHistory(m); break;
       case 'hits': onHits(m.hits); break;
       case 'hosts': onHosts(m.hosts); break;
       case 'stats': onStats(m); break;
@@ -529,7 +735,6 @@
     ws = sock;
     sock.onopen = () => {
       backoff = BACKOFF_MIN_MS;
-      openedAt = Date.now();
       // Always say where we stand (0: nothing yet), so the server need not wait to find out.
       sock.send(JSON.stringify({ type: 'resume', after: lastSeq === null ? 0 : lastSeq }));
       setStatus('connected');
@@ -561,10 +766,11 @@
     if (e.key === '/') { e.preventDefault(); el.filter.focus(); }
     if (e.key === ' ' && e.target === document.body) { e.preventDefault(); setPaused(!paused); }
   });
-  window.addEventListener('resize', drawChart);
+  window.addEventListener('resize', redrawSoon);
+  const dark = window.matchMedia ? window.matchMedia('(prefers-color-scheme: dark)') : null;
+  if (dark && dark.addEventListener) dark.addEventListener('change', drawCharts);
   for (const k of Object.keys(el.tops)) renderTop(el.tops[k], []);
   updateFeedInfo();
-  setInterval(sampleRate, 1000);
-  drawChart();
+  drawCharts();
   connect();
 })();

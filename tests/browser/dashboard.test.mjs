@@ -23,9 +23,7 @@ const BIN = process.env.WEBPEEK_BIN || path.resolve(here, '../../target/debug/we
 const CHROMIUM = process.env.CHROMIUM_BIN || '/usr/bin/chromium';
 const OUT = path.join(here, 'out');
 
-let dir, logFile, port, base, server, browser, context;
-let serverOutput = '';
-let serverExit = null;
+let dir, logFile, base, server, browser, context;
 
 const UA_FIREFOX = 'Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0';
 const UA_CHROME = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36';
@@ -33,15 +31,18 @@ const UA_IPHONE = 'Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleW
 const UA_BOT = 'Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)';
 
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
-function clfNow() {
-  const d = new Date();
+function clfNow(d = new Date()) {
   const p = (n) => String(n).padStart(2, '0');
   return `${p(d.getUTCDate())}/${MONTHS[d.getUTCMonth()]}/${d.getUTCFullYear()}:` +
     `${p(d.getUTCHours())}:${p(d.getUTCMinutes())}:${p(d.getUTCSeconds())} +0000`;
 }
 /** One combined-format line, newline included. */
 function line(ip, request, status, bytes, referer, agent) {
-  return `${ip} - - [${clfNow()}] "${request}" ${status} ${bytes} "${referer}" "${agent}"\n`;
+  return lineAt(new Date(), ip, request, status, bytes, referer, agent);
+}
+/** The same, logged at `when`. */
+function lineAt(when, ip, request, status, bytes, referer, agent) {
+  return `${ip} - - [${clfNow(when)}] "${request}" ${status} ${bytes} "${referer}" "${agent}"\n`;
 }
 function append(...lines) {
   fs.appendFileSync(logFile, lines.join(''));
@@ -61,13 +62,13 @@ function freePort() {
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-async function waitHealthy(deadlineMs) {
+async function waitHealthy(srv, deadlineMs) {
   const end = Date.now() + deadlineMs;
   let last = 'no answer';
   while (Date.now() < end) {
-    if (serverExit) throw new Error(`webpeek exited early (${serverExit}):\n${serverOutput}`);
+    if (srv.exit) throw new Error(`webpeek exited early (${srv.exit}):\n${srv.output}`);
     try {
-      const res = await fetch(`${base}/healthz`, { signal: AbortSignal.timeout(1000) });
+      const res = await fetch(`${srv.base}/healthz`, { signal: AbortSignal.timeout(1000) });
       const body = (await res.text()).trim();
       if (res.ok && body === 'ok') return;
       last = `${res.status} ${JSON.stringify(body.slice(0, 80))}`;
@@ -76,12 +77,38 @@ async function waitHealthy(deadlineMs) {
     }
     await sleep(100);
   }
-  throw new Error(`webpeek did not answer "ok" on /healthz within ${deadlineMs} ms (last: ${last}):\n${serverOutput}`);
+  throw new Error(`webpeek did not answer "ok" on /healthz within ${deadlineMs} ms (last: ${last}):\n${srv.output}`);
+}
+
+/** Starts webpeek on a free loopback port with `args` (the log last), in `cwd`; waits until it answers. */
+async function startWebpeek(args, cwd) {
+  const port = await freePort();
+  const srv = { base: `http://127.0.0.1:${port}`, output: '', exit: null };
+  srv.proc = spawn(BIN, ['--listen', `127.0.0.1:${port}`, ...args], {
+    cwd,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, RUST_LOG: process.env.RUST_LOG || 'info' },
+  });
+  const keep = (chunk) => { srv.output = (srv.output + chunk).slice(-20_000); };
+  srv.proc.stdout.on('data', keep);
+  srv.proc.stderr.on('data', keep);
+  srv.proc.on('exit', (code, signal) => { srv.exit = signal ? `signal ${signal}` : `code ${code}`; });
+  srv.proc.on('error', (e) => { srv.exit = `spawn error: ${e.message}`; });
+  await waitHealthy(srv, 15_000);
+  return srv;
+}
+
+/** Stops a webpeek started by startWebpeek (SIGTERM, then SIGKILL after 3 s). */
+async function stopWebpeek(srv) {
+  if (!srv || srv.exit) return;
+  const gone = new Promise((r) => srv.proc.once('exit', () => r(true)));
+  srv.proc.kill('SIGTERM');
+  if (!(await Promise.race([gone, sleep(3000).then(() => false)]))) srv.proc.kill('SIGKILL');
 }
 
 /** A page with its console errors, page errors, CSP violations and dialogs recorded. */
-async function openPage(url) {
-  const page = await context.newPage();
+async function openPage(url, ctx = context) {
+  const page = await ctx.newPage();
   const problems = [];
   const dialogs = [];
   page.on('console', (msg) => {
@@ -119,19 +146,8 @@ before(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'webpeek-browser-'));
   logFile = path.join(dir, 'access.log');
   fs.writeFileSync(logFile, '');
-  port = await freePort();
-  base = `http://127.0.0.1:${port}`;
-  server = spawn(BIN, ['--listen', `127.0.0.1:${port}`, '--no-dns', logFile], {
-    cwd: dir,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, RUST_LOG: process.env.RUST_LOG || 'info' },
-  });
-  const keep = (chunk) => { serverOutput = (serverOutput + chunk).slice(-20_000); };
-  server.stdout.on('data', keep);
-  server.stderr.on('data', keep);
-  server.on('exit', (code, signal) => { serverExit = signal ? `signal ${signal}` : `code ${code}`; });
-  server.on('error', (e) => { serverExit = `spawn error: ${e.message}`; });
-  await waitHealthy(15_000);
+  server = await startWebpeek(['--no-dns', logFile], dir);
+  base = server.base;
 
   browser = await chromium.launch({
     executablePath: CHROMIUM,
@@ -145,14 +161,8 @@ before(async () => {
 
 after(async () => {
   await browser?.close().catch(() => {});
-  if (server && !serverExit) {
-    server.kill('SIGTERM');
-    const gone = await Promise.race([
-      new Promise((r) => server.once('exit', () => r(true))),
-      sleep(3000).then(() => false),
-    ]);
-    if (!gone) server.kill('SIGKILL');
-  }
+  await stopWebpeek(server);
+  await stopWebpeek(charts?.server);
   if (dir) fs.rmSync(dir, { recursive: true, force: true });
 });
 
@@ -280,4 +290,181 @@ test('countdown reaches BOOM! and echo echoes', { timeout: 30_000 }, async () =>
   assert.equal(await echo.page.locator('#log b').count(), 0, 'the echoed text is not parsed as HTML');
   assert.deepEqual(echo.problems, []);
   await echo.page.close();
+});
+
+// ---------- the charts: whole from the `history` message, then live from `stats` ----------
+
+let charts; // { server, dir, log, context, page, problems }
+
+/** Runs before the page's own script: withholds `stats` frames while window.__holdStats is true. */
+function holdStatsFrames() {
+  window.__holdStats = true;
+  const Native = window.WebSocket;
+  class Held extends Native {
+    set onmessage(fn) {
+      super.onmessage = (ev) => {
+        if (window.__holdStats && typeof ev.data === 'string') {
+          try { if (JSON.parse(ev.data).type === 'stats') return; } catch { /* let the page see it */ }
+        }
+        fn.call(this, ev);
+      };
+    }
+  }
+  window.WebSocket = Held;
+}
+
+/**
+ * Reads back a chart canvas: of its plot area (the canvas's data-plot, in CSS pixels), the
+ * share of pixels painted (alpha >= 128; grid lines are fainter), the pixel columns and the
+ * separate runs of columns (bars) holding any, the share of painted pixels in the plot's right
+ * 5 %, and which status-class colours (the page's --s2 … --s5) appear.
+ */
+function readChart(page, id) {
+  return page.evaluate((id) => {
+    const c = document.getElementById(id);
+    if (!c || !c.dataset.plot || !c.width) return null;
+    const k = c.width / c.clientWidth;
+    const [l, t, w, h] = c.dataset.plot.split(',').map((v) => Math.round(Number(v) * k));
+    const data = c.getContext('2d').getImageData(l, t, w, h).data;
+    const probe = document.createElement('canvas').getContext('2d');
+    const rgb = (name) => {
+      probe.fillStyle = '#000';
+      probe.fillStyle = getComputedStyle(document.documentElement).getPropertyValue(name).trim();
+      const hex = probe.fillStyle; // normalized to #rrggbb
+      return [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16));
+    };
+    const classes = { '2xx': rgb('--s2'), '3xx': rgb('--s3'), '4xx': rgb('--s4'), '5xx': rgb('--s5') };
+    const seen = { '2xx': 0, '3xx': 0, '4xx': 0, '5xx': 0 };
+    let painted = 0, rightPainted = 0;
+    const cols = new Array(w).fill(false);
+    for (let y = 0; y < h; y++) {
+      for (let x = 0; x < w; x++) {
+        const i = (y * w + x) * 4;
+        if (data[i + 3] < 128) continue;
+        painted++;
+        cols[x] = true;
+        if (x >= w * 0.95) rightPainted++;
+        for (const [name, [r, g, b]] of Object.entries(classes)) {
+          if (Math.abs(data[i] - r) + Math.abs(data[i + 1] - g) + Math.abs(data[i + 2] - b) <= 12) seen[name]++;
+        }
+      }
+    }
+    let runs = 0;
+    cols.forEach((on, x) => { if (on && (x === 0 || !cols[x - 1])) runs++; });
+    return {
+      share: painted / (w * h), columns: cols.filter(Boolean).length, runs,
+      rightShare: rightPainted / (Math.ceil(w * 0.05) * h),
+      colours: Object.keys(seen).filter((n) => seen[n] >= 3), size: [w, h],
+    };
+  }, id);
+}
+
+/** Waits (bounded) until both charts read back as drawn with traffic; returns both readings. */
+async function waitForCharts(page, ok, what, timeout = 3000) {
+  const end = Date.now() + timeout;
+  let sec, min;
+  while (Date.now() < end) {
+    sec = await readChart(page, 'chart');
+    min = await readChart(page, 'chart-min');
+    if (sec && min && ok(sec, min)) return { sec, min };
+    await sleep(50);
+  }
+  throw new Error(`the charts did not show ${what} within ${timeout} ms: ` +
+    `per second ${JSON.stringify(sec)}, per minute ${JSON.stringify(min)}`);
+}
+
+function assertChartsFull({ sec, min }, where) {
+  assert.ok(sec.share >= 0.1, `${where}: the per-second chart's plot is painted (share ${sec.share.toFixed(3)})`);
+  assert.ok(min.share >= 0.1, `${where}: the per-minute chart's plot is painted (share ${min.share.toFixed(3)})`);
+  assert.ok(min.columns >= 8, `${where}: the per-minute chart has colour in >= 8 columns (${min.columns})`);
+  assert.ok(min.runs >= 8, `${where}: the per-minute chart shows >= 8 separate minute bars (${min.runs})`);
+  for (const r of [sec, min]) {
+    for (const cls of ['2xx', '4xx', '5xx']) {
+      assert.ok(r.colours.includes(cls), `${where}: ${cls} is drawn in its colour (seen: ${r.colours})`);
+    }
+  }
+}
+
+test('the charts are whole from the history message, before any stats frame', { timeout: 40_000 }, async () => {
+  // The last ten minutes of traffic, ending 20 s ago: 400 lines, some 301, 404 and 500.
+  const cdir = fs.mkdtempSync(path.join(os.tmpdir(), 'webpeek-charts-'));
+  const log = path.join(cdir, 'access.log');
+  const now = Date.now();
+  const agents = [UA_FIREFOX, UA_CHROME, UA_IPHONE, UA_BOT];
+  const lines = [];
+  for (let i = 0; i < 400; i++) {
+    const when = new Date(now - 600_000 + (i * 580_000) / 400);
+    const status = i % 23 === 5 ? 500 : i % 9 === 2 ? 404 : i % 13 === 4 ? 301 : 200;
+    const ip = `198.51.100.${(i * 7) % 250 + 1}`;
+    lines.push(lineAt(when, ip, `GET /page/${i % 37}.html HTTP/1.1`, status, 1000 + i, '-', agents[i % 4]));
+  }
+  fs.writeFileSync(log, lines.join(''));
+  charts = { dir: cdir, log };
+  charts.server = await startWebpeek(['--from-start', '--no-dns', '--all', log], cdir);
+  charts.context = await browser.newContext({ viewport: { width: 1280, height: 800 }, colorScheme: 'light' });
+  charts.context.setDefaultTimeout(10_000);
+  await charts.context.addInitScript(holdStatsFrames);
+  Object.assign(charts, await openPage(`${charts.server.base}/`, charts.context));
+  const { page, problems } = charts;
+
+  await page.waitForFunction(() => document.getElementById('status')?.textContent.trim() === 'connected',
+    null, { timeout: 10_000 });
+  const got = await waitForCharts(page, (s, m) => s.share > 0 && m.runs >= 8, 'the history', 2000);
+  assert.equal(await page.getAttribute('#total', 'data-value'), null, 'no stats frame reached the page yet');
+  assertChartsFull(got, 'from history alone');
+  assert.equal(got.sec.rightShare, 0, 'the last 20 s (no traffic yet) are empty in the per-second chart');
+  assert.match(await page.textContent('#chart-now'), /\/s$/, 'the per-second chart shows a current value');
+  assert.match(await page.textContent('#chart-min-now'), /\/min$/, 'the per-minute chart shows a current value');
+  assert.deepEqual(problems, [], 'no console errors, page errors or CSP violations');
+});
+
+test('stats frames put the rate in the title and extend the charts live', { timeout: 30_000 }, async () => {
+  const { page, problems, log } = charts;
+  assert.equal(await page.title(), 'webpeek', 'no rate in the title before a stats frame');
+  await page.evaluate(() => { window.__holdStats = false; });
+  await page.waitForFunction(() => /req\/s/.test(document.title), null, { timeout: 5000 });
+  assert.match(await page.title(), /^webpeek · \d+(\.\d)? req\/s$/);
+
+  // Live traffic now (after the first stats frame set the baseline), 3 lines a second for
+  // 4 s, reaches the empty right edge of the per-second chart.
+  for (let s = 0; s < 4; s++) {
+    fs.appendFileSync(log, [0, 1, 2].map((i) => line('203.0.113.9', `GET /live/${s}/${i} HTTP/1.1`,
+      i === 2 && s % 2 ? 500 : 200, 10, '-', UA_CHROME)).join(''));
+    await sleep(1000);
+  }
+  const got = await waitForCharts(page, (s) => s.rightShare > 0.05, 'the live traffic at the right edge', 4000);
+  assert.ok(Number(await page.getAttribute('#total', 'data-value')) >= 412, 'the counters took the live lines');
+  await page.evaluate(() => document.activeElement?.blur());
+  fs.mkdirSync(OUT, { recursive: true });
+  await page.screenshot({ path: path.join(OUT, 'charts-light.png') });
+  assertChartsFull(got, 'history and live');
+  assert.deepEqual(problems, []);
+});
+
+test('the charts are readable in the dark theme and on a phone', { timeout: 30_000 }, async () => {
+  const { page, problems } = charts;
+  const light = await readChart(page, 'chart-min');
+  await page.emulateMedia({ colorScheme: 'dark' });
+  // redrawn at once in the dark theme's colours (the colour test reads the page's variables)
+  const dark = await waitForCharts(page, (s, m) => m.colours.includes('2xx') && s.colours.includes('2xx'), 'the dark colours');
+  await page.screenshot({ path: path.join(OUT, 'charts-dark.png') });
+  assertChartsFull(dark, 'dark theme');
+  assert.ok(light.colours.includes('2xx'));
+
+  await page.emulateMedia({ colorScheme: 'light' });
+  await page.setViewportSize({ width: 390, height: 844 });
+  // both charts in view, below the sticky top bar
+  await page.evaluate(() => {
+    const top = document.getElementById('chart').closest('section').getBoundingClientRect().top;
+    window.scrollBy(0, top - document.querySelector('.topbar').getBoundingClientRect().height - 8);
+  });
+  const phone = await waitForCharts(page, (s, m) => s.size[0] < 400 && m.runs >= 8, 'a redraw at phone width');
+  const width = await page.evaluate(() => document.documentElement.scrollWidth);
+  await page.screenshot({ path: path.join(OUT, 'charts-phone.png') });
+  assertChartsFull(phone, 'phone');
+  assert.ok(width <= 390, `nothing scrolls sideways on a 390 px phone (scrollWidth ${width})`);
+  assert.deepEqual(problems, []);
+  await charts.context.close();
+  await stopWebpeek(charts.server);
+  fs.rmSync(charts.dir, { recursive: true, force: true });
 });
