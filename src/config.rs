@@ -52,6 +52,15 @@ pub struct ServeArgs {
     /// (detected from the first lines if not given).
     #[arg(long, value_name = "FMT")]
     pub format: Option<String>,
+    /// Zone of times logged without one (format strings' %{...}t without %z, HAProxy): `UTC`,
+    /// `+02:00`, `-0530`, or `local` (this machine's offset at start).
+    #[arg(
+        long,
+        value_name = "TZ",
+        default_value = "UTC",
+        allow_hyphen_values = true
+    )]
+    pub timezone: String,
     /// Take the client address from X-Forwarded-For, when the format logs it.
     #[arg(long = "client-from-header")]
     pub client_from_header: bool,
@@ -221,6 +230,9 @@ pub enum ConfigError {
         /// What is wrong.
         problem: String,
     },
+    /// `--timezone` is not a zone webpeek knows.
+    #[error("--timezone: '{0}' is not UTC, local, or an offset like +02:00")]
+    Timezone(String),
     /// An empty token.
     #[error("--token: the token is empty")]
     EmptyToken,
@@ -248,6 +260,9 @@ impl Config {
             Some(Command::Report(_) | Command::Formats) => return Err(ConfigError::NotServe),
             None => (false, cli.serve),
         };
+        let offset = crate::parse::parse_timezone(&args.timezone)
+            .ok_or_else(|| ConfigError::Timezone(args.timezone.clone()))?;
+        crate::parse::set_zoneless_offset(offset);
         let mut format = args
             .format
             .as_deref()

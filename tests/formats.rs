@@ -216,3 +216,39 @@ fn report_says_why_lines_failed_and_what_it_detected() {
         .unwrap();
     assert!(combined_row.trim_start().starts_with("3 / 5"), "{out}");
 }
+
+#[test]
+fn times_without_a_zone_take_the_timezone_given() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("app.log");
+    std::fs::write(
+        &log,
+        "2026-11-24 13:08:01 203.0.113.9 [GET /a b HTTP/1.1] 200 12\n",
+    )
+    .unwrap();
+    let path = log.to_str().unwrap();
+    let format = "%{%F %T}t %h [%r] %>s %b";
+    let first = |extra: &[&str]| {
+        let mut args = vec!["report", "--format", format];
+        args.extend_from_slice(extra);
+        args.push(path);
+        let (code, out, err) = webpeek(&args);
+        assert_eq!(code, Some(0), "{err}");
+        let r: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(
+            (r["total"].as_u64(), r["unparsed"].as_u64()),
+            (Some(1), Some(0)),
+            "{out}"
+        );
+        r["first"].as_str().unwrap().to_string()
+    };
+    assert_eq!(first(&[]), "2026-11-24T13:08:01Z");
+    assert_eq!(first(&["--timezone", "+02:00"]), "2026-11-24T11:08:01Z");
+    assert_eq!(first(&["--timezone", "-0530"]), "2026-11-24T18:38:01Z");
+    let (code, _, err) = webpeek(&["report", "--timezone", "Mars/Olympus", path]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("--timezone"), "{err}");
+    let (code, _, err) = webpeek(&["--timezone", "nope", "-"]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("--timezone"), "{err}");
+}

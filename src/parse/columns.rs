@@ -615,7 +615,8 @@ fn bracketed_time(field: &str) -> Option<i64> {
     let mut buf = [0u8; 26];
     buf[..20].copy_from_slice(clock.as_bytes());
     buf[20..].copy_from_slice(b" +0000");
-    parse_clf_time(std::str::from_utf8(&buf).ok()?)
+    // HAProxy writes its machine's local time: `--timezone` says which.
+    Some(parse_clf_time(std::str::from_utf8(&buf).ok()?)? - super::strftime::zoneless_offset())
 }
 
 /// W3C `date` and `time` (UTC): `2019-12-04` and `21:02:31`.

@@ -21,6 +21,7 @@ use crate::hit::Hit;
 
 pub use columns::{Column, Columns, Separator};
 pub use json::{JsonKeys, JsonKeysError};
+pub use strftime::{parse_timezone, set_zoneless_offset};
 pub use template::{Template, TemplateError};
 pub use time::{parse_clf_time, parse_iso8601};
 

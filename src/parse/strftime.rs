@@ -3,7 +3,47 @@
 //! [`TimeParts`], so several time directives of one format (`%{%F %T}t.%{msec_frac}t %{%z}t`)
 //! add up to one time.
 
+use std::sync::atomic::{AtomicI64, Ordering};
+
 use crate::hit::days_from_civil;
+
+/// Seconds east of UTC of times written without a zone (`--timezone`); UTC unless set.
+static ZONELESS_OFFSET: AtomicI64 = AtomicI64::new(0);
+
+/// Sets the zone of times logged without one (`--timezone`), for the whole process: like the
+/// `TZ` a C program reads once, it is set once at start.
+pub fn set_zoneless_offset(seconds_east: i64) {
+    ZONELESS_OFFSET.store(seconds_east, Ordering::Relaxed);
+}
+
+/// The offset of times logged without a zone.
+pub fn zoneless_offset() -> i64 {
+    ZONELESS_OFFSET.load(Ordering::Relaxed)
+}
+
+/// Parses a `--timezone` value: `UTC`, `Z`, `+02:00`, `-0530`, or `local` (this machine's
+/// offset now; a daylight-saving change later is not followed).
+pub fn parse_timezone(s: &str) -> Option<i64> {
+    match s.trim() {
+        "UTC" | "utc" | "Z" | "z" | "GMT" => Some(0),
+        "local" => Some(local_offset_now()),
+        other => {
+            let (seconds, len) = offset(other.as_bytes())?;
+            (len == other.len()).then_some(seconds)
+        }
+    }
+}
+
+/// This machine's UTC offset now, from the C library (which reads `TZ` and /etc/localtime).
+fn local_offset_now() -> i64 {
+    let now = crate::unix_now() as libc::time_t;
+    // SAFETY: localtime_r writes into the `tm` we own; both pointers are valid.
+    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
+    if unsafe { libc::localtime_r(&now, &mut tm) }.is_null() {
+        return 0;
+    }
+    tm.tm_gmtoff
+}
 
 /// One piece of a pattern.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -248,7 +288,8 @@ impl TimeParts {
             return None;
         }
         let days = days_from_civil(year, month, 1) + i64::from(day) - 1;
-        Some(days * 86_400 + hour * 3600 + minute * 60 + second - self.offset.unwrap_or(0))
+        let offset = self.offset.unwrap_or_else(zoneless_offset);
+        Some(days * 86_400 + hour * 3600 + minute * 60 + second - offset)
     }
 }
 
@@ -367,6 +408,16 @@ mod tests {
             assert_eq!(t(p, s), None, "{p} {s}");
         }
         assert!(TimeFormat::compile("%Q").is_none());
+    }
+
+    #[test]
+    fn timezones() {
+        assert_eq!(parse_timezone("UTC"), Some(0));
+        assert_eq!(parse_timezone("+02:00"), Some(7200));
+        assert_eq!(parse_timezone("-0530"), Some(-19_800));
+        assert!(parse_timezone("local").is_some());
+        assert_eq!(parse_timezone("Europe/Berlin"), None);
+        assert_eq!(parse_timezone("+02:00x"), None);
     }
 
     #[test]

@@ -47,6 +47,14 @@ pub struct ReportArgs {
     /// string (detected from the first lines if not given).
     #[arg(long, value_name = "FMT")]
     pub format: Option<String>,
+    /// Zone of times logged without one: `UTC`, `+02:00`, `-0530`, or `local`.
+    #[arg(
+        long,
+        value_name = "TZ",
+        default_value = "UTC",
+        allow_hyphen_values = true
+    )]
+    pub timezone: String,
     /// Print a short table for people instead of JSON.
     #[arg(long)]
     pub text: bool,
@@ -165,6 +173,13 @@ pub struct TopLists {
 
 /// Runs `webpeek report` and prints the result on standard output.
 pub fn run(args: ReportArgs) -> Result<(), ReportError> {
+    let offset = crate::parse::parse_timezone(&args.timezone).ok_or_else(|| {
+        ReportError::Usage(format!(
+            "--timezone: '{}' is not UTC, local, or an offset like +02:00",
+            args.timezone
+        ))
+    })?;
+    crate::parse::set_zoneless_offset(offset);
     let format = match &args.format {
         Some(arg) => Some(LogFormat::from_arg(arg).map_err(|e| ReportError::Usage(e.to_string()))?),
         None => None,
