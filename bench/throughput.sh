@@ -8,7 +8,8 @@
 # bench/gen_log.py if it is missing (bench/data/ is git-ignored), warms the page cache, then
 # times, best of 3 runs each, one after another (never two at once):
 #   - `wc -l LOG`                          the floor: reading the file and counting newlines
-#   - parser alone                         `cargo bench --bench parse`: LogFormat::Combined.parse
+#   - parser alone                         benches/parse.rs (built by `cargo bench --bench parse
+#                                          --no-run`, then run directly): LogFormat::Combined.parse
 #                                          over the lines held in memory, one thread
 #   - the other parsers alone             the same requests as an Apache LogFormat string, an
 #                                          nginx log_format string, and JSON lines (LOG's .json
@@ -18,6 +19,17 @@
 #   - GoAccess (Debian `goaccess`)         `goaccess LOG --log-format=COMBINED -o OUT.json`
 # and prints MB/s (10^6 bytes of log per second), lines/s and the ratios. It also checks that
 # webpeek and GoAccess counted the same requests.
+#
+# Then a second table, one row per `--format` name (common, vhost_combined, vcombined, vcommon,
+# w3c, cloudfront, cloudstorage, awselb, awsalb, awss3, squid, traefik, haproxy), on the same
+# FORMAT_LINES requests (default 500,000) written as each product writes them
+# (`gen_log.py --format NAME`, into bench/data/formats-N/, generated once): `wc -l` on the file,
+# the parser alone (`--format=NAME`) and `webpeek report --threads 1 --format NAME`, each as MB/s,
+# x `wc -l` on the same file, and x the combined parser / report on the same requests (a time
+# ratio: both read the same requests, the byte counts differ). These run in FORMAT_ROUNDS
+# (default 3) rounds, each over every format, combined first; each figure is the best round, and
+# the spread (slowest round / fastest) says how noisy the run was. FORMATS="w3c squid" limits
+# the rows; FORMAT_LINES=0 skips the table.
 #
 # The machine is a shared 2-core VM: other work on it shows up as noise; best-of-3 takes the
 # least disturbed run. Ratios are from the same run, minutes apart at most.
@@ -39,7 +51,16 @@ fi
 
 echo "== cargo build --release" >&2
 cargo build --release 2>&1 | tail -1 >&2
-cargo bench --bench parse --no-run 2>&1 | tail -1 >&2
+# The parse bench's executable, run directly below: `cargo bench` would rebuild it whenever a
+# source file changed since, mid-run, and time another build than the rows before.
+PARSE_BIN=$(cargo bench --bench parse --no-run --message-format=json 2>/dev/null | python3 -c '
+import json, sys
+for line in sys.stdin:
+    d = json.loads(line)
+    if d.get("reason") == "compiler-artifact" and d["target"]["name"] == "parse" and d.get("executable"):
+        print(d["executable"])')
+[ -x "$PARSE_BIN" ] || { echo "cargo bench --bench parse --no-run: no executable" >&2; exit 1; }
+parse_bench() { "$PARSE_BIN" --bench "$@" 2>/dev/null | tail -1; }
 BIN=target/release/webpeek
 
 cat "$LOG" >/dev/null # page cache
@@ -69,16 +90,16 @@ best3() {
 echo "== timing (best of 3 each)" >&2
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 T_WC=$(best3 wc wc -l "$LOG")
-PARSE_JSON=$(cargo bench --bench parse -- "$LOG" 3 2>/dev/null | tail -1)
+PARSE_JSON=$(parse_bench "$LOG" 3)
 T_PARSE=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["seconds"])' "$PARSE_JSON")
 PARSE_BYTES=$(python3 -c 'import json,sys; d=json.loads(sys.argv[1]); assert d["parsed"]==d["lines"], d; print(d["bytes"])' "$PARSE_JSON")
 # The other parsers on the same requests: the combined format given as an Apache LogFormat and
 # as an nginx log_format string (the same file), and nginx escape=json lines (generated).
 APACHE_FMT='%h %l %u %t "%r" %>s %b "%{Referer}i" "%{User-agent}i"'
 NGINX_FMT='$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent"'
-cargo bench --bench parse -- "$LOG" 3 "--format=$APACHE_FMT" 2>/dev/null | tail -1 >"$TMP/parse-apache.json"
-cargo bench --bench parse -- "$LOG" 3 "--format=$NGINX_FMT" 2>/dev/null | tail -1 >"$TMP/parse-nginx.json"
-cargo bench --bench parse -- "$JSONLOG" 3 --format=json 2>/dev/null | tail -1 >"$TMP/parse-json.json"
+parse_bench "$LOG" 3 "--format=$APACHE_FMT" >"$TMP/parse-apache.json"
+parse_bench "$LOG" 3 "--format=$NGINX_FMT" >"$TMP/parse-nginx.json"
+parse_bench "$JSONLOG" 3 --format=json >"$TMP/parse-json.json"
 T_R1=$(best3 r1 "$BIN" report --threads 1 "$LOG")
 T_R2=$(best3 r2 "$BIN" report --threads 2 "$LOG")
 if command -v goaccess >/dev/null; then
@@ -149,6 +170,112 @@ if t_ga > 0:
     print(f"requests: webpeek {r['total']:,} parsed + {r['unparsed']:,} unparsed; GoAccess "
           f"{g['valid_requests']:,} valid + {g['failed_requests']:,} failed: {'same' if same else 'DIFFERENT'}")
 EOF
+
+# -- The named formats: the same requests as each product writes them ---------------------------
+FORMAT_LINES=${FORMAT_LINES:-500000}
+FORMAT_ROUNDS=${FORMAT_ROUNDS:-3}
+FORMATS=${FORMATS:-common vhost_combined vcombined vcommon w3c cloudfront cloudstorage awselb awsalb awss3 squid traefik haproxy}
+if [ "$FORMAT_LINES" -gt 0 ]; then
+  FDIR=bench/data/formats-$FORMAT_LINES
+  mkdir -p "$FDIR"
+  for f in combined $FORMATS; do
+    if [ ! -s "$FDIR/$f.log" ]; then
+      echo "== generating $FDIR/$f.log (gen_log.py --format $f --lines $FORMAT_LINES)" >&2
+      python3 bench/gen_log.py "$FDIR/$f.log.part" --format "$f" --lines "$FORMAT_LINES"
+      mv "$FDIR/$f.log.part" "$FDIR/$f.log"
+    fi
+  done
+  echo "== named formats, $FORMAT_LINES requests each, $FORMAT_ROUNDS interleaved rounds" >&2
+  for f in combined $FORMATS; do cat "$FDIR/$f.log" >/dev/null; done # page cache
+  # time1 OUT CMD...: runs CMD once (stdout to OUT), prints the wall time in s.
+  time1() {
+    local out=$1 t0 t1
+    shift
+    t0=$(date +%s%N)
+    "$@" >"$out" 2>"$TMP/time1.err" || {
+      echo "failed: $* (see below)" >&2
+      cat "$TMP/time1.err" >&2
+      exit 1
+    }
+    t1=$(date +%s%N)
+    awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.4f", (b - a) / 1e9 }'
+  }
+  FLOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+  # Rounds, each over every format (combined first) — a burst of other work on the machine
+  # then slows one run of several formats, not every run of one; each figure is the best round.
+  for round in $(seq "$FORMAT_ROUNDS"); do
+    for f in combined $FORMATS; do
+      file=$FDIR/$f.log
+      t_wc=$(time1 /dev/null wc -l "$file")
+      parsed=$(parse_bench "$file" 5 "--format=$f")
+      t_rep=$(time1 "$TMP/rep-$f.json" "$BIN" report --threads 1 --format "$f" "$file")
+      printf 'wc %s\nparse %s\nreport %s\n' "$t_wc" "$parsed" "$t_rep" >>"$TMP/fmt-$f.times"
+    done
+  done
+  FLOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
+
+  python3 - "$TMP" "$FDIR" "$FORMAT_LINES" "$FORMAT_ROUNDS" "$FLOAD_BEFORE" "$FLOAD_AFTER" $FORMATS <<'EOF'
+import json, os, sys
+tmp, fdir, n, rounds, load0, load1, names = (sys.argv[1], sys.argv[2], int(sys.argv[3]),
+                                             int(sys.argv[4]), sys.argv[5], sys.argv[6], sys.argv[7:])
+
+def row(name):
+    file = os.path.join(fdir, name + ".log")
+    with open(file, "rb") as fh:
+        head = [next(fh, b"") for _ in range(8)]
+        lines = sum(1 for _ in fh) + sum(1 for l in head if l)
+    # Header lines: W3C/CloudFront `#...`, Cloud Storage's `"time_micros",...` row (at the top).
+    headers = sum(1 for l in head if l.startswith(b"#") or l.startswith(b'"time_micros"'))
+    wc, parse, rep = [], [], []
+    for line in open(os.path.join(tmp, f"fmt-{name}.times")):
+        kind, value = line.split(" ", 1)
+        if kind == "wc":
+            wc.append(float(value))
+        elif kind == "parse":
+            parse.append(json.loads(value))
+        else:
+            rep.append(float(value))
+    r = json.load(open(os.path.join(tmp, f"rep-{name}.json")))
+    p = min(parse, key=lambda d: d["seconds"])
+    return {"size": os.path.getsize(file), "requests": lines - headers, "wc": min(wc),
+            "parse": p, "parse_runs": [d["seconds"] for d in parse], "rep": min(rep),
+            "rep_runs": rep, "total": r["total"], "unparsed": r["unparsed"]}
+
+rows = {name: row(name) for name in ["combined", *names]}
+ref = rows["combined"]
+print()
+print(f"The named formats: the same {n:,} requests (gen_log.py --format NAME) as each product "
+      f"writes them; best of {rounds} interleaved rounds (the parser alone: best of 5 runs "
+      f"in each); load average {load0} before, {load1} after.")
+print("MB/s on each file's own bytes (the parser alone: line text without newlines, as above); "
+      "× wc -l: against `wc -l` on the same file; × combined: the combined parser's (report's) "
+      "time on the same requests over this one's (1.00 = as fast); spread: slowest round over "
+      "fastest, parser / report.")
+print()
+print("| format | MB | parser alone MB/s | × wc -l | × combined | `report --threads 1` MB/s "
+      "| × wc -l | × combined | spread | all read |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|---|---|")
+problems = []
+for name, r in rows.items():
+    p = r["parse"]
+    parse_mbs = p["bytes"] / p["seconds"] / 1e6
+    wc_mbs = r["size"] / r["wc"] / 1e6
+    rep_mbs = r["size"] / r["rep"] / 1e6
+    # benches/parse.rs may or may not skip header lines: either way every request must parse.
+    read = [k for k, ok in [("parser", p["parsed"] == r["requests"]),
+                            ("report", r["total"] == r["requests"] and r["unparsed"] == 0)] if not ok]
+    if read:
+        problems.append(f"{name}: {r['requests']:,} requests; parser alone read {p['parsed']:,}; "
+                        f"report total {r['total']:,}, unparsed {r['unparsed']:,}")
+    spread = (f"{max(r['parse_runs']) / min(r['parse_runs']):.2f} / "
+              f"{max(r['rep_runs']) / min(r['rep_runs']):.2f}")
+    print(f"| {name} | {r['size'] / 1e6:,.0f} | {parse_mbs:,.0f} | {parse_mbs / wc_mbs:.2f} | "
+          f"{ref['parse']['seconds'] / p['seconds']:.2f} | {rep_mbs:,.0f} | {rep_mbs / wc_mbs:.2f} | "
+          f"{ref['rep'] / r['rep']:.2f} | {spread} | {'yes' if not read else 'NO: ' + ', '.join(read)} |")
+for line in problems:
+    print(f"not every request read: {line}")
+EOF
+fi
 
 # Robustness, on request (not in CI): FUZZ_SECONDS=60 bench/throughput.sh also fuzzes every
 # parser entry point for that long (bench/fuzz.sh; the first run builds cargo-fuzz).

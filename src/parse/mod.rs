@@ -83,7 +83,10 @@ pub enum FormatError {
 }
 
 /// Traefik's CLF access log: combined, then the request count, router, server URL and duration.
-const TRAEFIK: &str = r#"%h %l %u %t "%r" %>s %b "%{Referer}i" "%{User-Agent}i" %{count}x "%{router}x" "%{server}x" %{duration}xms"#;
+/// (`%k` and `%D` for the count and the duration: one-word fields that never take a space, so an
+/// agent with its own unescaped quotes finds its end.)
+const TRAEFIK: &str =
+    r#"%h %l %u %t "%r" %>s %b "%{Referer}i" "%{User-Agent}i" %k "%{router}x" "%{server}x" %Dms"#;
 
 /// Every `--format` name with an example line, for `webpeek formats` and for suggestions.
 pub const NAMED_FORMATS: &[(&str, &str)] = &[
@@ -156,20 +159,25 @@ pub const NAMED_FORMATS: &[(&str, &str)] = &[
 impl LogFormat {
     /// Formats tried, in this order, when detecting the format from a line (formats with a
     /// header line, W3C, CloudFront and Cloud Storage, are found by their header).
-    pub fn detectable() -> Vec<LogFormat> {
-        let mut formats = vec![
-            Self::VhostCombined,
-            Self::VhostCommon,
-            Self::Combined,
-            Self::Common,
-            Self::Json(default_json_keys()),
-        ];
-        formats.extend(
-            ["awselb", "awsalb", "awss3", "squid", "haproxy", "traefik"]
-                .into_iter()
-                .filter_map(Self::from_name),
-        );
-        formats
+    pub fn detectable() -> &'static [LogFormat] {
+        // Built once: detection tries them on every line until one reads it.
+        static FORMATS: std::sync::OnceLock<Vec<LogFormat>> = std::sync::OnceLock::new();
+        FORMATS.get_or_init(|| {
+            let mut formats = vec![LogFormat::VhostCombined, LogFormat::VhostCommon];
+            // Before combined, which takes (and ignores) Traefik's extra fields.
+            formats.extend(LogFormat::from_name("traefik"));
+            formats.extend([
+                LogFormat::Combined,
+                LogFormat::Common,
+                LogFormat::Json(default_json_keys()),
+            ]);
+            formats.extend(
+                ["awselb", "awsalb", "awss3", "squid", "haproxy"]
+                    .into_iter()
+                    .filter_map(LogFormat::from_name),
+            );
+            formats
+        })
     }
 
     /// The format's name as given to `--format`.

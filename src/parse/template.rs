@@ -854,6 +854,7 @@ impl<'a> Partial<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::parse::LogFormat;
 
     const APACHE: &str = r#"%h %l %u %t \"%r\" %>s %b \"%{Referer}i\" \"%{User-agent}i\" %v %D %T %{X-Forwarded-For}i"#;
     const NGINX: &str = r#"$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent" $request_time $host $http_x_forwarded_for"#;
@@ -1073,6 +1074,20 @@ mod tests {
         .unwrap();
         let h = t.parse("1.2.3.4 200 900 500 a.example b.example").unwrap();
         assert_eq!((h.bytes, h.vhost), (500, Some("b.example")));
+    }
+
+    #[test]
+    fn traefik_lines_are_traefik() {
+        let line = r#"203.0.113.9 - - [24/Nov/2026:13:08:01 +0000] "GET / HTTP/1.1" 200 5 "-" "Mozilla/5.0 (X11)" 42 "r@docker" "http://172.17.0.3:80" 3ms"#;
+        let h = LogFormat::from_name("traefik")
+            .unwrap()
+            .parse(line)
+            .unwrap();
+        assert_eq!((h.status, h.agent), (200, Some("Mozilla/5.0 (X11)")));
+        // Detected as traefik, not as combined (which would take the extra fields).
+        let mut p = crate::parse::Parser::new(None);
+        assert!(p.parse_raw(line).is_some());
+        assert_eq!(p.format().map(LogFormat::name), Some("traefik"));
     }
 
     #[test]

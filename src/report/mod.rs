@@ -293,10 +293,18 @@ pub fn summarize(files: &[PathBuf], options: &Options) -> Result<Report, ReportE
     for (i, input) in inputs.iter().enumerate() {
         match input {
             Input::Plain { file, len } => {
-                if formats[i].is_none() {
-                    formats[i] = detect(file, *len, &files[i]).map_err(io_err(&files[i]))?;
+                if formats[i].as_ref().is_none_or(LogFormat::has_headers) {
+                    formats[i] = detect(file, *len, &files[i], formats[i].clone())
+                        .map_err(io_err(&files[i]))?;
                 }
-                let ranges = read::split(file, *len, options.threads).map_err(io_err(&files[i]))?;
+                // A W3C file's `#Fields:` may change mid-file: only one reader in order sees
+                // every header where it stands.
+                let threads = if formats[i].as_ref().is_some_and(LogFormat::has_headers) {
+                    1
+                } else {
+                    options.threads
+                };
+                let ranges = read::split(file, *len, threads).map_err(io_err(&files[i]))?;
                 tasks.extend(ranges.into_iter().map(|(start, end)| Task::Range {
                     file: i,
                     start,
@@ -452,17 +460,24 @@ fn open(path: &Path) -> Result<Input, ReportError> {
     }
 }
 
-/// Detects a plain file's format from the lines of its first megabyte.
-fn detect(file: &File, len: u64, path: &Path) -> io::Result<Option<LogFormat>> {
+/// Detects a plain file's format from the lines of its first megabyte (or, for a format with
+/// headers, the fields its first `#Fields:` line names).
+fn detect(
+    file: &File,
+    len: u64,
+    path: &Path,
+    given: Option<LogFormat>,
+) -> io::Result<Option<LogFormat>> {
     let head = crate::source::read_head(file, len.min(1 << 20) as usize)?;
-    let mut parser = Parser::new(None).for_source(&path.display().to_string());
+    let fixed = given.is_some();
+    let mut parser = Parser::new(given).for_source(&path.display().to_string());
     for line in head.split(|&b| b == b'\n') {
         let text = String::from_utf8_lossy(line);
         let text = text.strip_suffix('\r').unwrap_or(&text);
         if parser.header(text) {
             continue;
         }
-        if parser.parse_raw(text).is_some() {
+        if fixed || parser.parse_raw(text).is_some() {
             break;
         }
     }
