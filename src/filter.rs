@@ -49,7 +49,7 @@ impl FromStr for IpBlock {
 impl IpBlock {
     /// Whether `ip` lies inside this block (an IPv4-mapped IPv6 address counts as IPv4).
     pub fn contains(&self, ip: IpAddr) -> bool {
-        let ip = ip.to_canonical();
+        let ip = viewer_key(ip);
         match (self.addr.to_canonical(), ip) {
             (IpAddr::V4(net), IpAddr::V4(ip)) => {
                 let mask = u32::MAX
@@ -126,6 +126,18 @@ pub enum ViewersFull {
     PerIp,
 }
 
+/// The key a viewer is known by: its address, and for IPv6 its /64 (what one host or one home
+/// network holds; counting whole addresses would let one network take every slot).
+fn viewer_key(ip: IpAddr) -> IpAddr {
+    match ip.to_canonical() {
+        IpAddr::V6(v6) => {
+            let s = v6.segments();
+            IpAddr::V6(std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
+        }
+        v4 => v4,
+    }
+}
+
 impl Viewers {
     /// Registers a viewer's address until the returned guard is dropped.
     pub fn register(&self, ip: IpAddr) -> ViewerGuard {
@@ -141,7 +153,7 @@ impl Viewers {
         max_total: usize,
         max_per_ip: usize,
     ) -> Result<ViewerGuard, ViewersFull> {
-        let ip = ip.to_canonical();
+        let ip = viewer_key(ip);
         let mut table = self.0.write().expect("viewers lock");
         if table.total >= max_total {
             return Err(ViewersFull::Total);
@@ -160,7 +172,7 @@ impl Viewers {
 
     /// Whether a viewer is connected from `ip`, or was within [`RECENT_VIEWER`].
     pub fn contains(&self, ip: IpAddr) -> bool {
-        let ip = ip.to_canonical();
+        let ip = viewer_key(ip);
         let table = self.0.read().expect("viewers lock");
         table.per_ip.contains_key(&ip)
             || table
@@ -387,6 +399,21 @@ mod tests {
         drop(g1);
         assert!(v.try_register(a, 3, 2).is_ok());
         assert!(v.contains(a) && v.contains(b));
+        // IPv6 addresses of one /64 are one viewer address.
+        let v = Viewers::default();
+        let _x = v
+            .try_register("2001:db8:1:2::1".parse().unwrap(), 10, 1)
+            .unwrap();
+        let other_host: IpAddr = "2001:db8:1:2::ffff".parse().unwrap();
+        assert_eq!(
+            v.try_register(other_host, 10, 1).unwrap_err(),
+            ViewersFull::PerIp
+        );
+        assert!(v.contains(other_host));
+        assert!(
+            v.try_register("2001:db8:1:3::1".parse().unwrap(), 10, 1)
+                .is_ok()
+        );
     }
 
     #[test]

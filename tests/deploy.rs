@@ -130,6 +130,22 @@ async fn token_link_signs_in_once_and_only_on_the_page() {
     let r = s.request("GET", "/?token=nope", &[], "");
     assert_eq!(r.status, 401);
     assert!(r.header("set-cookie").is_none());
+    // From another site's <img> or fetch (not a navigation): ignored, and not counted.
+    for _ in 0..12 {
+        let r = s.request("GET", "/?token=nope", &[("sec-fetch-mode", "no-cors")], "");
+        assert_eq!(r.status, 401);
+    }
+    assert_eq!(
+        s.request(
+            "GET",
+            &format!("/?token={TOKEN}"),
+            &[("sec-fetch-mode", "navigate")],
+            ""
+        )
+        .status,
+        303,
+        "a navigation with the right token is not locked out by the images"
+    );
     // `?token=` anywhere else is not a way in.
     for path in ["/api/stats", "/metrics"] {
         let r = s.request("GET", &format!("{path}?token={TOKEN}"), &[], "");
@@ -598,10 +614,21 @@ async fn base_path_serves_everything_under_the_prefix() {
     .await
     .unwrap();
     assert_eq!(next_json(&mut ws).await["type"], "hello");
-    assert!(
+    // The seed's test sockets hold viewer slots: with a token, signed-in viewers only.
+    assert_eq!(
         ws_status(&s, "/webpeek/echo/ws", &[("origin", &origin)])
             .await
-            .is_ok()
+            .unwrap_err(),
+        401
+    );
+    assert!(
+        ws_status(
+            &s,
+            "/webpeek/echo/ws",
+            &[("origin", &origin), ("cookie", &cookie)]
+        )
+        .await
+        .is_ok()
     );
 }
 

@@ -706,7 +706,7 @@ impl Parser {
             Some(f) => f.parse(text)?,
             None => {
                 let (f, raw) = LogFormat::detectable()
-                    .into_iter()
+                    .iter()
                     .find_map(|f| f.parse(text).map(|raw| (f.clone(), raw)))?;
                 tracing::info!("{}: detected: {}", self.source, f.name());
                 self.format = Some(f);

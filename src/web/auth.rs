@@ -72,43 +72,44 @@ impl Auth {
     }
 
     /// Judges the credentials in `headers` (bearer, cookie) of a request from `ip`; counts a
-    /// wrong one against `ip`.
+    /// wrong token against `ip`.
+    ///
+    /// A session cookie is judged first and is never counted: its HMAC cannot be guessed, so a
+    /// signed-in viewer is let in even from an address that others made guess too often, and a
+    /// stale session (the token changed, the dashboard retrying) does not lock its address out.
     pub fn verdict(&self, headers: &HeaderMap, ip: IpAddr) -> Verdict {
         if self.token.is_none() {
             return Verdict::Granted;
         }
-        let limited = self.failures.limited(ip);
-        let bearer = headers
-            .get_all(header::AUTHORIZATION)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .filter_map(|v| v.strip_prefix("Bearer "));
-        if let Some(wait) = limited {
-            // Refused without looking; a credential tried meanwhile counts as one more failure,
-            // so an address that keeps guessing stays out.
-            if bearer.count() > 0 || cookies(headers, COOKIE).count() > 0 {
-                self.failures.fail(ip);
-            }
-            return Verdict::Limited(wait);
-        }
-        let mut presented = false;
-        for given in bearer {
-            presented = true;
-            if self.token_matches(given.trim()) {
+        let now = crate::unix_now();
+        let (sessions, raw_cookies): (Vec<&str>, Vec<&str>) =
+            cookies(headers, COOKIE).partition(|v| v.starts_with("s1."));
+        for value in &sessions {
+            if self.cookie_state(value, now) == CookieState::Valid {
                 return Verdict::Granted;
             }
         }
-        let mut expired = false;
-        for value in cookies(headers, COOKIE) {
-            presented = true;
-            match self.cookie_state(value, crate::unix_now()) {
-                CookieState::Valid => return Verdict::Granted,
-                CookieState::Expired => expired = true,
-                CookieState::Forged => {}
-            }
-        }
-        if !presented || expired {
+        let bearer: Vec<&str> = headers
+            .get_all(header::AUTHORIZATION)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .filter_map(|v| v.strip_prefix("Bearer "))
+            .collect();
+        let tokens = bearer.iter().chain(&raw_cookies);
+        if tokens.clone().next().is_none() {
+            // Nothing but stale sessions, or nothing at all: sign in again.
             return Verdict::Missing;
+        }
+        if let Some(wait) = self.failures.limited(ip) {
+            // Refused without looking; a token tried meanwhile counts as one more failure, so an
+            // address that keeps guessing stays out.
+            self.failures.fail(ip);
+            return Verdict::Limited(wait);
+        }
+        for given in tokens {
+            if self.token_matches(given.trim()) {
+                return Verdict::Granted;
+            }
         }
         self.failures.fail(ip);
         Verdict::Refused
@@ -174,6 +175,7 @@ impl Auth {
     }
 }
 
+#[derive(Debug, PartialEq, Eq)]
 enum CookieState {
     Valid,
     Expired,
@@ -401,17 +403,17 @@ mod tests {
         assert_eq!(a.verdict(&h, IP), Verdict::Missing);
         let far = crate::unix_now() as u64 + 86_400;
         let good = session_cookie("s3cret", far);
-        // A later expiry with the old tag, a tag from another token, garbage.
+        // A later expiry with the old tag, a tag from another token, garbage: not let in, and
+        // not counted (a session's tag cannot be guessed).
         let tampered = good.replacen(&far.to_string(), &(far + 86_400 * 365).to_string(), 1);
-        for bad in [
-            tampered,
-            session_cookie("other", far),
-            "s1.x.00".into(),
-            "nope".into(),
-        ] {
+        for bad in [tampered, session_cookie("other", far), "s1.x.00".into()] {
             let h = headers(&[(header::COOKIE, &format!("webpeek_token={bad}"))]);
-            assert_eq!(a.verdict(&h, IP), Verdict::Refused, "{bad}");
+            assert_eq!(a.verdict(&h, IP), Verdict::Missing, "{bad}");
         }
+        assert!(a.failures.limited(IP).is_none() && a.failures.table.lock().unwrap().is_empty());
+        // A raw value in the cookie is a token guess.
+        let h = headers(&[(header::COOKIE, "webpeek_token=nope")]);
+        assert_eq!(a.verdict(&h, IP), Verdict::Refused);
     }
 
     #[test]
@@ -423,6 +425,10 @@ mod tests {
         // Refused without looking, even the right token: otherwise the limit tells a guesser
         // when it is right.
         assert!(matches!(a.sign_in("s3cret", IP), Verdict::Limited(w) if w >= 1));
+        // A signed-in viewer at that address still gets in.
+        let session = a.new_session().unwrap();
+        let h = headers(&[(header::COOKIE, &format!("webpeek_token={session}"))]);
+        assert_eq!(a.verdict(&h, IP), Verdict::Granted);
         // Another address is not locked out.
         let other: IpAddr = "198.51.100.1".parse().unwrap();
         assert_eq!(a.sign_in("s3cret", other), Verdict::Granted);

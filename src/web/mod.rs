@@ -156,6 +156,10 @@ pub fn router(state: WebState) -> Router {
     let at = |rest: &str| format!("{base}{rest}");
     let signed_in = Router::new()
         .route(&at("ws"), get(ws_hits))
+        // The seed's test sockets count against the viewer limits: with a token, only signed-in
+        // viewers may open them (a stranger could otherwise fill every slot).
+        .route(&at("countdown/ws"), get(seed::countdown))
+        .route(&at("echo/ws"), get(seed::echo))
         .route(&at("api/stats"), get(api_stats))
         .route(&at("metrics"), get(metrics))
         .route_layer(axum::middleware::from_fn_with_state(
@@ -167,9 +171,7 @@ pub fn router(state: WebState) -> Router {
         .route(&at("assets/{file}"), get(assets::file))
         .route(&at("healthz"), get(|| async { "ok" }))
         .route(&at("countdown"), get(|| assets::page("countdown.html")))
-        .route(&at("countdown/ws"), get(seed::countdown))
         .route(&at("echo"), get(|| assets::page("echo.html")))
-        .route(&at("echo/ws"), get(seed::echo))
         .merge(signed_in);
     if base != "/" {
         // `/webpeek` → `/webpeek/`, so the page's relative links resolve under the prefix.
@@ -363,18 +365,29 @@ async fn dashboard(
     uri: Uri,
     headers: HeaderMap,
 ) -> Response {
-    // The page load, its assets and the socket that follows are this viewer's own requests.
-    state.viewers.touch(client.ip);
     if !state.auth.required() {
+        // The page load, its assets and the socket that follows are this viewer's own requests
+        // (only a signed-in viewer's: a stranger must not hide their visits by loading `/`).
+        state.viewers.touch(client.ip);
         return assets::page("index.html").await;
     }
-    if let Ok(Query(form)) = Query::<SignInForm>::try_from_uri(&uri) {
+    // A `?token=` link is for the address bar: an image or a fetch from another site's page
+    // (`Sec-Fetch-Mode` other than `navigate`) must not be able to spend this address's tries.
+    let navigation = headers
+        .get("sec-fetch-mode")
+        .is_none_or(|m| m.as_bytes() == b"navigate");
+    if let Ok(Query(form)) = Query::<SignInForm>::try_from_uri(&uri)
+        && navigation
+    {
         return finish_sign_in(&state, client, &form.token).await;
     }
     let verdict = state.auth.verdict(&headers, client.ip);
     state.count_refusal(verdict).await;
     match verdict {
-        auth::Verdict::Granted => assets::page("index.html").await,
+        auth::Verdict::Granted => {
+            state.viewers.touch(client.ip);
+            assets::page("index.html").await
+        }
         auth::Verdict::Missing => auth::sign_in_page(StatusCode::UNAUTHORIZED, ""),
         auth::Verdict::Refused => auth::sign_in_page(
             StatusCode::UNAUTHORIZED,
@@ -394,7 +407,6 @@ async fn sign_in(
     if !state.access.origin_allowed(&headers) {
         return guard::foreign_origin();
     }
-    state.viewers.touch(client.ip);
     finish_sign_in(&state, client, &form.token).await
 }
 
@@ -404,6 +416,7 @@ async fn finish_sign_in(state: &WebState, client: Client, token: &str) -> Respon
     state.count_refusal(verdict).await;
     match verdict {
         auth::Verdict::Granted => {
+            state.viewers.touch(client.ip);
             let mut response = Redirect::to(&base).into_response();
             if let Some(session) = state.auth.new_session() {
                 response.headers_mut().insert(
