@@ -108,7 +108,7 @@ impl Columns {
         let fixed = |separator, columns: &[Column]| Columns {
             name: name.to_owned(),
             separator,
-            columns: columns.to_vec(),
+            columns: trimmed(columns.to_vec()),
             encoding: TextEncoding::Plain,
             haproxy: false,
         };
@@ -186,6 +186,7 @@ impl Columns {
                 _ => Column::Skip,
             })
             .collect();
+        let columns = trimmed(columns);
         Columns {
             name: if cloudfront { "cloudfront" } else { "w3c" }.to_owned(),
             separator,
@@ -217,6 +218,7 @@ impl Columns {
                 _ => Column::Skip,
             })
             .collect();
+        let columns = trimmed(columns);
         Columns {
             name: "cloudstorage".to_owned(),
             separator: Separator::Comma,
@@ -309,6 +311,15 @@ impl Columns {
     }
 }
 
+/// The columns without the ignored ones at the end: a line is split only as far as the last
+/// field webpeek reads (CloudFront writes 33, ALB 29; the rest is never looked at).
+fn trimmed(mut columns: Vec<Column>) -> Vec<Column> {
+    while columns.last() == Some(&Column::Skip) {
+        columns.pop();
+    }
+    columns
+}
+
 /// What a header line says: `Some(Some(format))` for a `#Fields:` line or Cloud Storage's
 /// header row, `Some(None)` for another `#` comment, `None` for a line of data.
 pub fn header(line: &str) -> Option<Option<Columns>> {
@@ -385,26 +396,29 @@ impl<'a> Iterator for Fields<'a> {
             _ => None,
         };
         if let Some(close) = close {
-            // Inside quotes: a backslash escapes (Apache, S3), and in CSV `""` is a quote.
-            let mut i = start + 1;
-            while i < b.len() {
-                match b[i] {
-                    b'\\' if close == b'"' && sep != b',' => i += 2,
-                    c if c == close => {
-                        if sep == b',' && b.get(i + 1) == Some(&b'"') {
-                            i += 2;
-                            continue;
+            // Inside quotes: a backslash escapes (Apache, S3), and in CSV `""` is a quote. The
+            // closing mark is searched for a word at a time, not byte by byte.
+            let body = &b[start + 1..];
+            let end = match (close, sep) {
+                (b'"', b',') => {
+                    let mut from = 0;
+                    loop {
+                        match memchr::memchr(b'"', &body[from..]) {
+                            Some(n) if body.get(from + n + 1) == Some(&b'"') => from += n + 2,
+                            Some(n) => break Some(from + n),
+                            None => break None,
                         }
-                        break;
                     }
-                    _ => i += 1,
                 }
-            }
-            if i >= b.len() {
+                (b'"', _) => super::quoted_end(body).map(|(n, _)| n),
+                (mark, _) => memchr::memchr(mark, body),
+            };
+            let Some(n) = end else {
                 // Unterminated: the rest of the line (a line cut short), without the mark.
                 self.at = b.len() + 1;
                 return Some(&self.line[start + 1..]);
-            }
+            };
+            let i = start + 1 + n;
             let field = &self.line[start + 1..i];
             // The separator (or the end) must follow the closing mark; after a bracket, more
             // may follow (`[2001:db8::7]:2817`), up to the separator.
@@ -483,9 +497,11 @@ impl<'a> Parts<'a> {
             Column::Query => self.query = dash_none(field),
             Column::Protocol => self.protocol = dash_none(field),
             Column::Status => self.status = Some(status_code(field)?),
+            // `TCP_MISS/200`: the status is always the last three bytes, after a `/`.
             Column::SquidStatus => {
-                let (_, code) = field.rsplit_once('/')?;
-                self.status = Some(status_code(code)?);
+                let b = field.as_bytes();
+                (b.len() >= 4 && b[b.len() - 4] == b'/').then_some(())?;
+                self.status = Some(status_code(&field[field.len() - 3..])?);
             }
             // `-` (nothing sent, or S3's "not applicable") counts as 0, as in CLF.
             Column::Bytes => self.bytes = if field == "-" { 0 } else { decimal(field)? },
@@ -532,8 +548,8 @@ impl<'a> Parts<'a> {
                             None => (None, uri),
                         };
                         vhost = vhost.or(host);
-                        match target.split_once('?') {
-                            Some((p, q)) => (p, Some(q)),
+                        match memchr::memchr(b'?', target.as_bytes()) {
+                            Some(q) => (&target[..q], Some(&target[q + 1..])),
                             None => (target, None),
                         }
                     }

@@ -189,8 +189,20 @@ pub fn parse_iso8601(s: &str) -> Option<i64> {
 
 /// Parses Unix seconds with an optional fraction (`1732453681.524`, nginx `$msec`, Caddy `ts`).
 pub fn parse_unix_seconds(s: &str) -> Option<i64> {
-    let whole = s.split('.').next()?;
-    (!whole.is_empty() && whole.bytes().all(|c| c.is_ascii_digit())).then(|| whole.parse().ok())?
+    // Digits up to the point (or the end), read in one pass: no splitting, no `str::parse`.
+    let mut n: i64 = 0;
+    let mut digits = 0;
+    for &c in s.as_bytes() {
+        match c {
+            b'0'..=b'9' => {
+                n = n.checked_mul(10)?.checked_add(i64::from(c - b'0'))?;
+                digits += 1;
+            }
+            b'.' => break,
+            _ => return None,
+        }
+    }
+    (digits > 0).then_some(n)
 }
 
 #[cfg(test)]
@@ -208,5 +220,12 @@ mod iso_tests {
         assert_eq!(parse_iso8601("yesterday"), None);
         assert_eq!(parse_unix_seconds("1795957681.524"), Some(1_795_957_681));
         assert_eq!(parse_unix_seconds("-5"), None);
+        // Nanoseconds (Cloudflare) fit; more than i64 holds does not.
+        assert_eq!(
+            parse_unix_seconds("1795957681000000000"),
+            Some(1_795_957_681_000_000_000)
+        );
+        assert_eq!(parse_unix_seconds("99999999999999999999"), None);
+        assert_eq!(parse_unix_seconds("12a"), None);
     }
 }
