@@ -403,7 +403,7 @@ impl<'a> Iterator for Fields<'a> {
                 (b'"', b',') => {
                     let mut from = 0;
                     loop {
-                        match memchr::memchr(b'"', &body[from..]) {
+                        match super::scan::find(&body[from..], b'"') {
                             Some(n) if body.get(from + n + 1) == Some(&b'"') => from += n + 2,
                             Some(n) => break Some(from + n),
                             None => break None,
@@ -411,7 +411,7 @@ impl<'a> Iterator for Fields<'a> {
                     }
                 }
                 (b'"', _) => super::quoted_end(body).map(|(n, _)| n),
-                (mark, _) => memchr::memchr(mark, body),
+                (mark, _) => super::scan::find(body, mark),
             };
             let Some(n) = end else {
                 // Unterminated: the rest of the line (a line cut short), without the mark.
@@ -439,7 +439,7 @@ impl<'a> Iterator for Fields<'a> {
                 field
             });
         }
-        match memchr::memchr(sep, &b[start..]) {
+        match super::scan::find(&b[start..], sep) {
             Some(n) => {
                 self.at = start + n + 1;
                 Some(&self.line[start..start + n])
@@ -548,7 +548,7 @@ impl<'a> Parts<'a> {
                             None => (None, uri),
                         };
                         vhost = vhost.or(host);
-                        match memchr::memchr(b'?', target.as_bytes()) {
+                        match super::scan::find(target.as_bytes(), b'?') {
                             Some(q) => (&target[..q], Some(&target[q + 1..])),
                             None => (target, None),
                         }
