@@ -635,17 +635,31 @@ fn bracketed_time(field: &str) -> Option<i64> {
     Some(parse_clf_time(std::str::from_utf8(&buf).ok()?)? - super::strftime::zoneless_offset())
 }
 
-/// W3C `date` and `time` (UTC): `2019-12-04` and `21:02:31`.
+/// W3C `date` and `time` (UTC): `2019-12-04` and `21:02:31` (a fraction after the seconds is
+/// dropped). Read digit by digit in place: this runs on every line of an IIS or CloudFront log.
 fn date_and_time(date: &str, time: &str) -> Option<i64> {
-    if date.len() != 10 || time.len() < 8 {
+    let (d, t) = (date.as_bytes(), time.as_bytes());
+    if d.len() != 10 || d[4] != b'-' || d[7] != b'-' || t.len() < 8 || t[2] != b':' || t[5] != b':'
+    {
         return None;
     }
-    let mut buf = [0u8; 20];
-    buf[..10].copy_from_slice(date.as_bytes());
-    buf[10] = b'T';
-    buf[11..19].copy_from_slice(&time.as_bytes()[..8]);
-    buf[19] = b'Z';
-    parse_iso8601(std::str::from_utf8(&buf).ok()?)
+    let n = |b: &[u8]| {
+        b.iter().try_fold(0i64, |a, &c| {
+            c.is_ascii_digit().then(|| a * 10 + i64::from(c - b'0'))
+        })
+    };
+    let (year, month, day) = (n(&d[..4])?, n(&d[5..7])?, n(&d[8..10])?);
+    let (hour, minute, second) = (n(&t[..2])?, n(&t[3..5])?, n(&t[6..8])?);
+    if !(1..=12).contains(&month)
+        || !(1..=31).contains(&day)
+        || hour > 23
+        || minute > 59
+        || second > 60
+    {
+        return None;
+    }
+    let days = crate::hit::days_from_civil(year, month as u32, day as u32);
+    Some(days * 86_400 + hour * 3600 + minute * 60 + second)
 }
 
 #[cfg(test)]
@@ -766,6 +780,18 @@ mod tests {
         assert_eq!((h.status, h.bytes, h.request().method), (302, 120, "POST"));
         assert_eq!(header("#Version: 1.0"), Some(None));
         assert_eq!(header("2019-12-04 ..."), None);
+        assert_eq!(
+            date_and_time("2019-12-04", "21:02:31.123"),
+            date_and_time("2019-12-04", "21:02:31")
+        );
+        for (d, t) in [
+            ("2019-13-04", "21:02:31"),
+            ("2019-12-04", "24:00:00"),
+            ("2019/12/04", "21:02:31"),
+            ("2019-12-04", "21:02"),
+        ] {
+            assert_eq!(date_and_time(d, t), None, "{d} {t}");
+        }
 
         let cf = parse(
             "cloudfront",
