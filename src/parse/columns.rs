@@ -593,12 +593,16 @@ impl<'a> Parts<'a> {
 
 /// `http://example.com:80/a?b` → (`example.com:80`, `/a?b`); `None` for an origin-form target.
 fn absolute(target: &str) -> Option<(&str, &str)> {
+    // Origin-form targets (`/x`), the common case, are told at the first byte.
+    if !matches!(target.as_bytes().first(), Some(b'h' | b'w')) {
+        return None;
+    }
     let rest = target
         .strip_prefix("http://")
         .or_else(|| target.strip_prefix("https://"))
         .or_else(|| target.strip_prefix("ws://"))
         .or_else(|| target.strip_prefix("wss://"))?;
-    Some(match rest.find('/') {
+    Some(match super::scan::find(rest.as_bytes(), b'/') {
         Some(slash) => (&rest[..slash], &rest[slash..]),
         None => (rest, "/"),
     })

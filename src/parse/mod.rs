@@ -350,6 +350,10 @@ pub(crate) fn strip_port(host: &str) -> &str {
     if host.starts_with('[') {
         return host.find(']').map_or(host, |end| &host[..=end]);
     }
+    // Most hosts have no port: one inlined search says so.
+    if scan::find(host.as_bytes(), b':').is_none() {
+        return host;
+    }
     host.rsplit_once(':')
         .filter(|(h, p)| !h.is_empty() && !h.contains(':') && p.bytes().all(|c| c.is_ascii_digit()))
         .map_or(host, |(h, _)| h)
