@@ -362,12 +362,7 @@ pub const FAILURE_DELAY: Duration = Duration::from_millis(250);
 mod tests {
     use super::*;
 
-    fn headers(pairs: &[(header::HeaderName, &str)]) -> HeaderMap {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.clone(), v.parse().unwrap()))
-            .collect()
-    }
+    use crate::web::test_headers as headers;
 
     const IP: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(192, 0, 2, 7));
 

@@ -165,12 +165,7 @@ pub async fn check_host(State(access): State<Arc<Access>>, req: Request, next: N
 mod tests {
     use super::*;
 
-    fn headers(pairs: &[(header::HeaderName, &str)]) -> HeaderMap {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.clone(), v.parse().unwrap()))
-            .collect()
-    }
+    use crate::web::test_headers as headers;
 
     #[test]
     fn origin_must_be_our_own_or_allowed() {

@@ -323,6 +323,15 @@ impl IntoResponse for Refusal {
     }
 }
 
+/// Request headers from pairs, for the web stage's unit tests.
+#[cfg(test)]
+pub(crate) fn test_headers(pairs: &[(header::HeaderName, &str)]) -> HeaderMap {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.clone(), v.parse().unwrap()))
+        .collect()
+}
+
 /// Bounds what one incoming WebSocket message may buffer.
 fn bounded(ws: WebSocketUpgrade) -> WebSocketUpgrade {
     ws.max_message_size(MAX_BUFFERED_MESSAGE)
