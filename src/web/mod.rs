@@ -276,6 +276,25 @@ impl WebState {
         }
     }
 
+    /// Upgrades to a WebSocket served by `run` (with the viewer's registration, held until
+    /// `run` ends), or answers why not: a foreign Origin (403), too many viewers (503).
+    fn upgrade<F, Fut>(
+        &self,
+        ws: WebSocketUpgrade,
+        client: Client,
+        headers: &HeaderMap,
+        run: F,
+    ) -> Response
+    where
+        F: FnOnce(WebSocket, ViewerGuard) -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = ()> + Send + 'static,
+    {
+        match self.admit(client, headers) {
+            Ok(registered) => bounded(ws).on_upgrade(move |socket| run(socket, registered)),
+            Err(refused) => refused.into_response(),
+        }
+    }
+
     /// Lets a WebSocket in, or says why not: a foreign Origin (403), too many viewers (503).
     fn admit(&self, client: Client, headers: &HeaderMap) -> Result<ViewerGuard, Refusal> {
         if !self.access.origin_allowed(headers) {
@@ -461,11 +480,10 @@ async fn ws_hits(
     Extension(client): Extension<Client>,
     headers: HeaderMap,
 ) -> Response {
-    let registered = match state.admit(client, &headers) {
-        Ok(guard) => guard,
-        Err(refused) => return refused.into_response(),
-    };
-    bounded(ws).on_upgrade(move |socket| viewer::run(socket, state, registered))
+    let serving = state.clone();
+    state.upgrade(ws, client, &headers, move |socket, registered| {
+        viewer::run(socket, serving, registered)
+    })
 }
 
 async fn api_stats(State(state): State<WebState>) -> Response {

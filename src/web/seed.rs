@@ -5,7 +5,7 @@ use std::time::Duration;
 use axum::extract::ws::{Message, WebSocket};
 use axum::extract::{Extension, State, WebSocketUpgrade};
 use axum::http::HeaderMap;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 
 use super::{Client, WebState};
 
@@ -17,13 +17,10 @@ pub async fn countdown(
     Extension(client): Extension<Client>,
     headers: HeaderMap,
 ) -> Response {
-    match state.admit(client, &headers) {
-        Ok(registered) => super::bounded(ws).on_upgrade(move |socket| async move {
-            run_countdown(socket).await;
-            drop(registered);
-        }),
-        Err(refused) => refused.into_response(),
-    }
+    state.upgrade(ws, client, &headers, |socket, registered| async move {
+        run_countdown(socket).await;
+        drop(registered);
+    })
 }
 
 async fn run_countdown(mut socket: WebSocket) {
@@ -50,11 +47,7 @@ pub async fn echo(
     Extension(client): Extension<Client>,
     headers: HeaderMap,
 ) -> Response {
-    let registered = match state.admit(client, &headers) {
-        Ok(registered) => registered,
-        Err(refused) => return refused.into_response(),
-    };
-    super::bounded(ws).on_upgrade(|mut socket| async move {
+    state.upgrade(ws, client, &headers, |mut socket, registered| async move {
         let _registered = registered;
         loop {
             // A test socket that says nothing for a minute is closed: it holds a viewer slot.
