@@ -87,7 +87,7 @@ impl Access {
             .flat_map(|v| v.split(','))
             .collect::<Vec<_>>();
         for hop in forwarded.iter().rev() {
-            let Ok(hop) = hop.trim().parse::<IpAddr>() else {
+            let Some(hop) = forwarded_address(hop) else {
                 break;
             };
             ip = hop.to_canonical();
@@ -102,6 +102,22 @@ impl Access {
                 .is_some_and(|p| p.trim().eq_ignore_ascii_case("https"));
         Client { ip, https }
     }
+}
+
+/// One hop of `X-Forwarded-For` as an address: `203.0.113.9`, `2001:db8::1`, and as some proxies
+/// write them, `203.0.113.9:5555` and `[2001:db8::1]:443`.
+fn forwarded_address(hop: &str) -> Option<IpAddr> {
+    let hop = hop.trim();
+    if let Ok(ip) = hop.parse() {
+        return Some(ip);
+    }
+    if let Some(v6) = hop.strip_prefix('[') {
+        return v6.split(']').next()?.parse().ok();
+    }
+    let (v4, port) = hop.split_once(':')?;
+    port.bytes()
+        .all(|c| c.is_ascii_digit())
+        .then(|| v4.parse().ok())?
 }
 
 /// The answer to a request from a foreign `Origin`.
@@ -246,6 +262,15 @@ mod tests {
         // No header, or garbage: the proxy itself.
         let c = a.client("127.0.0.1".parse().unwrap(), &HeaderMap::new());
         assert_eq!(c.ip, "127.0.0.1".parse::<IpAddr>().unwrap());
+        for (hop, ip) in [
+            ("203.0.113.9:5555", "203.0.113.9"),
+            ("[2001:db8::1]:443", "2001:db8::1"),
+            (" 2001:db8::2 ", "2001:db8::2"),
+        ] {
+            let h = headers(&[(header::HeaderName::from_static("x-forwarded-for"), hop)]);
+            let c = a.client("127.0.0.1".parse().unwrap(), &h);
+            assert_eq!(c.ip, ip.parse::<IpAddr>().unwrap(), "{hop}");
+        }
         let junk = headers(&[(header::HeaderName::from_static("x-forwarded-for"), "nope")]);
         assert_eq!(
             a.client("127.0.0.1".parse().unwrap(), &junk).ip,
