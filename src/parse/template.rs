@@ -264,6 +264,13 @@ impl Template {
             }
             format!("{t:?}")
         };
+        let cannot = |pos: usize, value: &str, field: Field| {
+            format!(
+                "byte {pos}: {} cannot be {}",
+                shown(value),
+                field.describe()
+            )
+        };
         for (i, item) in self.items.iter().enumerate() {
             match item {
                 Item::Literal(lit) => {
@@ -281,11 +288,7 @@ impl Template {
                         return format!("byte {pos}: {} has no closing quote", field.describe());
                     };
                     if hit.set(*field, &rest[..len]).is_none() {
-                        return format!(
-                            "byte {pos}: {} cannot be {}",
-                            shown(&rest[..len]),
-                            field.describe()
-                        );
+                        return cannot(pos, &rest[..len], *field);
                     }
                     pos += len;
                 }
@@ -326,11 +329,7 @@ impl Template {
                         }
                     };
                     if hit.set(*field, &rest[..len]).is_none() {
-                        return format!(
-                            "byte {pos}: {} cannot be {}",
-                            shown(&rest[..len]),
-                            field.describe()
-                        );
+                        return cannot(pos, &rest[..len], *field);
                     }
                     pos += len;
                 }
