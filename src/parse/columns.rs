@@ -251,6 +251,14 @@ impl Columns {
             line = strip_syslog_prefix(line);
         }
         let mut hit = Parts::default();
+        if self.separator == Separator::Spaces {
+            // Squid's padded columns are never quoted: words between runs of spaces.
+            let words = super::scan::Words::new(line.as_bytes(), b' ');
+            for (&column, (start, end)) in self.columns.iter().zip(words) {
+                hit.take(column, &line[start..end])?;
+            }
+            return hit.finish(self.encoding);
+        }
         let mut last = "";
         for (index, field) in Fields::new(line, self.separator).enumerate() {
             last = field;

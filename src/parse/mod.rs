@@ -204,7 +204,9 @@ impl LogFormat {
             "vcommon" => Self::VhostCommon,
             "json" | "caddy" | "cloudflare" => Self::Json(default_json_keys()),
             "traefik" => Self::Template(Arc::new(
-                Template::compile(TRAEFIK).expect("the traefik format compiles"),
+                Template::compile(TRAEFIK)
+                    .expect("the traefik format compiles")
+                    .with_unescaped_quotes(),
             )),
             other => Self::Columns(Arc::new(Columns::named(other)?)),
         })

@@ -58,6 +58,102 @@ pub(crate) fn find_either(hay: &[u8], a: u8, b: u8) -> Option<usize> {
     }
 }
 
+/// The words of a line between runs of one separator byte (Squid's padded columns), found from
+/// a bit mask of the line 64 bytes at a time: one pass over the line instead of a search and a
+/// skip loop restarted at each field (a third of Squid's parse time went there).
+pub(crate) struct Words<'a> {
+    hay: &'a [u8],
+    sep: u8,
+    /// Where the current block starts.
+    base: usize,
+    /// Bit `i` set: `hay[base + i]` is part of a word not yet returned.
+    bits: u64,
+}
+
+impl<'a> Words<'a> {
+    /// The words of `hay` separated by runs of `sep`.
+    #[inline(always)]
+    pub(crate) fn new(hay: &'a [u8], sep: u8) -> Self {
+        Words {
+            hay,
+            sep,
+            base: 0,
+            bits: word_bits(hay, sep, 0),
+        }
+    }
+}
+
+impl<'a> Iterator for Words<'a> {
+    /// The word's start and end in the line.
+    type Item = (usize, usize);
+
+    #[inline(always)]
+    fn next(&mut self) -> Option<(usize, usize)> {
+        while self.bits == 0 {
+            self.base += 64;
+            if self.base >= self.hay.len() {
+                return None;
+            }
+            self.bits = word_bits(self.hay, self.sep, self.base);
+        }
+        let start = self.base + self.bits.trailing_zeros() as usize;
+        // The word's end: the first clear bit above its start, maybe blocks later.
+        loop {
+            let rest = !self.bits & (u64::MAX << (start.max(self.base) - self.base));
+            if rest != 0 {
+                let end = rest.trailing_zeros();
+                self.bits &= u64::MAX.checked_shl(end).unwrap_or(0);
+                return Some((start, self.base + end as usize));
+            }
+            self.base += 64;
+            if self.base >= self.hay.len() {
+                self.bits = 0;
+                return Some((start, self.hay.len()));
+            }
+            self.bits = word_bits(self.hay, self.sep, self.base);
+        }
+    }
+}
+
+/// Bit `i` set when `hay[base + i]` exists and is not `sep`.
+#[inline(always)]
+fn word_bits(hay: &[u8], sep: u8, base: usize) -> u64 {
+    let block = &hay[base.min(hay.len())..];
+    if block.len() < 64 {
+        let mut bits = 0u64;
+        for (i, &c) in block.iter().enumerate() {
+            bits |= u64::from(c != sep) << i;
+        }
+        return bits;
+    }
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{
+            _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_set1_epi8,
+        };
+        // SAFETY: SSE2 is part of the x86_64 baseline; the four loads read `block[..64]`,
+        // which exists (checked above).
+        unsafe {
+            let s = _mm_set1_epi8(sep as i8);
+            let ptr = block.as_ptr();
+            let mut seps = 0u64;
+            for k in 0..4 {
+                let v = _mm_loadu_si128(ptr.add(16 * k).cast());
+                seps |= u64::from(_mm_movemask_epi8(_mm_cmpeq_epi8(v, s)) as u16) << (16 * k);
+            }
+            !seps
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let mut bits = 0u64;
+        for (i, &c) in block[..64].iter().enumerate() {
+            bits |= u64::from(c != sep) << i;
+        }
+        bits
+    }
+}
+
 /// The value and count of the decimal digits `b` starts with, at most `max` of them (at most
 /// 19, so the value cannot overflow), read one byte at a time.
 #[inline(always)]
@@ -114,7 +210,7 @@ pub(crate) fn leading_digits(b: &[u8]) -> Option<(u64, usize)> {
 
 #[cfg(test)]
 mod tests {
-    use super::{find, find_either, leading_digits};
+    use super::{Words, find, find_either, leading_digits};
 
     #[test]
     fn leading_digits_reads_one_to_seven() {
@@ -164,6 +260,32 @@ mod tests {
                     memchr::memchr2(b'"', b'\\', &hay),
                     "{len} {at}"
                 );
+            }
+        }
+    }
+
+    #[test]
+    fn words_agree_with_split_whitespace_at_every_length() {
+        let mut state = 7u64;
+        for len in 0..300 {
+            for _ in 0..20 {
+                let line: String = (0..len)
+                    .map(|_| {
+                        state = state
+                            .wrapping_mul(6364136223846793005)
+                            .wrapping_add(1442695040888963407);
+                        if (state >> 33).is_multiple_of(4) {
+                            ' '
+                        } else {
+                            'x'
+                        }
+                    })
+                    .collect();
+                let want: Vec<&str> = line.split(' ').filter(|w| !w.is_empty()).collect();
+                let got: Vec<&str> = Words::new(line.as_bytes(), b' ')
+                    .map(|(a, b)| &line[a..b])
+                    .collect();
+                assert_eq!(got, want, "{line:?}");
             }
         }
     }

@@ -133,6 +133,9 @@ pub struct Template {
     /// Whether an unquoted field may hold the literal after it: a line the first split does
     /// not fit is then tried with later splits ([`Template::parse`]).
     backtracks: bool,
+    /// Whether a quoted field may hold a bare `"` (Traefik writes agents and referers as they
+    /// came): a line whose first closing quote does not fit is tried with later ones.
+    unescaped_quotes: bool,
     /// Bit `i` set: item `i`'s value must be checked for a space (a free-text field that
     /// cannot hold one, before a literal other than `" "`; with `" "` the first split never
     /// gives one a space, and numbers and addresses refuse spaces by themselves). A mask, not a
@@ -243,8 +246,18 @@ impl Template {
             items: merged,
             times,
             backtracks,
+            unescaped_quotes: false,
             space_checks,
         })
+    }
+
+    /// The same template for a server that does not escape quotes inside quoted fields
+    /// (Traefik): `"Mozilla (compatible; "QuoteBot" 1.0)"` is one agent, as a careful regex
+    /// would read it. Lines without such quotes keep the one-pass path.
+    pub fn with_unescaped_quotes(mut self) -> Template {
+        self.unescaped_quotes = true;
+        self.backtracks = true;
+        self
     }
 
     /// The format string as given.
@@ -394,6 +407,22 @@ impl Template {
                 self.fit(line, i + 1, pos + lit.len(), hit, budget)
             }
             Item::Quoted(field) => match quoted_end(rest.as_bytes()) {
+                Some((len, _)) if self.unescaped_quotes => {
+                    // Each later quote may be the closing one.
+                    let mut len = len;
+                    loop {
+                        let mut tried = hit.clone();
+                        if tried.set(*field, &rest[..len]).is_some()
+                            && let Some(done) = self.fit(line, i + 1, pos + len, tried, budget)
+                        {
+                            return Some(done);
+                        }
+                        if *budget == 0 {
+                            return None;
+                        }
+                        len += 1 + super::scan::find(&rest.as_bytes()[len + 1..], b'"')?;
+                    }
+                }
                 Some((len, _)) => {
                     hit.set(*field, &rest[..len])?;
                     self.fit(line, i + 1, pos + len, hit, budget)
@@ -1087,6 +1116,30 @@ mod tests {
         let mut p = crate::parse::Parser::new(None);
         assert!(p.parse_raw(line).is_some());
         assert_eq!(p.format().map(LogFormat::name), Some("traefik"));
+    }
+
+    #[test]
+    fn traefik_agents_may_hold_bare_quotes() {
+        let traefik = LogFormat::from_name("traefik").unwrap();
+        let line = r#"203.0.113.9 - - [24/Nov/2026:13:08:01 +0000] "GET / HTTP/1.1" 301 190 "https://r/" "Mozilla/5.0 (compatible; "QuoteBot" 1.0; +https://example.net/bot)" 739 "website@docker" "http://172.17.0.2:80" 25ms"#;
+        let h = traefik.parse(line).unwrap();
+        assert_eq!(
+            h.agent,
+            Some(r#"Mozilla/5.0 (compatible; "QuoteBot" 1.0; +https://example.net/bot)"#)
+        );
+        assert_eq!(
+            (h.status, h.bytes, h.referer),
+            (301, 190, Some("https://r/"))
+        );
+        // A line that does not fit with any closing quote still fails, within the budget.
+        assert!(
+            traefik
+                .parse(&line.replace("25ms", "25ms trailing"))
+                .is_none()
+        );
+        // The same format string given by hand reads quotes as Apache escapes them.
+        let by_hand = Template::compile(super::super::TRAEFIK).unwrap();
+        assert!(!by_hand.unescaped_quotes);
     }
 
     #[test]
