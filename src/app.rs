@@ -51,6 +51,8 @@ pub async fn run(config: Config) -> Result<(), AppError> {
     let hub = Hub::new(HubOptions {
         backlog: config.backlog,
         queue: config.viewer_queue,
+        name: config.name.clone(),
+        preview_every: config.preview_every,
     });
     let viewers = Viewers::default();
 
@@ -77,10 +79,10 @@ pub async fn run(config: Config) -> Result<(), AppError> {
     let (names_tx, names_rx) = mpsc::channel::<HostName>(4096);
     // The demo's visitors use documentation addresses (RFC 5737, RFC 3849), which have no
     // names: asking the system resolver about them would only send queries off the machine.
-    let dns = if config.dns && !config.demo {
-        Some(ReverseDns::system(names_tx)?)
-    } else {
-        None
+    let dns = match config.dns_server {
+        _ if !config.dns || config.demo => None,
+        Some(server) => Some(ReverseDns::with_server(server, names_tx)?),
+        None => Some(ReverseDns::system(names_tx)?),
     };
     let pipeline = Pipeline {
         format: config.format.clone(),
@@ -90,6 +92,7 @@ pub async fn run(config: Config) -> Result<(), AppError> {
         enricher: Enricher::new(AgentClassifier::new()?, dns),
         hub: hub.clone(),
         site,
+        server: config.name.clone(),
     };
     let sink: Sink = Arc::new(Mutex::new(pipeline));
 
@@ -213,6 +216,8 @@ struct Pipeline {
     enricher: Enricher,
     hub: Hub,
     site: Option<String>,
+    /// This machine's name, on every hit.
+    server: Arc<str>,
 }
 
 /// The pipeline runs on the thread of the source that read the lines: one hand-off fewer
@@ -267,6 +272,7 @@ impl Pipeline {
                 .keep_request(raw.ip, request.method, request.path, raw.agent)
             {
                 let mut hit = raw.to_hit(&line.source);
+                hit.server = self.server.clone();
                 self.enricher.enrich(&mut hit);
                 hit.url = self.site.as_deref().map(|s| full_url(s, &hit));
                 stats.count_shown(&hit);

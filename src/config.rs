@@ -82,6 +82,21 @@ pub struct ServeArgs {
     /// Do not look up host names of clients.
     #[arg(long = "no-dns")]
     pub no_dns: bool,
+    /// Resolver for reverse DNS (`IP:PORT`), instead of the system's.
+    #[arg(long = "dns-server", value_name = "IP:PORT")]
+    pub dns_server: Option<SocketAddr>,
+    /// Country database (MaxMind GeoLite2 / DB-IP, Country or City `.mmdb`).
+    #[arg(long, value_name = "FILE")]
+    pub geoip: Option<PathBuf>,
+    /// Network owner database (MaxMind GeoLite2 / DB-IP ASN `.mmdb`).
+    #[arg(long, value_name = "FILE")]
+    pub asn: Option<PathBuf>,
+    /// This machine's name in hits (`server`); default the host name.
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+    /// The page preview follows the feed at most this often, in seconds.
+    #[arg(long = "preview-every", default_value_t = 5.0, value_name = "SECONDS")]
+    pub preview_every: f64,
     /// Read the existing log content first, then follow.
     #[arg(long = "from-start")]
     pub from_start: bool,
@@ -161,6 +176,16 @@ pub struct Config {
     pub rules: FilterRules,
     /// Reverse DNS on.
     pub dns: bool,
+    /// Resolver for reverse DNS, instead of the system's.
+    pub dns_server: Option<SocketAddr>,
+    /// Country database.
+    pub geoip: Option<PathBuf>,
+    /// Network owner database.
+    pub asn: Option<PathBuf>,
+    /// This machine's name, on every hit.
+    pub name: Arc<str>,
+    /// Least time between two preview changes.
+    pub preview_every: Duration,
     /// Read existing content first.
     pub from_start: bool,
     /// Backlog size.
@@ -247,6 +272,12 @@ pub enum ConfigError {
         "--trust-proxy: a reverse proxy makes webpeek reachable beyond this machine; give --token-file FILE (or --public to allow anyone)"
     )]
     ProxyNeedsToken,
+    /// A number of seconds that is negative or not a number.
+    #[error("--{0}: must be a number of seconds, 0 or more")]
+    Seconds(&'static str),
+    /// `--name` is not a usable server name.
+    #[error("--name: '{0}' must be 1 to 64 letters, digits, '-', '_' or '.'")]
+    Name(String),
     /// `report` and `formats` run on their own, without a `Config`.
     #[error("'report' and 'formats' do not follow logs or serve")]
     NotServe,
@@ -344,6 +375,14 @@ impl Config {
         if !args.poll_interval.is_finite() || args.poll_interval <= 0.0 {
             return Err(ConfigError::Zero("poll-interval"));
         }
+        let preview_every = if args.preview_every.is_finite() && args.preview_every >= 0.0 {
+            Duration::from_secs_f64(args.preview_every)
+        } else {
+            return Err(ConfigError::Seconds("preview-every"));
+        };
+        if args.name.as_deref().is_some_and(|n| !valid_name(n)) {
+            return Err(ConfigError::Name(args.name.unwrap_or_default()));
+        }
         Ok(Config {
             demo,
             inputs,
@@ -357,6 +396,11 @@ impl Config {
                 no_bots: args.no_bots,
             },
             dns: !args.no_dns,
+            dns_server: args.dns_server,
+            geoip: args.geoip,
+            asn: args.asn,
+            name: args.name.unwrap_or_else(host_name).into(),
+            preview_every,
             from_start: args.from_start,
             backlog: args.backlog,
             token,
@@ -371,6 +415,26 @@ impl Config {
             state: args.state,
         })
     }
+}
+
+/// This machine's host name, as `hostname` prints it (`localhost` when it has none).
+pub fn host_name() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: gethostname writes at most `buf.len()` bytes into the buffer we own.
+    let ok = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) } == 0;
+    let len = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    match std::str::from_utf8(&buf[..len]) {
+        Ok(name) if ok && !name.is_empty() => name.to_owned(),
+        _ => "localhost".to_owned(),
+    }
+}
+
+/// A server name: 1 to 64 letters, digits, `-`, `_` or `.` (it becomes a NATS subject token).
+fn valid_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
 }
 
 /// `/webpeek`, `webpeek/`, `/webpeek/` → `/webpeek/`; `/` stays `/`.

@@ -56,13 +56,84 @@ pub struct Hit {
     /// The user agent is a crawler or another program.
     pub bot: bool,
     /// ISO country code of the client, when a GeoIP database is given.
-    pub country: Option<String>,
+    pub country: Option<Arc<str>>,
+    /// The network the client's address belongs to, when an ASN database is given.
+    pub asn: Option<Asn>,
+    /// Kind of device, from the user agent.
+    pub device: Option<Device>,
+    /// The machine whose log the hit came from (`--name`, default the host name).
+    pub server: Arc<str>,
     /// Virtual host, for formats that log one.
     pub vhost: Option<String>,
     /// Which log the hit came from.
     pub source: Arc<str>,
     /// Full URL, when `--site` (or the vhost) says where the site lives.
     pub url: Option<String>,
+}
+
+/// An autonomous system: the network an address belongs to (`{"number":3320,"org":"..."}`).
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, Hash)]
+pub struct Asn {
+    /// AS number.
+    pub number: u32,
+    /// The organisation that runs it.
+    pub org: Arc<str>,
+}
+
+impl std::fmt::Display for Asn {
+    /// `AS3320 Deutsche Telekom AG`, as the panels show it.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.org.is_empty() {
+            write!(f, "AS{}", self.number)
+        } else {
+            write!(f, "AS{} {}", self.number, self.org)
+        }
+    }
+}
+
+/// What kind of device a request came from, told from its user agent.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq, Hash)]
+#[serde(rename_all = "lowercase")]
+pub enum Device {
+    /// A desktop or laptop browser (and anything not recognised as the others).
+    Desktop,
+    /// A phone.
+    Phone,
+    /// A tablet.
+    Tablet,
+    /// A crawler or another program.
+    Bot,
+}
+
+impl Device {
+    /// The name used in hits and panels.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Device::Desktop => "desktop",
+            Device::Phone => "phone",
+            Device::Tablet => "tablet",
+            Device::Bot => "bot",
+        }
+    }
+
+    /// The device class of a user agent, given whether it is a bot: tablets (`iPad`, `Tablet`,
+    /// Android without `Mobile`), then phones (`Mobi`, `iPhone`, `Android`, as MDN advises
+    /// telling mobile browsers), else desktop.
+    pub fn of_agent(agent: &str, bot: bool) -> Device {
+        if bot {
+            return Device::Bot;
+        }
+        let has =
+            |needle: &str| memchr::memmem::find(agent.as_bytes(), needle.as_bytes()).is_some();
+        let android = has("Android");
+        if has("iPad") || has("Tablet") || (android && !has("Mobile")) {
+            Device::Tablet
+        } else if has("Mobi") || has("iPhone") || android {
+            Device::Phone
+        } else {
+            Device::Desktop
+        }
+    }
 }
 
 fn serialize_time<S: serde::Serializer>(time: &i64, s: S) -> Result<S::Ok, S::Error> {
@@ -114,6 +185,42 @@ pub fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn devices_from_agents() {
+        let cases = [
+            (
+                "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0",
+                Device::Desktop,
+            ),
+            (
+                "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148",
+                Device::Phone,
+            ),
+            (
+                "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 Chrome/131.0 Mobile Safari/537.36",
+                Device::Phone,
+            ),
+            (
+                "Mozilla/5.0 (Linux; Android 13; SM-X710) AppleWebKit/537.36 Chrome/131.0 Safari/537.36",
+                Device::Tablet,
+            ),
+            (
+                "Mozilla/5.0 (iPad; CPU OS 17_1 like Mac OS X) AppleWebKit/605.1.15",
+                Device::Tablet,
+            ),
+        ];
+        for (agent, want) in cases {
+            assert_eq!(Device::of_agent(agent, false), want, "{agent}");
+        }
+        assert_eq!(Device::of_agent("Googlebot/2.1", true), Device::Bot);
+        assert_eq!(serde_json::to_string(&Device::Phone).unwrap(), "\"phone\"");
+        let asn = Asn {
+            number: 64500,
+            org: "Example Net".into(),
+        };
+        assert_eq!(asn.to_string(), "AS64500 Example Net");
+    }
 
     #[test]
     fn rfc3339_round_trips_dates() {

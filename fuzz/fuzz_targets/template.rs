@@ -12,6 +12,10 @@ fuzz_target!(|data: &[u8]| {
         if let Some(raw) = t.parse(line) {
             let _ = raw.to_hit(&"fuzz".into());
         }
+        // Traefik's reading: any later quote may close a quoted field.
+        if let Some(raw) = t.with_unescaped_quotes().parse(line) {
+            let _ = raw.to_hit(&"fuzz".into());
+        }
     }
     for fixed in [
         r#"%h %l %u %t \"%r\" %>s %b \"%{Referer}i\" \"%{User-agent}i\" %v %D %{X-Forwarded-For}i"#,

@@ -6,6 +6,7 @@ use std::sync::{Arc, OnceLock};
 use moka::sync::Cache;
 
 use super::EnrichError;
+use crate::hit::Device;
 
 /// The uap-core rules (browser, OS and device regexes) that `ua-parser` needs but does not ship
 /// in a loadable form: its crate has no loader and no data API, so the rules are embedded here,
@@ -27,6 +28,8 @@ pub struct Agent {
     pub os: Option<String>,
     /// The client is a crawler or another program rather than a person's browser.
     pub bot: bool,
+    /// Desktop, phone, tablet or bot (`None` for an empty agent).
+    pub device: Option<Device>,
 }
 
 /// The compiled rules. Compiling them takes a noticeable time (hundreds of regexes), so they
@@ -66,10 +69,12 @@ impl Rules {
             .dev
             .extract(agent)
             .is_some_and(|d| d.device == "Spider");
+        let bot = spider || self.bots.is_bot(agent);
         Agent {
             browser: known(browser.as_deref()),
             os: known(os.as_deref()),
-            bot: spider || self.bots.is_bot(agent),
+            bot,
+            device: Some(Device::of_agent(agent, bot)),
         }
     }
 }

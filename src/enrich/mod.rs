@@ -55,6 +55,7 @@ impl Enricher {
             hit.browser.clone_from(&found.browser);
             hit.os.clone_from(&found.os);
             hit.bot = found.bot;
+            hit.device = found.device;
         }
         if hit.host.is_none()
             && let (Some(dns), Some(ip)) = (&self.dns, hit.ip)
@@ -89,6 +90,9 @@ mod tests {
             os: None,
             bot: false,
             country: None,
+            asn: None,
+            device: None,
+            server: "".into(),
             vhost: None,
             source: Arc::from("test"),
             url: None,

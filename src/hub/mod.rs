@@ -47,6 +47,10 @@ pub enum Message<'a> {
         seq: u64,
         /// Backlog size.
         backlog: usize,
+        /// This hub's name (`--name`).
+        name: &'a str,
+        /// Least seconds between two changes of the page preview (`--preview-every`).
+        preview_every: f64,
     },
     /// A batch of hits.
     Hits {
@@ -93,6 +97,10 @@ pub struct HubOptions {
     pub backlog: usize,
     /// Frames a viewer may fall behind before it starts missing hits.
     pub queue: usize,
+    /// This hub's name, told to viewers.
+    pub name: Arc<str>,
+    /// Least time between two changes of the page preview, told to viewers.
+    pub preview_every: std::time::Duration,
 }
 
 impl Default for HubOptions {
@@ -100,6 +108,8 @@ impl Default for HubOptions {
         HubOptions {
             backlog: 1000,
             queue: 1024,
+            name: "webpeek".into(),
+            preview_every: std::time::Duration::from_secs(5),
         }
     }
 }
@@ -241,6 +251,8 @@ impl Hub {
             server: concat!("webpeek ", env!("CARGO_PKG_VERSION")),
             seq,
             backlog: self.0.options.backlog,
+            name: &self.0.options.name,
+            preview_every: self.0.options.preview_every.as_secs_f64(),
         }
         .to_text()
     }
@@ -287,6 +299,9 @@ mod tests {
             os: None,
             bot: false,
             country: None,
+            asn: None,
+            device: None,
+            server: "".into(),
             vhost: None,
             source: "t".into(),
             url: None,
@@ -298,6 +313,7 @@ mod tests {
         let hub = Hub::new(HubOptions {
             backlog: 3,
             queue: 8,
+            ..HubOptions::default()
         });
         hub.publish((0..5).map(|i| hit(&format!("/{i}"))).collect());
         let sub = hub.subscribe();
