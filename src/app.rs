@@ -9,8 +9,9 @@ use tokio::sync::mpsc;
 
 use crate::config::Config;
 use crate::enrich::{AgentClassifier, EnrichError, Enricher, HostName, ReverseDns};
-use crate::filter::{Filter, Viewers};
-use crate::hit::{Hit, Line};
+use crate::filter::{Filter, Viewers, is_page_view};
+use crate::hit::{Device, Hit, Line};
+use crate::hub::panels::Request;
 use crate::hub::{Hub, HubOptions, Stats};
 use crate::parse::{LogFormat, Parser};
 use crate::source::{
@@ -48,12 +49,6 @@ pub enum AppError {
 
 /// Runs webpeek until SIGINT or SIGTERM.
 pub async fn run(config: Config) -> Result<(), AppError> {
-    let hub = Hub::new(HubOptions {
-        backlog: config.backlog,
-        queue: config.viewer_queue,
-        name: config.name.clone(),
-        preview_every: config.preview_every,
-    });
     let viewers = Viewers::default();
 
     let mut site = config.site.clone();
@@ -74,6 +69,14 @@ pub async fn run(config: Config) -> Result<(), AppError> {
         None
     };
 
+    let hub = Hub::new(HubOptions {
+        backlog: config.backlog,
+        queue: config.viewer_queue,
+        name: config.name.clone(),
+        preview_every: config.preview_every,
+        site: site.clone(),
+    });
+
     // The preview pane may frame the site (the demo's own when it runs), and nothing else.
     let csp = web::content_security_policy(site.as_deref());
     let (names_tx, names_rx) = mpsc::channel::<HostName>(4096);
@@ -84,12 +87,14 @@ pub async fn run(config: Config) -> Result<(), AppError> {
         Some(server) => Some(ReverseDns::with_server(server, names_tx)?),
         None => Some(ReverseDns::system(names_tx)?),
     };
+    let agents = AgentClassifier::new()?;
     let pipeline = Pipeline {
         format: config.format.clone(),
         client_from_header: config.client_from_header,
         parsers: HashMap::new(),
         filter: Filter::new(config.rules.clone(), viewers.clone()),
-        enricher: Enricher::new(AgentClassifier::new()?, dns),
+        agents: agents.clone(),
+        enricher: Enricher::new(agents.clone(), dns, config.geo.clone()),
         hub: hub.clone(),
         site,
         server: config.name.clone(),
@@ -214,6 +219,8 @@ struct Pipeline {
     parsers: HashMap<Arc<str>, Parser>,
     filter: Filter,
     enricher: Enricher,
+    /// The enricher's agent rules and cache, for the page views the panels count.
+    agents: AgentClassifier,
     hub: Hub,
     site: Option<String>,
     /// This machine's name, on every hit.
@@ -260,12 +267,34 @@ impl Pipeline {
             };
             let request = raw.request();
             let referer = raw.referer.map(|r| raw.unescaped(r));
+            let path = raw.unescaped(request.path);
+            let agent = raw.agent.map(|a| raw.text(a));
+            // Browsers, OS and devices are counted for page views: classify only those.
+            let class = agent
+                .as_deref()
+                .filter(|_| is_page_view(request.method, &path))
+                .map(|a| self.agents.classify(a));
+            let (country, asn) = raw.ip.map(|ip| self.enricher.geo(ip)).unwrap_or_default();
+            let network = asn.as_ref().map(ToString::to_string);
             stats.count_request(
-                raw.ip,
-                &raw.unescaped(request.path),
-                raw.status,
-                referer.as_deref(),
-                (raw.time, now),
+                &Request {
+                    time: raw.time,
+                    ip: raw.ip,
+                    method: request.method,
+                    path: &path,
+                    status: raw.status,
+                    bytes: raw.bytes,
+                    referer: referer.as_deref(),
+                    vhost: raw.vhost,
+                    agent: agent.as_deref(),
+                    browser: class.as_ref().and_then(|c| c.browser.as_deref()),
+                    os: class.as_ref().and_then(|c| c.os.as_deref()),
+                    device: class.as_ref().and_then(|c| c.device).map(Device::as_str),
+                    country: country.as_deref(),
+                    network: network.as_deref(),
+                    server: &self.server,
+                },
+                now,
             );
             if self
                 .filter

@@ -271,11 +271,13 @@ pub fn is_page_view(method: &str, path: &str) -> bool {
     let last = &path[path.rfind('/').map_or(0, |i| i + 1)..];
     match last.rfind('.') {
         None => true,
-        Some(dot) => {
-            let ext = &last[dot + 1..];
-            ext.eq_ignore_ascii_case("html") || ext.eq_ignore_ascii_case("htm")
-        }
+        Some(dot) => is_page_extension(&last[dot + 1..]),
     }
+}
+
+/// Whether a file extension names a page (`html`, `htm`) rather than an asset.
+pub fn is_page_extension(ext: &str) -> bool {
+    ext.eq_ignore_ascii_case("html") || ext.eq_ignore_ascii_case("htm")
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@
 //! the sequence numbers tell it how many hits it missed.
 
 pub mod history;
+pub mod panels;
 pub mod stats;
 
 use std::collections::{HashMap, VecDeque};
@@ -101,6 +102,8 @@ pub struct HubOptions {
     pub name: Arc<str>,
     /// Least time between two changes of the page preview, told to viewers.
     pub preview_every: std::time::Duration,
+    /// The site's URL (`--site`): referers from it are not a referring site.
+    pub site: Option<String>,
 }
 
 impl Default for HubOptions {
@@ -110,6 +113,7 @@ impl Default for HubOptions {
             queue: 1024,
             name: "webpeek".into(),
             preview_every: std::time::Duration::from_secs(5),
+            site: None,
         }
     }
 }
@@ -154,7 +158,7 @@ impl Hub {
                 last_seq: 0,
                 hosts: HashMap::new(),
             }),
-            stats: Mutex::new(Stats::default()),
+            stats: Mutex::new(Stats::with_site(options.site.as_deref())),
             frames,
             options,
         }))
@@ -227,6 +231,7 @@ impl Hub {
             return;
         }
         let text = Message::Hosts { hosts: &names }.to_text();
+        self.stats().remember_names(&names);
         let mut backlog = self.0.backlog.lock().expect("backlog lock");
         // Bounded: forget old names once far more are known than the backlog can show.
         if backlog.hosts.len() > 4 * self.0.options.backlog.max(256) {

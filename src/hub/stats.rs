@@ -3,14 +3,16 @@
 //! Counters are exact; distinct visitors are a HyperLogLog++ estimate and the top lists are
 //! filtered space-saving sketches, so memory stays flat as the log grows.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use cardinality_estimator::CardinalityEstimator;
 use serde::Serialize;
 use topk::FilteredSpaceSaving;
 
 use super::history::{History, HistorySnapshot};
+use super::panels::{Panels, PanelsSnapshot, Request};
 use crate::hit::{Hit, Rfc3339};
 
 /// Entries each top list tracks (more than it shows, for accuracy).
@@ -41,6 +43,13 @@ impl TopList {
     /// Counts one occurrence of `key`.
     pub fn add(&mut self, key: &str) {
         self.0.insert(key.to_owned(), 1);
+    }
+
+    /// Counts `n` occurrences of `key` (exact counts from a pass over existing content).
+    pub fn add_n(&mut self, key: &str, n: u64) {
+        if n > 0 {
+            self.0.insert(key.to_owned(), n);
+        }
     }
 
     /// The most frequent keys with their (estimated) counts, most first.
@@ -79,6 +88,9 @@ pub struct Stats {
     bots: u64,
     people: u64,
     history: History,
+    panels: Panels,
+    /// Reverse-DNS names of clients, for the addresses the host panels list (bounded).
+    names: HashMap<IpAddr, Arc<str>>,
 }
 
 /// Distinct client addresses, estimated.
@@ -97,33 +109,34 @@ impl std::fmt::Debug for Visitors {
 }
 
 impl Stats {
-    /// Counts one parsed request (shown or not), logged at `time`, arriving at wall-clock
-    /// second `now`.
-    pub fn count_request(
-        &mut self,
-        ip: Option<IpAddr>,
-        path: &str,
-        status: u16,
-        referer: Option<&str>,
-        (time, now): (i64, i64),
-    ) {
+    /// Aggregates that leave the site's own pages (`--site`) out of the referring sites.
+    pub fn with_site(site: Option<&str>) -> Stats {
+        Stats {
+            panels: Panels::new(site),
+            ..Stats::default()
+        }
+    }
+
+    /// Counts one parsed request (shown or not), arriving at wall-clock second `now`.
+    pub fn count_request(&mut self, r: &Request<'_>, now: i64) {
         self.total += 1;
-        self.history.count(time, status, now);
-        if let Some(slot) = (status / 100)
+        self.history.count(r.time, r.status, now);
+        self.panels.count(r, now);
+        if let Some(slot) = (r.status / 100)
             .checked_sub(1)
             .and_then(|i| self.status.get_mut(usize::from(i)))
         {
             *slot += 1;
         }
-        if let Some(ip) = ip {
+        if let Some(ip) = r.ip {
             self.visitors.0.insert(&ip);
         }
         // A format without a request has no page to count.
-        if !path.is_empty() {
-            self.pages.add(path);
+        if !r.path.is_empty() {
+            self.pages.add(r.path);
         }
-        if let Some(r) = referer {
-            self.referers.add(r);
+        if let Some(referer) = r.referer {
+            self.referers.add(referer);
         }
         match self.per_second.back_mut() {
             Some((sec, n)) if *sec == now => *n += 1,
@@ -133,6 +146,20 @@ impl Stats {
                     self.per_second.pop_front();
                 }
             }
+        }
+    }
+
+    /// Remembers reverse-DNS names, to name the addresses of the host panels.
+    pub fn remember_names<'a>(
+        &mut self,
+        names: impl IntoIterator<Item = (&'a IpAddr, &'a String)>,
+    ) {
+        // Bounded: a busy day sees more names than any panel shows.
+        if self.names.len() > 16_384 {
+            self.names.clear();
+        }
+        for (ip, name) in names {
+            self.names.insert(*ip, name.as_str().into());
         }
     }
 
@@ -177,7 +204,18 @@ impl Stats {
     /// A serializable picture of the aggregates at `now`.
     pub fn snapshot(&self, now: i64) -> StatsSnapshot {
         let [s1, s2, s3, s4, s5] = self.status;
+        let panels = self.panels.snapshot(now);
+        let names = [&panels.recent.hosts, &panels.all.hosts]
+            .into_iter()
+            .flatten()
+            .filter_map(|(ip, _)| {
+                let name = self.names.get(&ip.parse().ok()?)?;
+                Some((ip.clone(), name.to_string()))
+            })
+            .collect();
         StatsSnapshot {
+            panels,
+            names,
             time: Rfc3339(now).to_string(),
             rate: self.rate(now),
             total: self.total,
@@ -224,6 +262,10 @@ pub struct StatsSnapshot {
     pub top: TopLists,
     /// Shown hits from crawlers vs people.
     pub bots: BotsPeople,
+    /// The dashboard's panels, last five minutes and since start.
+    pub panels: PanelsSnapshot,
+    /// Reverse-DNS names of the addresses in the host panels.
+    pub names: HashMap<String, String>,
 }
 
 /// Requests by status class.
@@ -275,15 +317,25 @@ mod tests {
         let ip: IpAddr = "203.0.113.1".parse().unwrap();
         for i in 0..30u16 {
             let path = if i % 3 == 0 { "/a" } else { "/b" };
-            s.count_request(
-                Some(ip),
+            let r = Request {
+                time: 100,
+                ip: Some(ip),
+                method: "GET",
                 path,
-                200 + (i % 2) * 204,
-                Some("https://r/"),
-                (100, 100 + i64::from(i / 10)),
-            );
+                status: 200 + (i % 2) * 204,
+                referer: Some("https://r/"),
+                ..Request::default()
+            };
+            s.count_request(&r, 100 + i64::from(i / 10));
         }
-        s.count_request("203.0.113.2".parse().ok(), "/c", 999, None, (103, 103));
+        let r = Request {
+            time: 103,
+            ip: "203.0.113.2".parse().ok(),
+            path: "/c",
+            status: 999,
+            ..Request::default()
+        };
+        s.count_request(&r, 103);
         let snap = s.snapshot(104);
         assert_eq!(snap.total, 31);
         assert_eq!(
