@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::enrich::{EnrichError, Geo};
 use crate::filter::{FilterRules, IpBlock};
 use crate::parse::{FormatError, JsonKeys, JsonKeysError, LogFormat};
 use crate::source::{Input, InputError};
@@ -178,10 +179,8 @@ pub struct Config {
     pub dns: bool,
     /// Resolver for reverse DNS, instead of the system's.
     pub dns_server: Option<SocketAddr>,
-    /// Country database.
-    pub geoip: Option<PathBuf>,
-    /// Network owner database.
-    pub asn: Option<PathBuf>,
+    /// Country (`--geoip`) and network owner (`--asn`) databases, opened and checked at start.
+    pub geo: Option<Geo>,
     /// This machine's name, on every hit.
     pub name: Arc<str>,
     /// Least time between two preview changes.
@@ -278,6 +277,9 @@ pub enum ConfigError {
     /// `--name` is not a usable server name.
     #[error("--name: '{0}' must be 1 to 64 letters, digits, '-', '_' or '.'")]
     Name(String),
+    /// A `--geoip` or `--asn` database cannot be used.
+    #[error(transparent)]
+    Geo(EnrichError),
     /// `report` and `formats` run on their own, without a `Config`.
     #[error("'report' and 'formats' do not follow logs or serve")]
     NotServe,
@@ -383,6 +385,14 @@ impl Config {
         if args.name.as_deref().is_some_and(|n| !valid_name(n)) {
             return Err(ConfigError::Name(args.name.unwrap_or_default()));
         }
+        // Last: the databases are read whole (tens of MB for a City database), once the cheap
+        // checks have passed.
+        let geo = match (&args.geoip, &args.asn) {
+            (None, None) => None,
+            (country, asn) => {
+                Some(Geo::open(country.as_deref(), asn.as_deref()).map_err(ConfigError::Geo)?)
+            }
+        };
         Ok(Config {
             demo,
             inputs,
@@ -397,8 +407,7 @@ impl Config {
             },
             dns: !args.no_dns,
             dns_server: args.dns_server,
-            geoip: args.geoip,
-            asn: args.asn,
+            geo,
             name: args.name.unwrap_or_else(host_name).into(),
             preview_every,
             from_start: args.from_start,

@@ -268,11 +268,23 @@ pub fn is_page_view(method: &str, path: &str) -> bool {
     if method != "GET" || !path.starts_with('/') {
         return false;
     }
-    let last = &path[path.rfind('/').map_or(0, |i| i + 1)..];
-    match last.rfind('.') {
-        None => true,
-        Some(dot) => is_page_extension(&last[dot + 1..]),
+    extension(path).is_none_or(is_page_extension)
+}
+
+/// The extension of a path's last segment (`/a/site.css` → `css`), if it has one. Read
+/// backwards a byte at a time: the last segment is short, and this runs for every line.
+pub fn extension(path: &str) -> Option<&str> {
+    let b = path.as_bytes();
+    let mut i = b.len();
+    while i > 0 {
+        i -= 1;
+        match b[i] {
+            b'.' => return Some(&path[i + 1..]),
+            b'/' => return None,
+            _ => {}
+        }
     }
+    None
 }
 
 /// Whether a file extension names a page (`html`, `htm`) rather than an asset.

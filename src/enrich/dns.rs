@@ -56,8 +56,8 @@ pub struct ReverseDns {
 
 struct Shared {
     resolver: TokioResolver,
-    /// `Some(name)` for a name, `None` for an address known to have none (negative cache).
-    cache: Cache<IpAddr, Option<Arc<str>>>,
+    /// What is known of an address, kept for as long as [`Known::keep`] says.
+    cache: Cache<IpAddr, Known>,
     /// Addresses being looked up, so that a busy client causes one query, not one per hit.
     in_flight: Mutex<HashSet<IpAddr>>,
     slots: Semaphore,
@@ -75,21 +75,61 @@ impl std::fmt::Debug for ReverseDns {
     }
 }
 
-/// Keeps names longer than failures.
+/// What a lookup taught about an address.
+#[derive(Debug, Clone)]
+struct Known {
+    /// The name, or `None` for an address without one (or whose lookup failed).
+    name: Option<Arc<str>>,
+    /// How long to keep this.
+    keep: Duration,
+}
+
+impl Known {
+    /// A name from a PTR record with this TTL (what is left of it when the answer came from
+    /// the resolver's own cache): kept no longer than the record says, nor than
+    /// [`POSITIVE_TTL`]. A TTL of 0 ("do not cache") keeps it not at all, which is safe: the
+    /// address is asked again at its next hit, one lookup at a time ([`ReverseDns::lookup`]
+    /// merges concurrent ones).
+    fn name(name: Arc<str>, record_ttl: u32) -> Self {
+        Known {
+            name: Some(name),
+            keep: Duration::from_secs(u64::from(record_ttl)).min(POSITIVE_TTL),
+        }
+    }
+
+    /// No name for now.
+    fn none() -> Self {
+        Known {
+            name: None,
+            keep: NEGATIVE_TTL,
+        }
+    }
+}
+
+/// Keeps each entry for its own [`Known::keep`]: names for their record's TTL, absences for
+/// [`NEGATIVE_TTL`].
 struct Lifetimes;
 
-impl Expiry<IpAddr, Option<Arc<str>>> for Lifetimes {
+impl Expiry<IpAddr, Known> for Lifetimes {
     fn expire_after_create(
         &self,
         _ip: &IpAddr,
-        name: &Option<Arc<str>>,
+        known: &Known,
         _created: Instant,
     ) -> Option<Duration> {
-        Some(if name.is_some() {
-            POSITIVE_TTL
-        } else {
-            NEGATIVE_TTL
-        })
+        Some(known.keep)
+    }
+
+    /// A replaced entry (an expired one not yet evicted, looked up again) gets the new
+    /// entry's lifetime, not what was left of the old one's.
+    fn expire_after_update(
+        &self,
+        _ip: &IpAddr,
+        known: &Known,
+        _updated: Instant,
+        _left: Option<Duration>,
+    ) -> Option<Duration> {
+        Some(known.keep)
     }
 }
 
@@ -99,8 +139,7 @@ impl ReverseDns {
     pub fn system(names: Sender<HostName>) -> Result<Self, EnrichError> {
         let runtime = Handle::try_current().map_err(|_| EnrichError::NoRuntime)?;
         let mut builder = TokioResolver::builder_tokio().map_err(EnrichError::SystemDns)?;
-        // Our own timeout ends the lookup anyway; hickory's own should not outlast it.
-        builder.options_mut().timeout = LOOKUP_TIMEOUT;
+        bound_resolver_options(builder.options_mut());
         let resolver = builder.build().map_err(EnrichError::Resolver)?;
         Ok(Self::from_parts(resolver, runtime, names))
     }
@@ -118,7 +157,7 @@ impl ReverseDns {
             .collect();
         let server = NameServerConfig::new(addr.ip(), true, connections);
         let mut options = ResolverOpts::default();
-        options.timeout = LOOKUP_TIMEOUT;
+        bound_resolver_options(&mut options);
         // The caller named the server to ask: answers must come from it alone.
         options.use_hosts_file = ResolveHosts::Never;
         let resolver = TokioResolver::builder_with_config(
@@ -154,7 +193,7 @@ impl ReverseDns {
     pub fn lookup(&self, ip: IpAddr) -> Option<String> {
         let shared = &self.shared;
         if let Some(known) = shared.cache.get(&ip) {
-            return known.as_deref().map(str::to_owned);
+            return known.name.as_deref().map(str::to_owned);
         }
         {
             let mut in_flight = shared.in_flight.lock().unwrap_or_else(|e| e.into_inner());
@@ -164,7 +203,7 @@ impl ReverseDns {
             // A lookup may have finished between the check above and the lock: it fills the
             // cache before leaving `in_flight`, so looking again under the lock is enough.
             if let Some(known) = shared.cache.get(&ip) {
-                return known.as_deref().map(str::to_owned);
+                return known.name.as_deref().map(str::to_owned);
             }
             in_flight.insert(ip);
         }
@@ -202,15 +241,22 @@ impl Shared {
         // An IPv4 client seen through an IPv6 socket (::ffff:a.b.c.d) has its name under
         // in-addr.arpa, not ip6.arpa.
         let query = ip.to_canonical();
-        let name =
+        let found =
             match tokio::time::timeout_at(deadline, self.resolver.reverse_lookup(query)).await {
-                Ok(Ok(answer)) => answer
-                    .answers()
-                    .iter()
-                    .find_map(|record| match &record.data {
-                        RData::PTR(ptr) => Some(ptr.0.to_ascii()),
-                        _ => None,
-                    }),
+                // The name is good for as long as every record that led to it: the PTR and
+                // any CNAME before it (RFC 2317 delegation). Hickory gives what is left of
+                // each TTL when the answer comes from its own cache.
+                Ok(Ok(answer)) => {
+                    let records = answer.answers();
+                    let ttl = records.iter().map(|record| record.ttl).min();
+                    records
+                        .iter()
+                        .find_map(|record| match &record.data {
+                            RData::PTR(ptr) => Some(ptr.0.to_ascii()),
+                            _ => None,
+                        })
+                        .zip(ttl)
+                }
                 // No PTR record, a refusal, a network error, or no answer in time: all mean "no
                 // name for now" and are cached as such, for less time than a name.
                 Ok(Err(error)) => {
@@ -224,16 +270,29 @@ impl Shared {
             };
         // to_ascii keeps internationalised names in their xn-- form: a name is chosen by
         // whoever owns the address, and look-alike Unicode letters must not pass for others.
-        let name = name
-            .map(|n| n.trim_end_matches('.').to_owned())
-            .filter(|n| !n.is_empty());
-        self.cache.insert(ip, name.as_deref().map(Arc::from));
-        if let Some(name) = name {
-            // A full channel means the consumer is behind: dropping the name costs only a
-            // label that a later hit from the same address will carry from the cache.
-            let _ = self.names.try_send(HostName { ip, name });
+        let found = found
+            .map(|(n, ttl)| (n.trim_end_matches('.').to_owned(), ttl))
+            .filter(|(n, _)| !n.is_empty());
+        match found {
+            Some((name, ttl)) => {
+                self.cache
+                    .insert(ip, Known::name(Arc::from(name.as_str()), ttl));
+                // A full channel means the consumer is behind: dropping the name costs only a
+                // label that a later hit from the same address will carry from the cache.
+                let _ = self.names.try_send(HostName { ip, name });
+            }
+            None => self.cache.insert(ip, Known::none()),
         }
     }
+}
+
+/// Our timeout and cache bounds, given to hickory too: its own cache (which answers when ours
+/// has let an entry go) must not keep a name longer than ours would, nor outwait our timeout.
+fn bound_resolver_options(options: &mut ResolverOpts) {
+    // Our own timeout ends the lookup anyway; hickory's should not outlast it.
+    options.timeout = LOOKUP_TIMEOUT;
+    options.positive_max_ttl = Some(POSITIVE_TTL);
+    options.negative_max_ttl = Some(NEGATIVE_TTL);
 }
 
 /// Takes an address off the in-flight set when its lookup task ends, however it ends
@@ -279,11 +338,68 @@ mod tests {
         let dns = ReverseDns::with_server("127.0.0.1:9".parse().unwrap(), tx).unwrap();
         let named: IpAddr = "192.0.2.1".parse().unwrap();
         let nameless: IpAddr = "192.0.2.2".parse().unwrap();
-        dns.shared.cache.insert(named, Some(Arc::from("a.example")));
-        dns.shared.cache.insert(nameless, None);
+        dns.shared
+            .cache
+            .insert(named, Known::name(Arc::from("a.example"), 600));
+        dns.shared.cache.insert(nameless, Known::none());
         assert_eq!(dns.lookup(named).as_deref(), Some("a.example"));
         assert_eq!(dns.lookup(nameless), None);
         assert_eq!(dns.in_flight(), 0, "a cached absence starts no lookup");
         assert!(rx.try_recv().is_err());
+    }
+
+    #[test]
+    fn names_are_kept_for_their_record_ttl_at_most_an_hour() {
+        let now = Instant::now();
+        let ip: IpAddr = "192.0.2.1".parse().unwrap();
+        let keep = |known: &Known| Lifetimes.expire_after_create(&ip, known, now);
+        let name = || Arc::from("a.example");
+        assert_eq!(
+            keep(&Known::name(name(), 60)),
+            Some(Duration::from_secs(60))
+        );
+        assert_eq!(keep(&Known::name(name(), 3600)), Some(POSITIVE_TTL));
+        assert_eq!(keep(&Known::name(name(), 86_400)), Some(POSITIVE_TTL));
+        assert_eq!(keep(&Known::name(name(), u32::MAX)), Some(POSITIVE_TTL));
+        assert_eq!(keep(&Known::name(name(), 0)), Some(Duration::ZERO));
+        assert_eq!(keep(&Known::none()), Some(NEGATIVE_TTL));
+        // Replacing an entry starts the new entry's own lifetime.
+        let left = Some(Duration::from_secs(5));
+        let replaced = Lifetimes.expire_after_update(&ip, &Known::name(name(), 120), now, left);
+        assert_eq!(replaced, Some(Duration::from_secs(120)));
+    }
+
+    #[tokio::test]
+    async fn a_name_leaves_the_cache_when_its_record_expires() {
+        let (tx, _rx) = tokio::sync::mpsc::channel(1);
+        let dns = ReverseDns::with_server("127.0.0.1:9".parse().unwrap(), tx).unwrap();
+        let short: IpAddr = "192.0.2.1".parse().unwrap();
+        let long: IpAddr = "192.0.2.2".parse().unwrap();
+        let uncached: IpAddr = "192.0.2.3".parse().unwrap();
+        let cache = &dns.shared.cache;
+        cache.insert(short, Known::name(Arc::from("short.example"), 1));
+        cache.insert(long, Known::name(Arc::from("long.example"), 3600));
+        cache.insert(uncached, Known::name(Arc::from("zero.example"), 0));
+        assert_eq!(
+            cache.get(&short).unwrap().name.as_deref(),
+            Some("short.example")
+        );
+        assert!(cache.get(&uncached).is_none(), "a TTL of 0 is not cached");
+        tokio::time::sleep(Duration::from_millis(1200)).await;
+        assert!(cache.get(&short).is_none(), "kept past its record's TTL");
+        assert_eq!(
+            cache.get(&long).unwrap().name.as_deref(),
+            Some("long.example")
+        );
+    }
+
+    #[tokio::test]
+    async fn the_cache_is_bounded() {
+        let (tx, _rx) = tokio::sync::mpsc::channel(1);
+        let dns = ReverseDns::with_server("127.0.0.1:9".parse().unwrap(), tx).unwrap();
+        assert_eq!(
+            dns.shared.cache.policy().max_capacity(),
+            Some(CACHE_ENTRIES)
+        );
     }
 }

@@ -123,8 +123,15 @@ pub fn referring_site<'a>(
     vhost: Option<&str>,
     own_site: Option<&str>,
 ) -> Option<&'a str> {
-    let (_, rest) = referer.split_once("://")?;
-    let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
+    // The scheme ends at the first `:`, which `//` must follow (a search for `://` as a
+    // string costs more than the rest of this function).
+    let colon = memchr::memchr(b':', referer.as_bytes())?;
+    let rest = referer.get(colon + 1..)?.strip_prefix("//")?;
+    let end = rest
+        .bytes()
+        .position(|b| matches!(b, b'/' | b'?' | b'#'))
+        .unwrap_or(rest.len());
+    let authority = &rest[..end];
     // Without user info and port.
     let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
     let host = match host.rfind(':') {
@@ -325,9 +332,7 @@ pub fn is_asset(method: &str, path: &str) -> bool {
     if !(method == "GET" || method == "HEAD") || !path.starts_with('/') {
         return false;
     }
-    let last = &path[path.rfind('/').map_or(0, |i| i + 1)..];
-    last.rfind('.')
-        .is_some_and(|dot| !crate::filter::is_page_extension(&last[dot + 1..]))
+    crate::filter::extension(path).is_some_and(|ext| !crate::filter::is_page_extension(ext))
 }
 
 /// A status code as text, written into `buf` (no allocation per request).

@@ -6,6 +6,8 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
+use cardinality_estimator::CardinalityEstimator;
+
 use crate::parse::{Parser, RawHit};
 use crate::source::MAX_LINE;
 
@@ -46,6 +48,131 @@ pub struct Tally {
     /// sees most lines has small entries (fewer cache misses with many clients).
     hosts4: V4Counts,
     hosts6: FastMap<u128, u64>,
+    /// The panels' dimensions ([`crate::hub::panels`]), exact; turned into panels by
+    /// [`Tally::panels`].
+    pub dims: Dims,
+}
+
+/// What the panels count, per line, exactly: keys that need a slow look-up (an agent's browser,
+/// an address's country) are counted as they are and classified once per distinct key at the
+/// end ([`Tally::panels`]).
+#[derive(Debug, Default)]
+pub struct Dims {
+    /// Page views.
+    pub page_views: u64,
+    /// Page views by path.
+    pub views: StrCounts,
+    /// Asset requests by path.
+    pub assets: StrCounts,
+    /// 404s by path.
+    pub not_found: StrCounts,
+    /// 5xx by path.
+    pub errors: StrCounts,
+    /// External referring sites (the request's own virtual host left out).
+    pub sites: StrCounts,
+    /// Page views by user agent.
+    pub agents: StrCounts,
+    /// Distinct address + agent pairs (HyperLogLog++, as the live panels count them).
+    visitors: CardinalityEstimator<u64>,
+    /// Requests and 2xx..5xx per minute of log time (`[requests, 2xx, 3xx, 4xx, 5xx]`).
+    pub minutes: FastMap<i64, [u64; 5]>,
+    /// The minute being counted: lines come in time order, so most lines add here and the
+    /// map is touched once a minute.
+    minute: Option<(i64, [u64; 5])>,
+}
+
+impl Dims {
+    /// Counts the panels' share of one parsed request (`path` with escapes resolved).
+    #[inline]
+    fn count(&mut self, raw: &RawHit<'_>, method: &str, path: &str) {
+        let minute = raw.time.div_euclid(60);
+        let counts = match &mut self.minute {
+            Some((m, counts)) if *m == minute => counts,
+            slot => {
+                if let Some((m, counts)) = slot.take() {
+                    add_minute(&mut self.minutes, m, counts);
+                }
+                &mut slot.insert((minute, [0; 5])).1
+            }
+        };
+        counts[0] += 1;
+        if let Some(class) = (raw.status / 100).checked_sub(2).filter(|c| *c < 4) {
+            counts[1 + usize::from(class)] += 1;
+        }
+        let agent = raw.agent.map(|a| raw.text(a));
+        let agent_hash = agent.as_deref().map(|a| self.agents.hash(a));
+        if crate::filter::is_page_view(method, path) {
+            self.page_views += 1;
+            self.views.add(path, 1);
+            if let (Some(agent), Some(hash)) = (&agent, agent_hash) {
+                self.agents.add_hashed(agent, hash, 1);
+            }
+        } else if crate::hub::panels::is_asset(method, path) {
+            self.assets.add(path, 1);
+        }
+        match raw.status {
+            404 => self.not_found.add(path, 1),
+            500..=599 => self.errors.add(path, 1),
+            _ => {}
+        }
+        if let Some(site) = raw
+            .referer
+            .and_then(|r| crate::hub::panels::referring_site(r, raw.vhost, None))
+        {
+            if site.bytes().any(|b| b.is_ascii_uppercase()) {
+                self.sites.add(&site.to_ascii_lowercase(), 1);
+            } else {
+                self.sites.add(site, 1);
+            }
+        }
+        if let Some(ip) = raw.ip {
+            let bits = match ip {
+                IpAddr::V4(v4) => u128::from(v4.to_bits()),
+                IpAddr::V6(v6) => v6.to_bits(),
+            };
+            let mixed = (bits as u64) ^ ((bits >> 64) as u64).rotate_left(29);
+            // Any good 64-bit hash of the pair will do: the estimator takes it as it is.
+            let key = (mixed ^ agent_hash.unwrap_or(0)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+            self.visitors.insert_hash(key ^ (key >> 32));
+        }
+    }
+
+    /// Distinct address + agent pairs, estimated.
+    pub fn visitors(&self) -> u64 {
+        self.visitors.estimate() as u64
+    }
+
+    /// Requests per minute of log time: `(minute, [requests, 2xx, 3xx, 4xx, 5xx])`.
+    pub fn minutes(&self) -> impl Iterator<Item = (i64, [u64; 5])> + '_ {
+        self.minutes
+            .iter()
+            .map(|(m, c)| (*m, *c))
+            .chain(self.minute)
+    }
+
+    fn merge(&mut self, mut other: Dims) {
+        self.page_views += other.page_views;
+        self.views.merge(other.views);
+        self.assets.merge(other.assets);
+        self.not_found.merge(other.not_found);
+        self.errors.merge(other.errors);
+        self.sites.merge(other.sites);
+        self.agents.merge(other.agents);
+        self.visitors.merge(&other.visitors);
+        if let Some((m, counts)) = other.minute.take() {
+            add_minute(&mut self.minutes, m, counts);
+        }
+        for (m, counts) in other.minutes {
+            add_minute(&mut self.minutes, m, counts);
+        }
+    }
+}
+
+fn add_minute(map: &mut FastMap<i64, [u64; 5]>, minute: i64, counts: [u64; 5]) {
+    let d = map.entry(minute).or_default();
+    for (a, b) in d.iter_mut().zip(counts) {
+        *a += b;
+    }
 }
 
 impl Default for Tally {
@@ -67,6 +194,7 @@ impl Default for Tally {
             referers: StrCounts::default(),
             hosts4: V4Counts::default(),
             hosts6: FastMap::default(),
+            dims: Dims::default(),
         }
     }
 }
@@ -168,8 +296,9 @@ impl Tally {
             "HEAD" => self.head += 1,
             m => bump(&mut self.other_methods, m),
         }
-        if !req.path.is_empty() {
-            bump(&mut self.pages, req.path);
+        let path = raw.unescaped(req.path);
+        if !path.is_empty() {
+            self.pages.add(&path, 1);
         }
         if let Some(r) = raw.referer {
             bump(&mut self.referers, r);
@@ -179,6 +308,7 @@ impl Tally {
             Some(IpAddr::V6(ip)) => *self.hosts6.entry(ip.to_bits()).or_default() += 1,
             None => {}
         }
+        self.dims.count(raw, req.method, &path);
     }
 
     /// Distinct client addresses.
@@ -233,6 +363,7 @@ impl Tally {
         self.referers.merge(other.referers);
         self.hosts4.merge(other.hosts4);
         merge_map(&mut self.hosts6, other.hosts6);
+        self.dims.merge(other.dims);
     }
 }
 

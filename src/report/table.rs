@@ -32,8 +32,20 @@ impl StrCounts {
     /// Adds `n` to `key`'s count.
     #[inline]
     pub fn add(&mut self, key: &str, n: u64) {
+        let hash = self.hash(key);
+        self.add_hashed(key, hash, n);
+    }
+
+    /// The hash [`StrCounts::add_hashed`] wants for `key` (to hash a key once for two uses).
+    #[inline]
+    pub fn hash(&self, key: &str) -> u64 {
+        self.hasher.hash_bytes(key.as_bytes())
+    }
+
+    /// Adds `n` to `key`'s count, given its [hash](StrCounts::hash).
+    #[inline]
+    pub fn add_hashed(&mut self, key: &str, hash: u64, n: u64) {
         let key = key.as_bytes();
-        let hash = self.hasher.hash_bytes(key);
         let arena = &self.arena;
         if let Some(e) = self.table.find_mut(hash, |e| {
             e.hash == hash
