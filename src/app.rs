@@ -2,11 +2,13 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::mpsc;
 
+use crate::catchup::CatchUp;
 use crate::config::Config;
 use crate::enrich::{AgentClassifier, EnrichError, Enricher, HostName, ReverseDns};
 use crate::filter::{Filter, Viewers, is_page_view};
@@ -14,6 +16,7 @@ use crate::hit::{Device, Hit, Line};
 use crate::hub::panels::Request;
 use crate::hub::{Hub, HubOptions, Stats};
 use crate::parse::{LogFormat, Parser};
+use crate::report::PanelContext;
 use crate::source::{
     FollowOptions, Input, LineSink, Registry, Sink, SourceError, Sources, StateError,
 };
@@ -99,6 +102,10 @@ pub async fn run(config: Config) -> Result<(), AppError> {
         site,
         server: config.name.clone(),
     };
+    let own_site = pipeline
+        .site
+        .as_deref()
+        .and_then(crate::hub::panels::site_host);
     let sink: Sink = Arc::new(Mutex::new(pipeline));
 
     let follow = FollowOptions {
@@ -112,6 +119,41 @@ pub async fn run(config: Config) -> Result<(), AppError> {
         Some(path) => Registry::load(path)?,
         None => Registry::default(),
     };
+    // What the logs already hold is counted at report speed; the live pipeline takes over
+    // for the last minutes of each (see `catchup`).
+    let files: Vec<PathBuf> = inputs
+        .iter()
+        .filter_map(|i| match i {
+            Input::File(path) => Some(path.clone()),
+            _ => None,
+        })
+        .collect();
+    if !files.is_empty() {
+        let (registry, hub) = (registry.clone(), hub.clone());
+        let (format, geo, name) = (
+            config.format.clone(),
+            config.geo.clone(),
+            config.name.clone(),
+        );
+        let backlog = config.backlog;
+        let agents = agents.clone();
+        let _ = tokio::task::spawn_blocking(move || {
+            CatchUp {
+                format: format.as_ref(),
+                from_start,
+                backlog,
+                threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+                panels: PanelContext {
+                    agents: Some(&agents),
+                    geo: geo.as_ref(),
+                    own_site: own_site.as_deref(),
+                    server: &name,
+                },
+            }
+            .run(&files, &registry, &hub)
+        })
+        .await;
+    }
     let sources = Sources::start(&inputs, &follow, registry, &sink)?;
     if let Some(path) = config.state.clone() {
         tokio::spawn(save_state_periodically(sources.registry().clone(), path));

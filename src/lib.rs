@@ -8,6 +8,7 @@
 #![warn(missing_docs)]
 
 pub mod app;
+pub mod catchup;
 pub mod config;
 pub mod demo;
 pub mod enrich;

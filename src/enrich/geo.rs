@@ -238,6 +238,12 @@ impl Geo {
         self.shared.cache.get_with(ip, || self.find(ip))
     }
 
+    /// Looks `ip` up without the cache: for a pass over many distinct addresses once (the
+    /// report's), where caching would only evict the live addresses.
+    pub fn lookup_uncached(&self, ip: IpAddr) -> (Option<Arc<str>>, Option<Asn>) {
+        self.find(ip.to_canonical())
+    }
+
     /// Asks the databases (no cache).
     fn find(&self, ip: IpAddr) -> Found {
         let country = self.shared.country.as_ref().and_then(|db| {

@@ -61,6 +61,21 @@ impl Ring {
         }
     }
 
+    /// Adds whole counts `[requests, 2xx, 3xx, 4xx, 5xx]` to the bucket holding `time`.
+    fn add(&mut self, time: i64, counts: [u64; 5]) {
+        self.advance(time);
+        let first = self.buckets.front().map_or(time, |b| b[0]);
+        if time < first {
+            return;
+        }
+        let at = ((time - first) / self.width) as usize;
+        if let Some(bucket) = self.buckets.get_mut(at) {
+            for (b, n) in bucket[1..].iter_mut().zip(counts) {
+                *b += n as i64;
+            }
+        }
+    }
+
     fn count(&mut self, time: i64, status: u16) {
         self.advance(time);
         let first = self.buckets.front().map_or(time, |b| b[0]);
@@ -116,6 +131,19 @@ impl History {
             self.seconds.count(time, status);
         }
         self.minutes.count(time, status);
+    }
+
+    /// Adds a pass over existing content's counts per minute (`(unix minute, [requests,
+    /// 2xx, 3xx, 4xx, 5xx])`, in any order) to the minutes' window.
+    pub fn add_minutes(&mut self, mut minutes: Vec<(i64, [u64; 5])>, now: i64) {
+        minutes.sort_unstable_by_key(|(m, _)| *m);
+        for (minute, counts) in minutes {
+            let time = minute * 60;
+            // As for single lines: a minute far ahead of the clock is a broken line's.
+            if time <= now + 3600 {
+                self.minutes.add(time, counts);
+            }
+        }
     }
 
     /// Both windows, ending now (or at the log's newest time, if its clock is ahead).

@@ -10,13 +10,13 @@
 //! one-minute windows by the log's own timestamps, merged when a snapshot is taken.
 
 use std::collections::{HashMap, VecDeque};
-use std::hash::{Hash, Hasher};
 use std::net::IpAddr;
 
 use cardinality_estimator::CardinalityEstimator;
 use serde::Serialize;
 
 use super::stats::TopList;
+use crate::report::hash::FastState;
 
 /// Entries each panel shows.
 pub const SHOWN: usize = 10;
@@ -55,6 +55,25 @@ pub enum Dimension {
 }
 
 impl Dimension {
+    /// The panel's title, as the report's table prints it.
+    pub fn title(self) -> &'static str {
+        match self {
+            Dimension::Pages => "pages (page views)",
+            Dimension::Static => "static files",
+            Dimension::NotFound => "not found (404)",
+            Dimension::Errors => "server errors (5xx)",
+            Dimension::Sites => "referring sites",
+            Dimension::Browsers => "browsers (page views)",
+            Dimension::Os => "operating systems (page views)",
+            Dimension::Devices => "devices (page views)",
+            Dimension::Countries => "countries",
+            Dimension::Networks => "networks",
+            Dimension::Hosts => "hosts",
+            Dimension::Codes => "status codes",
+            Dimension::Servers => "servers",
+        }
+    }
+
     /// Every dimension, in the order the snapshot lists them.
     pub const ALL: [Dimension; 13] = [
         Dimension::Pages,
@@ -127,17 +146,25 @@ pub fn referring_site<'a>(
     // string costs more than the rest of this function).
     let colon = memchr::memchr(b':', referer.as_bytes())?;
     let rest = referer.get(colon + 1..)?.strip_prefix("//")?;
-    let end = rest
-        .bytes()
-        .position(|b| matches!(b, b'/' | b'?' | b'#'))
-        .unwrap_or(rest.len());
-    let authority = &rest[..end];
-    // Without user info and port.
-    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-    let host = match host.rfind(':') {
-        Some(colon) if !host.ends_with(']') => &host[..colon],
-        _ => host,
-    };
+    // One pass over the authority: its end, the last `@` (user info before it) and the last
+    // `:` (a port after it, unless inside an IPv6 literal's brackets).
+    let b = rest.as_bytes();
+    let (mut end, mut at, mut colon) = (b.len(), None, None);
+    for (i, &c) in b.iter().enumerate() {
+        match c {
+            b'/' | b'?' | b'#' => {
+                end = i;
+                break;
+            }
+            b'@' => at = Some(i),
+            b':' => colon = Some(i),
+            b']' => colon = None,
+            _ => {}
+        }
+    }
+    let start = at.map_or(0, |i| i + 1);
+    let stop = colon.filter(|&c| c > start).unwrap_or(end);
+    let host = &rest[start..stop];
     if host.is_empty() {
         return None;
     }
@@ -162,22 +189,29 @@ pub fn site_host(site: &str) -> Option<String> {
 }
 
 /// Distinct visitors (address and agent), estimated.
+#[derive(Default)]
 struct Visitors(CardinalityEstimator<u64>);
-
-impl Default for Visitors {
-    fn default() -> Self {
-        Visitors(CardinalityEstimator::new())
-    }
-}
 
 impl Visitors {
     fn add(&mut self, ip: Option<IpAddr>, agent: Option<&str>) {
         let Some(ip) = ip else { return };
-        let mut h = std::hash::DefaultHasher::new();
-        ip.hash(&mut h);
-        agent.unwrap_or("").hash(&mut h);
-        self.0.insert(&h.finish());
+        let agent_hash = agent.map_or(0, |a| FastState::default().hash_bytes(a.as_bytes()));
+        self.0.insert_hash(visitor_key(ip, agent_hash));
     }
+}
+
+/// The key a visitor is counted by: its address and the hash of its agent (made with
+/// [`FastState`], whose seed is the process's). The live panels and the report's pass over
+/// existing content use the same key, so a visitor seen by both is counted once.
+pub fn visitor_key(ip: IpAddr, agent_hash: u64) -> u64 {
+    let bits = match ip {
+        IpAddr::V4(v4) => u128::from(v4.to_bits()),
+        IpAddr::V6(v6) => v6.to_bits(),
+    };
+    let mixed = (bits as u64) ^ ((bits >> 64) as u64).rotate_left(29);
+    // The estimator takes the hash as it is: mix the bits well.
+    let key = (mixed ^ agent_hash).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    key ^ (key >> 32)
 }
 
 /// The counts of one window.
@@ -267,9 +301,20 @@ impl Window {
         self.list(d).add_n(key, n);
     }
 
-    /// Adds one visitor (address and agent).
-    pub fn add_visitor(&mut self, ip: IpAddr, agent: Option<&str>) {
-        self.visitors.add(Some(ip), agent);
+    /// Adds the visitors another count estimated (keys made with [`visitor_key`]).
+    pub fn add_visitors(&mut self, visitors: &CardinalityEstimator<u64>) {
+        self.visitors.0.merge(visitors);
+    }
+
+    /// Adds another window's counts (its tracked keys with their counts) to this one.
+    pub fn merge(&mut self, other: Window) {
+        self.add_totals(other.requests, other.page_views, other.bytes);
+        self.visitors.0.merge(&other.visitors.0);
+        for (mine, theirs) in self.lists.iter_mut().zip(&other.lists) {
+            for (k, n) in theirs.top(usize::MAX) {
+                mine.add_n(&k, n);
+            }
+        }
     }
 
     /// The window's numbers as the `stats` message shows them.
@@ -375,6 +420,11 @@ impl Panels {
         &mut self.all
     }
 
+    /// Adds a pass over existing content's counts to the "since start" window.
+    pub fn seed(&mut self, window: Window) {
+        self.all.merge(window);
+    }
+
     /// Counts one request in both windows; `now` (Unix seconds) bounds how far ahead of the
     /// clock a log time may be to count as recent.
     pub fn count(&mut self, r: &Request<'_>, now: i64) {
@@ -403,9 +453,10 @@ impl Panels {
         }
     }
 
-    /// Both windows at `now`: the recent one holds the minutes of the last five.
+    /// Both windows at `now`: the recent one holds the last five whole minutes and the
+    /// current one (five to six minutes of log time).
     pub fn snapshot(&self, now: i64) -> PanelsSnapshot {
-        let from = now.div_euclid(60) - RECENT_MINUTES + 1;
+        let from = now.div_euclid(60) - RECENT_MINUTES;
         let recent: Vec<&Window> = self
             .minutes
             .iter()
@@ -595,9 +646,9 @@ mod tests {
             assert!(p.minutes.len() <= RECENT_MINUTES as usize + 1);
         }
         let s = p.snapshot(t);
-        // Five minutes of one request every 7 s.
+        // Five whole minutes and the seconds of the current one, one request every 7 s.
         assert!(
-            (42..=44).contains(&s.recent.requests),
+            (49..=52).contains(&s.recent.requests),
             "{}",
             s.recent.requests
         );

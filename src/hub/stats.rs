@@ -12,11 +12,11 @@ use serde::Serialize;
 use topk::FilteredSpaceSaving;
 
 use super::history::{History, HistorySnapshot};
-use super::panels::{Panels, PanelsSnapshot, Request};
+use super::panels::{Panels, PanelsSnapshot, Request, Window};
 use crate::hit::{Hit, Rfc3339};
 
 /// Entries each top list tracks (more than it shows, for accuracy).
-const TRACKED: usize = 64;
+pub const TRACKED: usize = 64;
 /// Entries each top list shows.
 const SHOWN: usize = 10;
 /// Seconds of per-second counts kept for the rate.
@@ -149,6 +149,29 @@ impl Stats {
         }
     }
 
+    /// Starts from what a pass over a log's existing content counted (the report's fast path,
+    /// before following it): totals, status classes, client addresses, top lists, requests
+    /// per minute and the panels' "since start" window.
+    pub fn seed(&mut self, seed: Seed, addresses: impl Iterator<Item = IpAddr>, now: i64) {
+        self.total += seed.total;
+        self.unparsed += seed.unparsed;
+        self.truncated += seed.truncated;
+        for (a, b) in self.status.iter_mut().zip(seed.status) {
+            *a += b;
+        }
+        for ip in addresses {
+            self.visitors.0.insert(&ip);
+        }
+        for (k, n) in &seed.pages {
+            self.pages.add_n(k, *n);
+        }
+        for (k, n) in &seed.referers {
+            self.referers.add_n(k, *n);
+        }
+        self.history.add_minutes(seed.minutes, now);
+        self.panels.seed(seed.panels);
+    }
+
     /// Remembers reverse-DNS names, to name the addresses of the host panels.
     pub fn remember_names<'a>(
         &mut self,
@@ -237,6 +260,27 @@ impl Stats {
             },
         }
     }
+}
+
+/// What a pass over existing content hands to [`Stats::seed`].
+#[derive(Debug, Default)]
+pub struct Seed {
+    /// Requests parsed.
+    pub total: u64,
+    /// Lines that did not parse.
+    pub unparsed: u64,
+    /// Lines cut at the length limit.
+    pub truncated: u64,
+    /// Requests by status class, 1xx to 5xx.
+    pub status: [u64; 5],
+    /// The most requested paths, with their counts (at most [`TRACKED`]).
+    pub pages: Vec<(String, u64)>,
+    /// The most frequent referers.
+    pub referers: Vec<(String, u64)>,
+    /// Requests per minute of log time.
+    pub minutes: Vec<(i64, [u64; 5])>,
+    /// The panels' "since start" window.
+    pub panels: Window,
 }
 
 /// The `stats` message body (DESIGN.md section 3).

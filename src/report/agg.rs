@@ -8,6 +8,9 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use cardinality_estimator::CardinalityEstimator;
 
+use std::collections::HashMap;
+
+use crate::hub::panels::Window;
 use crate::parse::{Parser, RawHit};
 use crate::source::MAX_LINE;
 
@@ -60,10 +63,12 @@ pub struct Tally {
 pub struct Dims {
     /// Page views.
     pub page_views: u64,
-    /// Page views by path.
-    pub views: StrCounts,
-    /// Asset requests by path.
-    pub assets: StrCounts,
+    /// Requests other than `GET` by path, and `HEAD` requests by path: page views and assets
+    /// by path are the pages' counts less these (one table lookup a line instead of three;
+    /// most requests are `GET`s).
+    pub not_get: StrCounts,
+    /// `HEAD` requests by path.
+    pub head: StrCounts,
     /// 404s by path.
     pub not_found: StrCounts,
     /// 5xx by path.
@@ -101,14 +106,16 @@ impl Dims {
         }
         let agent = raw.agent.map(|a| raw.text(a));
         let agent_hash = agent.as_deref().map(|a| self.agents.hash(a));
-        if crate::filter::is_page_view(method, path) {
+        if method != "GET" {
+            self.not_get.add(path, 1);
+            if method == "HEAD" {
+                self.head.add(path, 1);
+            }
+        } else if crate::filter::is_page_view(method, path) {
             self.page_views += 1;
-            self.views.add(path, 1);
             if let (Some(agent), Some(hash)) = (&agent, agent_hash) {
                 self.agents.add_hashed(agent, hash, 1);
             }
-        } else if crate::hub::panels::is_asset(method, path) {
-            self.assets.add(path, 1);
         }
         match raw.status {
             404 => self.not_found.add(path, 1),
@@ -126,14 +133,8 @@ impl Dims {
             }
         }
         if let Some(ip) = raw.ip {
-            let bits = match ip {
-                IpAddr::V4(v4) => u128::from(v4.to_bits()),
-                IpAddr::V6(v6) => v6.to_bits(),
-            };
-            let mixed = (bits as u64) ^ ((bits >> 64) as u64).rotate_left(29);
-            // Any good 64-bit hash of the pair will do: the estimator takes it as it is.
-            let key = (mixed ^ agent_hash.unwrap_or(0)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-            self.visitors.insert_hash(key ^ (key >> 32));
+            self.visitors
+                .insert_hash(crate::hub::panels::visitor_key(ip, agent_hash.unwrap_or(0)));
         }
     }
 
@@ -152,8 +153,8 @@ impl Dims {
 
     fn merge(&mut self, mut other: Dims) {
         self.page_views += other.page_views;
-        self.views.merge(other.views);
-        self.assets.merge(other.assets);
+        self.not_get.merge(other.not_get);
+        self.head.merge(other.head);
         self.not_found.merge(other.not_found);
         self.errors.merge(other.errors);
         self.sites.merge(other.sites);
@@ -366,6 +367,125 @@ impl Tally {
         self.dims.merge(other.dims);
     }
 }
+
+/// Distinct user agents classified for the browser, OS and device panels, most frequent first:
+/// classifying costs microseconds an agent, and the rare agents past these would not reach a
+/// panel's top ten anyway (their page views still count in every other panel).
+pub const CLASSIFIED_AGENTS: usize = 20_000;
+
+/// What turning exact counts into panels needs besides the counts.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PanelContext<'a> {
+    /// Browser, OS and device of agents; `None` leaves those panels empty.
+    pub agents: Option<&'a crate::enrich::AgentClassifier>,
+    /// Countries and networks of addresses.
+    pub geo: Option<&'a crate::enrich::Geo>,
+    /// Host of `--site`: its referers are not a referring site.
+    pub own_site: Option<&'a str>,
+    /// The name every request's server panel entry takes.
+    pub server: &'a str,
+}
+
+impl Tally {
+    /// The panels' "since start" window of these counts: each dimension's exact top entries,
+    /// enough of them that the window's sketches hold them exactly.
+    pub fn panels(&self, cx: &PanelContext<'_>) -> Window {
+        use crate::hub::panels::Dimension as D;
+        let mut w = Window::default();
+        let d = &self.dims;
+        w.add_totals(self.total, d.page_views, self.bytes);
+        w.add_visitors(&d.visitors);
+        let mut put = |dim: D, entries: Vec<(String, u64)>| {
+            for (k, n) in top(entries, TRACKED, |k| k.clone()) {
+                w.add(dim, &k, n);
+            }
+        };
+        let owned = |c: &StrCounts| -> Vec<(String, u64)> {
+            c.iter().map(|(k, n)| (k.to_owned(), n)).collect()
+        };
+        let (mut views, mut assets) = (Vec::new(), Vec::new());
+        for (path, n) in self.pages.iter() {
+            let not_get = d.not_get.get(path);
+            if crate::filter::is_page_view("GET", path) {
+                let v = n.saturating_sub(not_get);
+                if v > 0 {
+                    views.push((path.to_owned(), v));
+                }
+            } else if crate::hub::panels::is_asset("GET", path) {
+                let a = n.saturating_sub(not_get) + d.head.get(path);
+                if a > 0 {
+                    assets.push((path.to_owned(), a));
+                }
+            }
+        }
+        put(D::Pages, views);
+        put(D::Static, assets);
+        put(D::NotFound, owned(&d.not_found));
+        put(D::Errors, owned(&d.errors));
+        let sites = d
+            .sites
+            .iter()
+            .filter(|(k, _)| Some(*k) != cx.own_site)
+            .map(|(k, n)| (k.to_owned(), n))
+            .collect();
+        put(D::Sites, sites);
+        if let Some(classifier) = cx.agents {
+            let mut by: [HashMap<String, u64>; 3] = Default::default();
+            for (agent, n) in top(d.agents.iter(), CLASSIFIED_AGENTS, |k| *k) {
+                let class = classifier.classify_uncached(agent);
+                for (map, key) in by.iter_mut().zip([
+                    class.browser.as_deref(),
+                    class.os.as_deref(),
+                    class.device.map(crate::hit::Device::as_str),
+                ]) {
+                    if let Some(key) = key {
+                        *map.entry(key.to_owned()).or_default() += n;
+                    }
+                }
+            }
+            let [browsers, os, devices] = by;
+            put(D::Browsers, browsers.into_iter().collect());
+            put(D::Os, os.into_iter().collect());
+            put(D::Devices, devices.into_iter().collect());
+        }
+        if let Some(geo) = cx.geo {
+            let (mut countries, mut networks) = (HashMap::new(), HashMap::new());
+            for (ip, n) in self.hosts() {
+                let (country, asn) = geo.lookup_uncached(ip);
+                if let Some(c) = country {
+                    *countries.entry(c.to_string()).or_default() += n;
+                }
+                if let Some(a) = asn {
+                    *networks.entry(a.to_string()).or_default() += n;
+                }
+            }
+            put(D::Countries, countries.into_iter().collect());
+            put(D::Networks, networks.into_iter().collect());
+        }
+        put(
+            D::Hosts,
+            top(self.hosts(), TRACKED, |k| *k)
+                .into_iter()
+                .map(|(ip, n)| (ip.to_string(), n))
+                .collect(),
+        );
+        let codes = self
+            .codes
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| **n > 0)
+            .map(|(c, n)| (c.to_string(), *n))
+            .collect();
+        put(D::Codes, codes);
+        if !cx.server.is_empty() && self.total > 0 {
+            put(D::Servers, vec![(cx.server.to_owned(), self.total)]);
+        }
+        w
+    }
+}
+
+/// Entries kept per dimension when exact counts become a window (its sketches' size).
+const TRACKED: usize = crate::hub::stats::TRACKED;
 
 fn merge_map<K: std::hash::Hash + Eq>(dst: &mut FastMap<K, u64>, src: FastMap<K, u64>) {
     if dst.is_empty() {

@@ -13,7 +13,7 @@
 
 mod agg;
 mod diagnose;
-mod hash;
+pub(crate) mod hash;
 mod read;
 mod table;
 
@@ -30,9 +30,10 @@ use clap::Args;
 use serde::Serialize;
 
 use crate::hit::Rfc3339;
+use crate::hub::panels::{Dimension, WindowSnapshot};
 use crate::parse::{LogFormat, Parser};
 
-pub use agg::Tally;
+pub use agg::{CLASSIFIED_AGENTS, PanelContext, Tally, top};
 pub use diagnose::UnparsedLine;
 pub use read::CHUNK;
 
@@ -72,6 +73,18 @@ pub struct ReportArgs {
     /// each known format reads.
     #[arg(long)]
     pub detect: bool,
+    /// Country database (`.mmdb`), for the countries panel.
+    #[arg(long, value_name = "FILE")]
+    pub geoip: Option<PathBuf>,
+    /// Network owner database (`.mmdb`), for the networks panel.
+    #[arg(long, value_name = "FILE")]
+    pub asn: Option<PathBuf>,
+    /// Base URL of the site: its own pages are not a referring site.
+    #[arg(long, value_name = "URL")]
+    pub site: Option<String>,
+    /// The server name the panels count the requests under (default: the host name).
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
 }
 
 /// Why a report failed.
@@ -109,6 +122,12 @@ pub struct Options {
     pub threads: usize,
     /// Entries per top list.
     pub top: usize,
+    /// Databases for the countries and networks panels.
+    pub geo: Option<crate::enrich::Geo>,
+    /// Host of the site (`--site`).
+    pub own_site: Option<String>,
+    /// Server name.
+    pub server: String,
 }
 
 /// One input, as the report lists it.
@@ -155,6 +174,8 @@ pub struct Report {
     pub files: Vec<FileInfo>,
     /// Wall-clock seconds the reading and counting took.
     pub seconds: f64,
+    /// The dashboard's panels over the whole input (the "since start" window of `/api/stats`).
+    pub panels: WindowSnapshot,
     /// With `--unparsed N`: the first N lines that did not parse, and why.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub unparsed_lines: Vec<UnparsedLine>,
@@ -203,10 +224,20 @@ pub fn run(args: ReportArgs) -> Result<(), ReportError> {
         }
         return print(&out);
     }
+    let geo = if args.geoip.is_some() || args.asn.is_some() {
+        let geo = crate::enrich::Geo::open(args.geoip.as_deref(), args.asn.as_deref())
+            .map_err(|e| ReportError::Usage(e.to_string()))?;
+        Some(geo)
+    } else {
+        None
+    };
     let options = Options {
         format,
         threads,
         top: args.top,
+        geo,
+        own_site: args.site.as_deref().and_then(crate::hub::panels::site_host),
+        server: args.name.unwrap_or_else(crate::config::host_name),
     };
     let mut report = summarize(&args.files, &options)?;
     if args.unparsed > 0 && report.unparsed > 0 {
@@ -218,18 +249,13 @@ pub fn run(args: ReportArgs) -> Result<(), ReportError> {
                 },
             )?;
     }
-    let mut out = if args.text {
+    let out = if args.text {
         report.to_text()
     } else {
         let mut s = serde_json::to_string(&report).expect("a report serializes");
         s.push('\n');
         s
     };
-    if args.text {
-        out.push_str(
-            "(browsers and OS are not counted in batch mode: user-agent parsing costs microseconds per line)\n",
-        );
-    }
     print(&out)
 }
 
@@ -270,6 +296,9 @@ enum Task {
 /// Reads `files` and aggregates them.
 pub fn summarize(files: &[PathBuf], options: &Options) -> Result<Report, ReportError> {
     let started = Instant::now();
+    // The user-agent rules take a few hundred milliseconds of CPU to compile: built beside the
+    // reading, they are ready when the counts are (the process's rules are shared after that).
+    let agents = std::thread::spawn(crate::enrich::AgentClassifier::new);
     let io_err = |path: &Path| {
         let path = path.to_path_buf();
         move |source| ReportError::Io { path, source }
@@ -404,12 +433,69 @@ pub fn summarize(files: &[PathBuf], options: &Options) -> Result<Report, ReportE
             size: *sizes[i].lock().expect("no panics"),
         })
         .collect();
+    let agents = agents
+        .join()
+        .expect("building the agent rules does not panic")
+        .map_err(|e| ReportError::Usage(e.to_string()))?;
+    let panels = tally
+        .panels(&PanelContext {
+            agents: Some(&agents),
+            geo: options.geo.as_ref(),
+            own_site: options.own_site.as_deref(),
+            server: &options.server,
+        })
+        .snapshot(None);
     Ok(Report::new(
         tally,
         files,
         options.top,
+        panels,
         started.elapsed().as_secs_f64(),
     ))
+}
+
+/// Counts bytes `start..end` of a plain log file (`start` at a line start) the way `report`
+/// does, on `threads` threads: for the live mode's catch-up with what a log already holds.
+/// The format is `format`, or detected from the file's first lines; `None` when no line of
+/// the head parses (or the format has header lines, which only a reader from the file's
+/// start can follow: the live path reads those).
+pub fn count_range(
+    path: &Path,
+    (start, end): (u64, u64),
+    format: Option<LogFormat>,
+    threads: usize,
+) -> io::Result<Option<(Tally, LogFormat)>> {
+    let file = File::open(path)?;
+    let Some(format) = detect(&file, end, path, format)? else {
+        return Ok(None);
+    };
+    if format.has_headers() {
+        return Ok(None);
+    }
+    let ranges = read::split_range(&file, start, end, threads)?;
+    let tallies: Vec<io::Result<Tally>> = std::thread::scope(|s| {
+        let handles: Vec<_> = ranges
+            .iter()
+            .map(|&(a, b)| {
+                let (file, format) = (&file, format.clone());
+                s.spawn(move || {
+                    let mut parser = Parser::new(Some(format));
+                    let mut tally = Tally::default();
+                    read::scan_range(file, a, b, &mut parser, &mut tally)?;
+                    Ok(tally)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("a counting thread panicked"))
+            .collect()
+    });
+    let mut tally = Tally::default();
+    for t in tallies {
+        tally.merge(t?);
+    }
+    Ok(Some((tally, format)))
 }
 
 fn is_stdin(path: &Path) -> bool {
@@ -462,6 +548,16 @@ fn open(path: &Path) -> Result<Input, ReportError> {
 
 /// Detects a plain file's format from the lines of its first megabyte (or, for a format with
 /// headers, the fields its first `#Fields:` line names).
+/// The format of a plain log file: `given`, or detected from its first lines.
+pub fn detect_format(
+    file: &File,
+    len: u64,
+    path: &Path,
+    given: Option<LogFormat>,
+) -> io::Result<Option<LogFormat>> {
+    detect(file, len, path, given)
+}
+
 fn detect(
     file: &File,
     len: u64,
@@ -485,7 +581,13 @@ fn detect(
 }
 
 impl Report {
-    fn new(tally: Tally, files: Vec<FileInfo>, n: usize, seconds: f64) -> Report {
+    fn new(
+        tally: Tally,
+        files: Vec<FileInfo>,
+        n: usize,
+        panels: WindowSnapshot,
+        seconds: f64,
+    ) -> Report {
         let class = |c: usize| tally.codes[c * 100..c * 100 + 100].iter().sum::<u64>();
         let status = BTreeMap::from([
             ("1xx", class(1)),
@@ -530,6 +632,7 @@ impl Report {
             top,
             files,
             seconds,
+            panels,
             unparsed_lines: Vec::new(),
         }
     }
@@ -579,27 +682,48 @@ impl Report {
         ] {
             let _ = writeln!(s, "\n{title}");
             for (k, n) in list {
-                // Log text is printed as text; control characters would drive the terminal.
-                let k: String = k
-                    .chars()
-                    .map(|c| if c.is_control() { '\u{fffd}' } else { c })
-                    .collect();
-                let _ = writeln!(s, "  {:>12}  {k}", group(*n));
+                let _ = writeln!(s, "  {:>12}  {}", group(*n), printable(k));
+            }
+        }
+        let p = &self.panels;
+        let _ = writeln!(
+            s,
+            "\npage views {}   visitors (address + agent) {}",
+            group(p.page_views),
+            group(p.visitors)
+        );
+        for d in Dimension::ALL {
+            let list = p.list(d);
+            if list.is_empty() {
+                continue;
+            }
+            let _ = writeln!(s, "\n{}", d.title());
+            for (k, n) in list {
+                let _ = writeln!(s, "  {:>12}  {}", group(*n), printable(k));
             }
         }
         if !self.unparsed_lines.is_empty() {
             let _ = writeln!(s, "\nunparsed lines");
             for u in &self.unparsed_lines {
-                let text: String = u
-                    .text
-                    .chars()
-                    .map(|c| if c.is_control() { '\u{fffd}' } else { c })
-                    .collect();
-                let _ = writeln!(s, "  {}:{}: {}\n    {text}", u.file, u.line, u.reason);
+                let _ = writeln!(
+                    s,
+                    "  {}:{}: {}\n    {}",
+                    u.file,
+                    u.line,
+                    u.reason,
+                    printable(&u.text)
+                );
             }
         }
         s
     }
+}
+
+/// Log text as printable text: control characters would drive the terminal.
+fn printable(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { '\u{fffd}' } else { c })
+        .collect()
 }
 
 /// `1234567` as `1,234,567`.

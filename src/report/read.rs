@@ -135,11 +135,17 @@ fn read_at_retry(file: &File, buf: &mut [u8], pos: u64) -> io::Result<usize> {
 /// A cut moves forward from its even share to just after the next newline, so a range never
 /// splits a line; ranges may be empty when lines are longer than a share.
 pub fn split(file: &File, len: u64, parts: usize) -> io::Result<Vec<(u64, u64)>> {
+    split_range(file, 0, len, parts)
+}
+
+/// Cuts `start..len` of `file` (`start` at a line start) the same way.
+pub fn split_range(file: &File, start: u64, len: u64, parts: usize) -> io::Result<Vec<(u64, u64)>> {
     let parts = parts.max(1) as u64;
-    let mut cuts = vec![0u64];
+    let mut cuts = vec![start];
     let mut window = vec![0u8; 64 * 1024];
+    let span = len.saturating_sub(start);
     for i in 1..parts {
-        let target = (len as u128 * u128::from(i) / u128::from(parts)) as u64;
+        let target = start + (span as u128 * u128::from(i) / u128::from(parts)) as u64;
         let prev = *cuts.last().expect("starts with 0");
         if target <= prev {
             continue;

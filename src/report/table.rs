@@ -69,6 +69,19 @@ impl StrCounts {
         );
     }
 
+    /// `key`'s count (0 when never counted).
+    pub fn get(&self, key: &str) -> u64 {
+        let hash = self.hash(key);
+        let arena = &self.arena;
+        self.table
+            .find(hash, |e| {
+                e.hash == hash
+                    && e.len == key.len()
+                    && same_bytes(&arena[e.start..e.start + e.len], key.as_bytes())
+            })
+            .map_or(0, |e| e.count)
+    }
+
     /// Distinct keys.
     pub fn len(&self) -> usize {
         self.table.len()
