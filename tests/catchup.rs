@@ -5,7 +5,6 @@
 
 mod common;
 
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use common::{Server, collect_hits, next_json};
@@ -72,18 +71,14 @@ fn lines(n: usize, end: i64, span: i64, first: usize) -> String {
     out
 }
 
-fn report(log: &Path) -> Value {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_webpeek"))
-        .args(["report", "--site", "https://example.com/", "--name", "web1"])
-        .arg(log)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+/// Requests in a `history` message's buckets of one width (`per_second`, `per_minute`).
+fn requests_in(history: &Value, width: &str) -> u64 {
+    history[width]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b[1].as_u64().unwrap())
+        .sum()
 }
 
 /// Polls `/api/stats` until `total` reaches `want` (bounded).
@@ -125,7 +120,13 @@ async fn from_start_counts_the_whole_log_and_keeps_its_last_lines_as_hits() {
     let caught = server.wait_output("caught up with", Duration::from_secs(30));
     assert!(caught.contains("in 1 file(s)"), "{caught}");
     let stats = stats_when(&server, n as u64);
-    let want = report(&log);
+    let want = common::report(&[
+        "--site",
+        "https://example.com/",
+        "--name",
+        "web1",
+        log.to_str().unwrap(),
+    ]);
 
     // The same totals and panels as the report on the same file.
     assert_eq!(stats["unparsed"], 0);
@@ -177,22 +178,12 @@ async fn from_start_counts_the_whole_log_and_keeps_its_last_lines_as_hits() {
     let mut ws = server.viewer().await;
     let history = next_json(&mut ws).await;
     assert_eq!(history["type"], "history");
-    let per_minute: u64 = history["per_minute"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|b| b[1].as_u64().unwrap())
-        .sum();
+    let per_minute = requests_in(&history, "per_minute");
     assert_eq!(
         per_minute, n as u64,
         "every line is in the per-minute chart"
     );
-    let per_second: u64 = history["per_second"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|b| b[1].as_u64().unwrap())
-        .sum();
+    let per_second = requests_in(&history, "per_second");
     assert!(
         per_second.abs_diff(expected) <= expected / 20 + 50,
         "per second {per_second}"
@@ -236,12 +227,7 @@ async fn a_state_restart_catches_up_without_losing_or_repeating_a_line() {
     assert_eq!(second.stats()["total"], n as u64);
     let mut ws = second.viewer().await;
     let history = next_json(&mut ws).await;
-    let per_minute: u64 = history["per_minute"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|b| b[1].as_u64().unwrap())
-        .sum();
+    let per_minute = requests_in(&history, "per_minute");
     assert_eq!(per_minute, n as u64);
     let (hits, _) = collect_hits(&mut ws, 100, Duration::from_secs(20)).await;
     assert_eq!(

@@ -10,31 +10,10 @@ mod common;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
-use common::goaccess;
+use common::{goaccess, report, webpeek};
 use serde_json::Value;
-
-fn webpeek(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_webpeek"))
-        .args(args)
-        .env("WEBPEEK_LOG", "warn")
-        .output()
-        .expect("run webpeek")
-}
-
-/// Runs `webpeek report ARGS`, checks it succeeded, returns the JSON.
-fn report(args: &[&str]) -> Value {
-    let out = webpeek(&[&["report"], args].concat());
-    assert!(
-        out.status.success(),
-        "webpeek report {args:?}: {}\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
-}
 
 /// The report without what legitimately differs between runs of the same input.
 fn comparable(mut v: Value) -> Value {

@@ -77,18 +77,11 @@ impl Ring {
     }
 
     fn count(&mut self, time: i64, status: u16) {
-        self.advance(time);
-        let first = self.buckets.front().map_or(time, |b| b[0]);
-        if time < first {
-            return;
+        let mut counts = [1, 0, 0, 0, 0];
+        if let Some(class) = (status / 100).checked_sub(2).filter(|c| *c < 4) {
+            counts[1 + usize::from(class)] = 1;
         }
-        let at = ((time - first) / self.width) as usize;
-        if let Some(bucket) = self.buckets.get_mut(at) {
-            bucket[1] += 1;
-            if let Some(class) = (status / 100).checked_sub(2).filter(|c| *c < 4) {
-                bucket[2 + usize::from(class)] += 1;
-            }
-        }
+        self.add(time, counts);
     }
 }
 

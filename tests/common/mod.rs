@@ -25,6 +25,28 @@ pub fn line(ip: &str, path: &str) -> String {
     )
 }
 
+/// Runs `webpeek ARGS` to its end (its own log quiet but for warnings).
+pub fn webpeek(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_webpeek"))
+        .args(args)
+        .env("WEBPEEK_LOG", "warn")
+        .output()
+        .expect("run webpeek")
+}
+
+/// Runs `webpeek report ARGS`, checks it succeeded, returns the JSON.
+pub fn report(args: &[&str]) -> Value {
+    let out = webpeek(&[&["report"], args].concat());
+    assert!(
+        out.status.success(),
+        "webpeek report {args:?}: {}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
+}
+
 pub fn append(path: &Path, text: impl AsRef<[u8]>) {
     let mut f = std::fs::OpenOptions::new()
         .create(true)
