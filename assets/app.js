@@ -10,7 +10,7 @@
 (function () {
   const MAX_ROWS = 500;            // rows kept in the DOM
   const MAX_BUFFER = 5000;         // hits kept while paused
-  const PREVIEW_EVERY_MS = 5000;   // the seed's "at most one every 5 s"
+  const PREVIEW_EVERY_MS = 5000;   // the seed's "at most one every 5 s" (hello's preview_every overrides)
   const CHART_SECONDS = 300;       // 5 minutes of requests/second
   const CHART_MINUTES = 1440;      // 24 hours of requests/minute
   const BACKOFF_MIN_MS = 500;
@@ -18,7 +18,13 @@
 
   const $ = (id) => document.getElementById(id);
   const el = {
-    status: $('status'), server: $('server'),
+    status: $('status'), server: $('server'), hubName: $('hub-name'), serverFilter: $('server-filter'),
+    chips: $('chips'), unpin: $('unpin'), pinHint: $('pin-hint'), seed: document.querySelector('.seed'),
+    topsBox: $('tops'), overview: $('overview'), cards: $('cards'), overviewHint: $('overview-hint'),
+    windowButtons: document.querySelectorAll('.window-switch button'),
+    sum: {
+      requests: $('sum-requests'), page_views: $('sum-page_views'), visitors: $('sum-visitors'), bytes: $('sum-bytes'),
+    },
     rate: $('rate'), total: $('total'), shown: $('shown'), visitors: $('visitors'),
     unparsed: $('unparsed'), missed: $('missed'), missedBox: document.querySelector('.missed-box'),
     filter: $('filter'), pause: $('pause'), buffered: $('buffered'),
@@ -60,6 +66,69 @@
     const c = Math.floor(Number(s) / 100);
     return c >= 1 && c <= 5 ? 's' + c : 's0';
   }
+  function fmtBytes(n) {
+    if (typeof n !== 'number' || !isFinite(n) || n < 0) return '–';
+    const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
+    let i = 0;
+    while (n >= 1024 && i < units.length - 1) { n /= 1024; i++; }
+    return (i === 0 ? String(n) : n.toFixed(n >= 100 ? 0 : n >= 10 ? 1 : 2)) + ' ' + units[i];
+  }
+  function fmtShare(n, of) {
+    if (!(of > 0)) return '';
+    const p = (100 * n) / of;
+    if (p > 0 && p < 0.1) return '<0.1%';
+    return (p < 10 ? p.toFixed(1) : Math.round(p)) + '%';
+  }
+  /** The host a referer names, as the server groups referring sites: lowercase, no user, no port. */
+  function siteOf(referer) {
+    if (typeof referer !== 'string') return '';
+    const at = referer.indexOf('://');
+    if (at < 0) return '';
+    const rest = referer.slice(at + 3);
+    const end = rest.search(/[/?#]/);
+    let host = end < 0 ? rest : rest.slice(0, end);
+    const user = host.lastIndexOf('@');
+    if (user >= 0) host = host.slice(user + 1);
+    const colon = host.lastIndexOf(':');
+    if (colon >= 0 && !host.endsWith(']')) host = host.slice(0, colon);
+    return host.toLowerCase();
+  }
+  function networkOf(asn) {
+    return asn && typeof asn === 'object' && asn.number !== undefined && asn.number !== null
+      ? ('AS' + asn.number + ' ' + str(asn.org)).trim() : '';
+  }
+  // Country flags are text: two regional-indicator letters. Where the system has no flag glyphs
+  // (Windows, a bare Linux) they would show as two boxes or letters, so the code is shown instead.
+  let flagsWork = null;
+  function flagsSupported() {
+    if (flagsWork !== null) return flagsWork;
+    flagsWork = false;
+    try {
+      const g = document.createElement('canvas').getContext('2d');
+      g.font = '32px sans-serif';
+      const pair = g.measureText('\u{1F1E9}\u{1F1EA}').width, one = g.measureText('\u{1F1E9}').width;
+      flagsWork = pair > 0 && pair < one * 1.5;
+    } catch (e) { /* no canvas: codes */ }
+    return flagsWork;
+  }
+  function flagOf(code) {
+    const cc = str(code).toUpperCase();
+    if (!/^[A-Z]{2}$/.test(cc)) return '';
+    return String.fromCodePoint(0x1F1E6 + cc.charCodeAt(0) - 65, 0x1F1E6 + cc.charCodeAt(1) - 65);
+  }
+  let regionNames = null;
+  const countryNameCache = new Map();
+  function countryName(code) {
+    const cc = str(code).toUpperCase();
+    if (countryNameCache.has(cc)) return countryNameCache.get(cc);
+    let name = cc;
+    try {
+      if (regionNames === null) regionNames = new Intl.DisplayNames([navigator.language || 'en', 'en'], { type: 'region' });
+      if (/^[A-Z]{2}$/.test(cc)) name = regionNames.of(cc) || cc;
+    } catch (e) { /* an odd code or no Intl.DisplayNames: the code itself */ }
+    if (countryNameCache.size < 500) countryNameCache.set(cc, name);
+    return name;
+  }
   function td(cls, text, title) {
     const cell = document.createElement('td');
     cell.className = cls;
@@ -78,6 +147,9 @@
   let filterText = '';
   const hostNames = new Map();     // ip -> reverse DNS name
   const rowText = new WeakMap();   // row -> lowercase searchable text
+  const rowHit = new WeakMap();    // row -> its hit (click-to-filter, pinning)
+  const filters = new Map();       // field -> {value, label}: the chips, combined with AND
+  const serversSeen = new Set();   // servers hits came from (a server filter once there are two)
 
   // ---------- live feed ----------
 
@@ -87,7 +159,7 @@
       localTime(h.time), h.ip, hostNames.get(h.ip) || h.host, h.method, h.path,
       h.query ? '?' + h.query : '', s, isFinite(s) ? Math.floor(s / 100) + 'xx' : '',
       h.browser, h.os, h.agent, h.referer, h.source, h.vhost, h.country, h.url,
-      h.bot ? 'bot' : '',
+      h.bot ? 'bot' : '', h.device, h.server, networkOf(h.asn),
     ].map(str).join(' ').toLowerCase();
   }
 
@@ -103,8 +175,10 @@
     const hostCell = td('c-host', name || str(h.ip), name ? str(h.ip) : '');
     if (h.country) {
       const cc = document.createElement('span');
-      cc.className = 'cc';
-      cc.textContent = str(h.country);
+      const flag = flagsSupported() ? flagOf(h.country) : '';
+      cc.className = flag ? 'flag' : 'cc';
+      cc.textContent = flag || str(h.country);
+      cc.title = countryName(h.country);
       hostCell.appendChild(document.createTextNode(' '));
       hostCell.appendChild(cc);
     }
@@ -156,7 +230,9 @@
     tr.appendChild(td('c-source', str(h.source)));
 
     rowText.set(tr, searchText(h));
-    if (filterText && !rowText.get(tr).includes(filterText)) tr.hidden = true;
+    rowHit.set(tr, h);
+    if (pinned === h) tr.classList.add('pinned');
+    if ((filterText || filters.size) && !rowVisible(tr)) tr.hidden = true;
     return tr;
   }
 
@@ -189,21 +265,137 @@
   function updateFeedInfo() {
     const n = el.feed.childElementCount;
     el.feedEmpty.hidden = n > 0;
+    const filtering = !!filterText || filters.size > 0;
     let visible = n;
-    if (filterText) {
+    if (filtering) {
       visible = 0;
       for (const r of el.feed.children) if (!r.hidden) visible++;
     }
-    el.feedCount.textContent = filterText ? visible + ' of ' + n + ' match' : n ? '(' + n + ')' : '';
+    el.feedCount.textContent = filtering ? visible + ' of ' + n + ' match' : n ? '(' + n + ')' : '';
   }
 
   function applyFilter() {
     filterText = el.filter.value.trim().toLowerCase();
-    for (const r of el.feed.children) {
-      const t = rowText.get(r) || '';
-      r.hidden = !!filterText && !t.includes(filterText);
-    }
+    refilter();
+  }
+
+  // ---------- click-to-filter: chips above the feed ----------
+
+  // What each panel's entries are matched against in a hit, and how a chip names it.
+  const FIELDS = {
+    path: { label: 'path', of: (h) => str(h.path) },
+    site: { label: 'from', of: (h) => siteOf(h.referer) },
+    browser: { label: 'browser', of: (h) => str(h.browser) },
+    os: { label: 'OS', of: (h) => str(h.os) },
+    device: { label: 'device', of: (h) => str(h.device) },
+    country: { label: 'country', of: (h) => str(h.country) },
+    network: { label: 'network', of: (h) => networkOf(h.asn) },
+    ip: { label: 'host', of: (h) => str(h.ip) },
+    status: { label: 'status', of: (h) => str(h.status) },
+    server: { label: 'server', of: (h) => str(h.server) },
+  };
+
+  function hitMatches(h) {
+    for (const [field, f] of filters) if (FIELDS[field].of(h) !== f.value) return false;
+    return true;
+  }
+
+  function rowVisible(r) {
+    if (filterText && !(rowText.get(r) || '').includes(filterText)) return false;
+    if (!filters.size) return true;
+    const h = rowHit.get(r);
+    return !!h && hitMatches(h);
+  }
+
+  function refilter() {
+    const any = !!filterText || filters.size > 0;
+    for (const r of el.feed.children) r.hidden = any && !rowVisible(r);
     updateFeedInfo();
+  }
+
+  /** Sets (or, given the value it has, clears) the filter on `field`; one value per field. */
+  function toggleFilter(field, value, label) {
+    const cur = filters.get(field);
+    if (cur && cur.value === value) filters.delete(field);
+    else filters.set(field, { value, label: label || value });
+    filtersChanged();
+  }
+
+  function removeFilter(field) {
+    if (!filters.delete(field)) return;
+    filtersChanged();
+  }
+
+  function filtersChanged() {
+    renderChips();
+    syncServerSelect();
+    refilter();
+    markActiveEntries();
+  }
+
+  function renderChips() {
+    el.chips.textContent = '';
+    el.chips.hidden = filters.size === 0;
+    for (const [field, f] of filters) {
+      const chip = document.createElement('span');
+      chip.className = 'chip';
+      chip.dataset.field = field;
+      chip.dataset.value = f.value;
+      const k = document.createElement('span');
+      k.className = 'chip-k';
+      k.textContent = FIELDS[field].label;
+      const v = document.createElement('span');
+      v.className = 'chip-v';
+      v.textContent = f.label;
+      v.title = f.value;
+      const x = document.createElement('button');
+      x.type = 'button';
+      x.className = 'chip-x';
+      x.textContent = '×';
+      x.setAttribute('aria-label', 'remove the filter ' + FIELDS[field].label + ' ' + f.label);
+      x.addEventListener('click', () => {
+        const next = chip.nextElementSibling || chip.previousElementSibling;
+        removeFilter(field);
+        // keep the keyboard in the chips: focus the neighbour's ×, else the text filter
+        const again = next && el.chips.querySelector('.chip[data-field="' + next.dataset.field + '"] .chip-x');
+        (again || el.filter).focus();
+      });
+      chip.append(k, v, x);
+      el.chips.appendChild(chip);
+    }
+    if (filters.size > 1) {
+      const all = document.createElement('button');
+      all.type = 'button';
+      all.className = 'chip-clear';
+      all.textContent = 'clear all';
+      all.addEventListener('click', () => { filters.clear(); filtersChanged(); el.filter.focus(); });
+      el.chips.appendChild(all);
+    }
+  }
+
+  // The server filter: a select in the top bar once hits come from more than one server.
+  function noteServer(name) {
+    if (!name || serversSeen.has(name) || serversSeen.size >= 200) return;
+    serversSeen.add(name);
+    if (serversSeen.size < 2) return;
+    const names = [...serversSeen].sort();
+    const sel = el.serverFilter;
+    while (sel.options.length > 1) sel.remove(1);
+    for (const n of names) {
+      const o = document.createElement('option');
+      o.value = n;
+      o.textContent = n;
+      sel.appendChild(o);
+    }
+    sel.hidden = false;
+    syncServerSelect();
+  }
+
+  function syncServerSelect() {
+    const f = filters.get('server');
+    const v = f ? f.value : '';
+    if (v && ![...el.serverFilter.options].some((o) => o.value === v)) noteServer(v);
+    el.serverFilter.value = v;
   }
 
   function setPaused(p) {
@@ -229,26 +421,54 @@
 
   // ---------- seed's view (host, URL, preview) ----------
 
+  // The view follows the feed, changing at most every previewEveryMs, unless a row was clicked:
+  // then it stays pinned to that hit until unpinned.
+  let previewEveryMs = PREVIEW_EVERY_MS;
   let lastSeedAt = 0;
-  let pendingSeed = null;
+  let pendingSeed = null;          // the newest hit not shown yet
   let seedTimer = null;
   let seedIp = null;
+  let pinned = null;               // the pinned hit, or null: following the feed
 
   function offerSeed(h) {
-    const now = Date.now();
-    if (now - lastSeedAt >= PREVIEW_EVERY_MS) {
-      showSeed(h);
-    } else {
-      pendingSeed = h;
-      if (!seedTimer) {
-        seedTimer = setTimeout(() => {
-          seedTimer = null;
-          const p = pendingSeed;
-          pendingSeed = null;
-          if (p) showSeed(p);
-        }, PREVIEW_EVERY_MS - (now - lastSeedAt));
-      }
-    }
+    pendingSeed = h;
+    if (pinned || seedTimer) return;
+    const wait = lastSeedAt + previewEveryMs - Date.now();
+    if (wait <= 0) flushSeed();
+    else seedTimer = setTimeout(() => { seedTimer = null; flushSeed(); }, wait);
+  }
+
+  function flushSeed() {
+    if (pinned || !pendingSeed) return;
+    const h = pendingSeed;
+    pendingSeed = null;
+    showSeed(h);
+  }
+
+  function pin(h, row) {
+    if (pinned === h) { unpin(); return; }
+    const old = el.feed.querySelector('.hit.pinned');
+    if (old) old.classList.remove('pinned');
+    pinned = h;
+    if (row) row.classList.add('pinned');
+    if (seedTimer) { clearTimeout(seedTimer); seedTimer = null; }
+    showSeed(h);
+    el.unpin.hidden = false;
+    el.pinHint.hidden = true;
+    el.seed.classList.add('is-pinned');
+  }
+
+  function unpin() {
+    if (!pinned) return;
+    pinned = null;
+    const old = el.feed.querySelector('.hit.pinned');
+    if (old) old.classList.remove('pinned');
+    const hadFocus = document.activeElement === el.unpin;
+    el.unpin.hidden = true;
+    el.pinHint.hidden = false;
+    el.seed.classList.remove('is-pinned');
+    if (hadFocus) el.feed.closest('.feed-scroll').focus();
+    flushSeed(); // at once to the newest hit, then at most every previewEveryMs again
   }
 
   function showSeed(h) {
@@ -336,11 +556,223 @@
     }
 
     const top = m.top || {};
-    for (const k of Object.keys(el.tops)) renderTop(el.tops[k], top[k]);
+    const hasPanels = !!(m.panels && typeof m.panels === 'object');
+    el.topsBox.hidden = hasPanels; // the panels say all the top lists do, and more
+    if (!hasPanels) for (const k of Object.keys(el.tops)) renderTop(el.tops[k], top[k]);
+    if (m.names && typeof m.names === 'object') {
+      for (const ip of Object.keys(m.names)) {
+        if (typeof m.names[ip] === 'string' && m.names[ip] && hostNames.size < 10000) hostNames.set(ip, m.names[ip]);
+      }
+    }
+    if (hasPanels) {
+      lastPanels = m.panels;
+      renderPanels();
+    }
 
     liveRate = rate;
     statsIntoCharts(m);
     drawCharts();
+  }
+
+  // ---------- panels: who visits, what they read, what fails ----------
+  //
+  // The server sends both windows in every stats frame; the page shows the one chosen (kept
+  // in localStorage) and redraws at most once per stats frame, updating rows in place so a
+  // focused entry keeps its focus.
+
+  const PANELS = [
+    { key: 'pages', title: 'Pages', field: 'path', of: 'page_views', mono: true },
+    { key: 'sites', title: 'Referring sites', field: 'site', of: 'requests' },
+    { key: 'countries', title: 'Countries', field: 'country', of: 'requests', optional: 'geoip' },
+    { key: 'browsers', title: 'Browsers', field: 'browser', of: 'page_views' },
+    { key: 'os', title: 'Operating systems', field: 'os', of: 'page_views' },
+    { key: 'devices', title: 'Devices', field: 'device', of: 'page_views' },
+    { key: 'not_found', title: 'Not found (404)', field: 'path', of: 'requests', mono: true, tone: 's4' },
+    { key: 'errors', title: 'Server errors (5xx)', field: 'path', of: 'requests', mono: true, tone: 's5' },
+    { key: 'static', title: 'Static files', field: 'path', of: 'requests', mono: true },
+    { key: 'hosts', title: 'Hosts', field: 'ip', of: 'requests' },
+    { key: 'networks', title: 'Networks', field: 'network', of: 'requests', optional: 'asn' },
+    { key: 'codes', title: 'Status codes', field: 'status', of: 'requests', mono: true },
+    { key: 'servers', title: 'Servers', field: 'server', of: 'requests', several: true },
+  ];
+  const DEVICE_NAMES = { desktop: 'Desktop', phone: 'Phone', tablet: 'Tablet', bot: 'Bot' };
+  const WINDOW_KEY = 'webpeek.window';
+  let panelWindow = 'recent';
+  try { if (localStorage.getItem(WINDOW_KEY) === 'all') panelWindow = 'all'; } catch (e) { /* no storage */ }
+  let lastPanels = null;
+  let panelRenders = 0;
+  const cards = new Map();         // panel key -> {section, list, empty, rows: [...]}
+
+  function buildCards() {
+    for (const p of PANELS) {
+      const section = document.createElement('section');
+      section.className = 'panel card' + (p.tone ? ' tone-' + p.tone : '');
+      section.dataset.panel = p.key;
+      section.setAttribute('aria-label', p.title);
+      const head = document.createElement('div');
+      head.className = 'card-head';
+      const h = document.createElement('h2');
+      h.textContent = p.title;
+      const of = document.createElement('span');
+      of.className = 'card-of muted';
+      of.textContent = p.of === 'page_views' ? '% of page views' : '% of requests';
+      head.append(h, of);
+      const list = document.createElement('ol');
+      list.className = 'entries' + (p.mono ? ' mono' : '');
+      const empty = document.createElement('p');
+      empty.className = 'card-empty muted';
+      section.append(head, list, empty);
+      el.cards.appendChild(section);
+      cards.set(p.key, { p, section, list, empty, rows: [] });
+    }
+  }
+
+  function makeEntry(card) {
+    const li = document.createElement('li');
+    const b = document.createElement('button');
+    b.type = 'button';
+    b.className = 'entry';
+    const bar = document.createElement('span');
+    bar.className = 'ebar';
+    const ico = document.createElement('span');
+    ico.className = 'eico';
+    const k = document.createElement('span');
+    k.className = 'ek';
+    const n = document.createElement('span');
+    n.className = 'en';
+    const pc = document.createElement('span');
+    pc.className = 'ep';
+    b.append(bar, ico, k, n, pc);
+    li.appendChild(b);
+    card.list.appendChild(li);
+    const row = { li, b, bar, ico, k, n, pc, key: null, icoClass: '' };
+    card.rows.push(row);
+    return row;
+  }
+
+  function setText(node, text) { if (node.textContent !== text) node.textContent = text; }
+
+  /** What an entry shows for `key`: {text, title, icon class, icon text, filter label}. */
+  function describe(p, key) {
+    switch (p.key) {
+      case 'countries': {
+        const name = countryName(key);
+        const flag = flagsSupported() ? flagOf(key) : '';
+        return { text: name, title: name + ' (' + key + ')', icoText: flag || key, icoClass: flag ? 'eico flag' : 'eico code', label: (flag ? flag + ' ' : '') + name };
+      }
+      case 'devices': {
+        const kind = DEVICE_NAMES[key] ? key : 'other';
+        return { text: DEVICE_NAMES[key] || key, title: key, icoText: '', icoClass: 'eico dev dev-' + kind, label: DEVICE_NAMES[key] || key };
+      }
+      case 'hosts': {
+        const name = hostNames.get(key);
+        return { text: name || key, title: name ? name + ' (' + key + ')' : key, icoText: '', icoClass: 'eico', label: name || key };
+      }
+      case 'codes':
+        return { text: key, title: key, icoText: '', icoClass: 'eico st-dot ' + statusClass(key), label: key };
+      default:
+        return { text: key || '(none)', title: key, icoText: '', icoClass: 'eico', label: key };
+    }
+  }
+
+  function renderPanels() {
+    const P = lastPanels;
+    if (!P) return;
+    const win = P[panelWindow] && typeof P[panelWindow] === 'object' ? P[panelWindow] : {};
+    const all = P.all && typeof P.all === 'object' ? P.all : {};
+    panelRenders++;
+    el.overview.dataset.renders = String(panelRenders);
+    el.overview.dataset.window = panelWindow;
+    el.overview.hidden = false;
+    if (!cards.size) buildCards();
+
+    for (const k of Object.keys(el.sum)) {
+      const v = Number(win[k]);
+      const ok = win[k] !== null && win[k] !== undefined && isFinite(v);
+      setText(el.sum[k], ok ? (k === 'bytes' ? fmtBytes(v) : fmtInt(v)) : '–');
+      el.sum[k].dataset.value = ok ? String(v) : '';
+      if (k === 'bytes') el.sum[k].title = ok ? fmtInt(v) + ' bytes' : '';
+    }
+
+    const missing = [];
+    for (const card of cards.values()) {
+      const p = card.p;
+      const list = Array.isArray(win[p.key]) ? win[p.key].filter((e) => Array.isArray(e) && e.length >= 2) : [];
+      const allList = Array.isArray(all[p.key]) ? all[p.key] : [];
+      // Countries and networks need a database: without one the panel stays away, not empty.
+      let hide = false;
+      if (p.optional && !allList.length && !list.length) { hide = true; missing.push(p.optional); }
+      if (p.several && allList.length < 2 && list.length < 2) hide = true;
+      if (card.section.hidden !== hide) card.section.hidden = hide;
+      if (hide) continue;
+
+      const basis = Number(win[p.of]) || 0;
+      let max = 0;
+      for (const e of list) max = Math.max(max, Number(e[1]) || 0);
+      const active = filters.get(p.field);
+      for (let i = 0; i < list.length && i < 10; i++) {
+        const row = card.rows[i] || makeEntry(card);
+        const key = str(list[i][0]);
+        const n = Number(list[i][1]) || 0;
+        const d = describe(p, key);
+        if (row.key !== key) {
+          row.key = key;
+          row.b.dataset.key = key;
+        }
+        row.b.dataset.count = String(n);
+        row.label = d.label;
+        setText(row.k, d.text);
+        setText(row.n, fmtInt(n));
+        setText(row.pc, fmtShare(n, basis));
+        setText(row.ico, d.icoText);
+        if (row.icoClass !== d.icoClass) { row.ico.className = d.icoClass; row.icoClass = d.icoClass; }
+        row.bar.style.width = (max ? (100 * n) / max : 0).toFixed(1) + '%';
+        const title = d.title + ': ' + fmtInt(n) + (basis ? ' (' + fmtShare(n, basis) + ')' : '') + ' · click to filter the feed';
+        if (row.b.title !== title) row.b.title = title;
+        row.b.setAttribute('aria-pressed', String(!!active && active.value === key));
+        if (row.li.hidden) row.li.hidden = false;
+      }
+      for (let i = list.length; i < card.rows.length; i++) {
+        if (!card.rows[i].li.hidden) card.rows[i].li.hidden = true;
+        card.rows[i].key = null;
+        card.rows[i].b.dataset.key = '';
+      }
+      card.empty.hidden = list.length > 0;
+      if (!list.length) setText(card.empty, panelWindow === 'recent' ? 'nothing in the last 5 minutes' : 'nothing yet');
+    }
+    const hint = missing.length
+      ? 'Countries and networks show up when webpeek is started with ' +
+        missing.map((o) => '--' + o + ' FILE').join(' and ') + ' (a GeoLite2 or DB-IP .mmdb database).'
+      : '';
+    setText(el.overviewHint, hint);
+    el.overviewHint.hidden = !hint;
+  }
+
+  function markActiveEntries() {
+    for (const card of cards.values()) {
+      const active = filters.get(card.p.field);
+      for (const row of card.rows) {
+        row.b.setAttribute('aria-pressed', String(!!active && row.key !== null && active.value === row.key));
+      }
+    }
+  }
+
+  function setWindow(w) {
+    panelWindow = w === 'all' ? 'all' : 'recent';
+    try { localStorage.setItem(WINDOW_KEY, panelWindow); } catch (e) { /* private mode */ }
+    for (const b of el.windowButtons) b.setAttribute('aria-pressed', String(b.dataset.window === panelWindow));
+    renderPanels();
+  }
+
+  function onEntryClick(ev) {
+    const b = ev.target.closest('button.entry');
+    if (!b) return;
+    const section = b.closest('[data-panel]');
+    const card = section && cards.get(section.dataset.panel);
+    if (!card) return;
+    const row = card.rows.find((r) => r.b === b);
+    if (!row || row.key === null) return;
+    toggleFilter(card.p.field, row.key, row.label);
   }
 
   // ---------- charts: requests per second (5 min) and per minute (24 h) ----------
@@ -436,9 +868,26 @@
     return String(+v.toFixed(1));
   }
 
+  // Colours, font and canvas sizes are read once and kept (until the theme or a size changes):
+  // reading them from the page every second would force a layout of the whole feed each time.
+  const styleCache = new Map();
   function cssVar(name, fallback) {
-    const v = getComputedStyle(document.documentElement).getPropertyValue(name).trim();
-    return v || fallback;
+    if (!styleCache.has(name)) styleCache.set(name, getComputedStyle(document.documentElement).getPropertyValue(name).trim());
+    return styleCache.get(name) || fallback;
+  }
+  function bodyFont() {
+    if (!styleCache.has('font')) styleCache.set('font', getComputedStyle(document.body).fontFamily);
+    return styleCache.get('font');
+  }
+  function themeChanged() {
+    styleCache.clear();
+    drawCharts();
+  }
+  const canvasSize = new WeakMap(); // canvas -> [width, height] in CSS pixels, from a ResizeObserver
+  function sizeOf(c) {
+    let s = canvasSize.get(c);
+    if (!s) { s = [c.clientWidth, c.clientHeight]; canvasSize.set(c, s); }
+    return s;
   }
 
   /** A y scale for counts: a round top, two or three whole-number steps. */
@@ -467,7 +916,7 @@
    */
   function drawStacked(c, opts) {
     const dpr = window.devicePixelRatio || 1;
-    const w = c.clientWidth, h = c.clientHeight;
+    const [w, h] = sizeOf(c);
     if (!w || !h) return;
     if (c.width !== Math.round(w * dpr) || c.height !== Math.round(h * dpr)) {
       c.width = Math.round(w * dpr);
@@ -491,7 +940,7 @@
     }
     const scale = niceScale(top);
 
-    g.font = '10px ' + getComputedStyle(document.body).fontFamily;
+    g.font = '10px ' + bodyFont();
     const ticks = [];
     for (let v = 0; v <= scale.max + 1e-9; v += scale.step) ticks.push(v);
     let labelW = 0;
@@ -639,6 +1088,7 @@
       if (lastSeq !== null && isFinite(seq) && seq <= lastSeq) continue; // duplicate after resume
       if (isFinite(seq)) lastSeq = seq;
       if (h.host && h.ip && !hostNames.has(h.ip)) hostNames.set(h.ip, str(h.host));
+      if (h.server && !serversSeen.has(h.server)) noteServer(str(h.server));
       fresh.push(h);
     }
     if (!fresh.length) return;
@@ -686,12 +1136,19 @@
     try { m = JSON.parse(ev.data); } catch (e) { console.warn('webpeek: bad frame', e); return; }
     if (!m || typeof m !== 'object') return;
     switch (m.type) {
-      case 'hello':
+      case 'hello': {
         el.server.textContent = str(m.server);
+        el.hubName.textContent = str(m.name);
+        el.hubName.hidden = !m.name;
+        const every = Number(m.preview_every);
+        if (m.preview_every !== null && m.preview_every !== undefined && isFinite(every) && every >= 0) {
+          previewEveryMs = Math.min(every, 3600) * 1000;
+        }
         // A server that restarted counts from scratch: forget the old sequence.
         if (lastSeq !== null && typeof m.seq === 'number' && m.seq < lastSeq) lastSeq = null;
         baseline = null; // a new connection's first stats frame only sets the baseline
         break;
+      }
       case 'history': onHistory(m); break;
       case 'hits': onHits(m.hits); break;
       case 'hosts': onHosts(m.hosts); break;
@@ -761,15 +1218,48 @@
   el.filter.addEventListener('input', applyFilter);
   el.filter.addEventListener('keydown', (e) => { if (e.key === 'Escape') { el.filter.value = ''; applyFilter(); } });
   el.pause.addEventListener('click', () => setPaused(!paused));
+  el.unpin.addEventListener('click', unpin);
+  el.feed.addEventListener('click', (e) => {
+    const row = e.target.closest('tr.hit');
+    if (!row) return;
+    const sel = window.getSelection && window.getSelection();
+    if (sel && !sel.isCollapsed && row.contains(sel.anchorNode)) return; // selecting text, not pinning
+    const h = rowHit.get(row);
+    if (h) pin(h, row);
+  });
+  el.cards.addEventListener('click', onEntryClick);
+  for (const b of el.windowButtons) b.addEventListener('click', () => setWindow(b.dataset.window));
+  el.serverFilter.addEventListener('change', () => {
+    const v = el.serverFilter.value;
+    if (v) { filters.set('server', { value: v, label: v }); filtersChanged(); } else removeFilter('server');
+  });
   document.addEventListener('keydown', (e) => {
     if (e.target === el.filter) return;
+    if (e.key === 'Escape' && pinned) { unpin(); return; }
     if (e.key === '/') { e.preventDefault(); el.filter.focus(); }
     if (e.key === ' ' && e.target === document.body) { e.preventDefault(); setPaused(!paused); }
   });
   window.addEventListener('resize', redrawSoon);
+  if (window.ResizeObserver) {
+    const ro = new ResizeObserver((entries) => {
+      let changed = false;
+      for (const e of entries) {
+        const box = e.contentBoxSize && e.contentBoxSize[0];
+        const w = box ? box.inlineSize : e.contentRect.width, h = box ? box.blockSize : e.contentRect.height;
+        const old = canvasSize.get(e.target);
+        if (!old || old[0] !== w || old[1] !== h) { canvasSize.set(e.target, [w, h]); changed = true; }
+      }
+      if (changed) redrawSoon();
+    });
+    ro.observe(el.chart);
+    ro.observe(el.chartMin);
+  } else {
+    window.addEventListener('resize', () => { canvasSize.delete(el.chart); canvasSize.delete(el.chartMin); });
+  }
   const dark = window.matchMedia ? window.matchMedia('(prefers-color-scheme: dark)') : null;
-  if (dark && dark.addEventListener) dark.addEventListener('change', drawCharts);
+  if (dark && dark.addEventListener) dark.addEventListener('change', themeChanged);
   for (const k of Object.keys(el.tops)) renderTop(el.tops[k], []);
+  for (const b of el.windowButtons) b.setAttribute('aria-pressed', String(b.dataset.window === panelWindow));
   updateFeedInfo();
   drawCharts();
   connect();

@@ -10,134 +10,23 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
-
-const here = path.dirname(fileURLToPath(import.meta.url));
-const BIN = process.env.WEBPEEK_BIN || path.resolve(here, '../../target/debug/webpeek');
-const CHROMIUM = process.env.CHROMIUM_BIN || '/usr/bin/chromium';
-const OUT = path.join(here, 'out');
+import {
+  BIN, CHROMIUM, OUT, UA_FIREFOX, UA_CHROME, UA_IPHONE, UA_BOT, line, lineAt, sleep,
+  startWebpeek, stopWebpeek, launchChromium, openPage as openPageIn, waitForRow,
+} from './helpers.mjs';
 
 let dir, logFile, base, server, browser, context;
 
-const UA_FIREFOX = 'Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0';
-const UA_CHROME = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36';
-const UA_IPHONE = 'Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Mobile/15E148 Safari/604.1';
-const UA_BOT = 'Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)';
-
-const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
-function clfNow(d = new Date()) {
-  const p = (n) => String(n).padStart(2, '0');
-  return `${p(d.getUTCDate())}/${MONTHS[d.getUTCMonth()]}/${d.getUTCFullYear()}:` +
-    `${p(d.getUTCHours())}:${p(d.getUTCMinutes())}:${p(d.getUTCSeconds())} +0000`;
-}
-/** One combined-format line, newline included. */
-function line(ip, request, status, bytes, referer, agent) {
-  return lineAt(new Date(), ip, request, status, bytes, referer, agent);
-}
-/** The same, logged at `when`. */
-function lineAt(when, ip, request, status, bytes, referer, agent) {
-  return `${ip} - - [${clfNow(when)}] "${request}" ${status} ${bytes} "${referer}" "${agent}"\n`;
-}
 function append(...lines) {
   fs.appendFileSync(logFile, lines.join(''));
 }
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-async function waitHealthy(srv, deadlineMs) {
-  const end = Date.now() + deadlineMs;
-  let last = 'no answer';
-  while (Date.now() < end) {
-    if (srv.exit) throw new Error(`webpeek exited early (${srv.exit}):\n${srv.output}`);
-    try {
-      const res = await fetch(`${srv.base}/healthz`, { signal: AbortSignal.timeout(1000) });
-      const body = (await res.text()).trim();
-      if (res.ok && body === 'ok') return;
-      last = `${res.status} ${JSON.stringify(body.slice(0, 80))}`;
-    } catch (e) {
-      last = String(e.cause?.code || e.message);
-    }
-    await sleep(100);
-  }
-  throw new Error(`webpeek did not answer "ok" on /healthz within ${deadlineMs} ms (last: ${last}):\n${srv.output}`);
-}
-
-/** Starts webpeek on a free loopback port with `args` (the log last), in `cwd`; waits until it answers. */
-async function startWebpeek(args, cwd) {
-  const port = await freePort();
-  const srv = { base: `http://127.0.0.1:${port}`, output: '', exit: null };
-  srv.proc = spawn(BIN, ['--listen', `127.0.0.1:${port}`, ...args], {
-    cwd,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, RUST_LOG: process.env.RUST_LOG || 'info' },
-  });
-  const keep = (chunk) => { srv.output = (srv.output + chunk).slice(-20_000); };
-  srv.proc.stdout.on('data', keep);
-  srv.proc.stderr.on('data', keep);
-  srv.proc.on('exit', (code, signal) => { srv.exit = signal ? `signal ${signal}` : `code ${code}`; });
-  srv.proc.on('error', (e) => { srv.exit = `spawn error: ${e.message}`; });
-  await waitHealthy(srv, 15_000);
-  return srv;
-}
-
-/** Stops a webpeek started by startWebpeek (SIGTERM, then SIGKILL after 3 s). */
-async function stopWebpeek(srv) {
-  if (!srv || srv.exit) return;
-  const gone = new Promise((r) => srv.proc.once('exit', () => r(true)));
-  srv.proc.kill('SIGTERM');
-  if (!(await Promise.race([gone, sleep(3000).then(() => false)]))) srv.proc.kill('SIGKILL');
-}
-
-/** A page with its console errors, page errors, CSP violations and dialogs recorded. */
-async function openPage(url, ctx = context) {
-  const page = await ctx.newPage();
-  const problems = [];
-  const dialogs = [];
-  page.on('console', (msg) => {
-    const text = msg.text();
-    if (msg.type() === 'error' || /Content Security Policy/i.test(text)) problems.push(`console.${msg.type()}: ${text}`);
-  });
-  page.on('pageerror', (err) => problems.push(`pageerror: ${err.message}`));
-  page.on('dialog', async (d) => {
-    dialogs.push(`${d.type()}: ${d.message()}`);
-    await d.dismiss().catch(() => {});
-  });
-  await page.goto(url, { waitUntil: 'load', timeout: 10_000 });
-  return { page, problems, dialogs };
-}
-
-/** Waits (bounded) until some #feed row contains `text` as text; returns that row's details. */
-async function waitForRow(page, text, timeout = 5000) {
-  try {
-    const handle = await page.waitForFunction((t) => {
-      const rows = document.querySelectorAll('#feed > .hit');
-      for (const r of rows) if (r.textContent.includes(t)) return { seq: r.dataset.seq, text: r.textContent, hidden: r.hidden };
-      return null;
-    }, text, { timeout, polling: 50 });
-    return await handle.jsonValue();
-  } catch (e) {
-    const paths = await page.$$eval('#feed > .hit .c-path', (cells) => cells.map((c) => c.textContent)).catch(() => []);
-    throw new Error(`no #feed row showed ${JSON.stringify(text)} within ${timeout} ms; ` +
-      `the feed's paths are ${JSON.stringify(paths)} (${e.message.split('\n')[0]})`);
-  }
+/** A page (in the shared context unless told) with its console errors, page errors, CSP violations and dialogs recorded. */
+function openPage(url, ctx = context) {
+  return openPageIn(url, ctx);
 }
 
 before(async () => {
@@ -149,12 +38,7 @@ before(async () => {
   server = await startWebpeek(['--no-dns', logFile], dir);
   base = server.base;
 
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync', '--disable-quic'],
-    timeout: 15_000,
-  });
+  browser = await launchChromium();
   context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
   context.setDefaultTimeout(10_000);
 });
