@@ -19,28 +19,11 @@ use serde_json::Value;
 fn comparable(mut v: Value) -> Value {
     let o = v.as_object_mut().unwrap();
     o.remove("seconds");
-    // The panels' visitors are a HyperLogLog++ estimate, whose merge of per-thread counts may
-    // differ from one count by a few in thousands: compared apart ([`same_visitors`]).
-    o.get_mut("panels")
-        .unwrap()
-        .as_object_mut()
-        .unwrap()
-        .remove("visitors");
     for f in o.get_mut("files").unwrap().as_array_mut().unwrap() {
         f.as_object_mut().unwrap().remove("path");
         f.as_object_mut().unwrap().remove("gzip");
     }
     v
-}
-
-/// The panels' visitor estimates of two reports agree within 3 % (twice the estimator's
-/// standard error: merging per-thread estimates is not bit-for-bit one estimate).
-fn same_visitors(a: &Value, b: &Value) {
-    let (a, b) = (
-        a["panels"]["visitors"].as_f64().unwrap(),
-        b["panels"]["visitors"].as_f64().unwrap(),
-    );
-    assert!((a - b).abs() <= a * 0.03, "visitors {a} vs {b}");
 }
 
 fn path_str(p: &Path) -> &str {
@@ -265,11 +248,9 @@ fn any_number_of_threads_gives_the_same_report() {
     assert!(one["total"].as_u64().unwrap() > 20_000);
     assert!(one["unparsed"].as_u64().unwrap() > 100);
     assert!(one["truncated"].as_u64().unwrap() > 10);
-    let one_visitors = one.clone();
     let one = comparable(one);
     for threads in ["2", "3", "4", "7"] {
         let many = report(&[&["--threads", threads, "--top", "100000"], &files[..]].concat());
-        same_visitors(&one_visitors, &many);
         assert_eq!(one, comparable(many), "--threads {threads}");
     }
 }

@@ -301,9 +301,11 @@ impl Window {
         self.list(d).add_n(key, n);
     }
 
-    /// Adds the visitors another count estimated (keys made with [`visitor_key`]).
-    pub fn add_visitors(&mut self, visitors: &CardinalityEstimator<u64>) {
-        self.visitors.0.merge(visitors);
+    /// Adds visitors another count found (keys made with [`visitor_key`]).
+    pub fn add_visitor_keys(&mut self, keys: impl Iterator<Item = u64>) {
+        for key in keys {
+            self.visitors.0.insert_hash(key);
+        }
     }
 
     /// Adds another window's counts (its tracked keys with their counts) to this one.

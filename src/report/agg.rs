@@ -6,15 +6,13 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use cardinality_estimator::CardinalityEstimator;
-
 use std::collections::HashMap;
 
 use crate::hub::panels::Window;
 use crate::parse::{Parser, RawHit};
 use crate::source::MAX_LINE;
 
-use super::hash::FastMap;
+use super::hash::{FastMap, FastState};
 use super::table::{StrCounts, V4Counts};
 
 /// Status codes are three digits; `codes[status]` counts each.
@@ -73,12 +71,20 @@ pub struct Dims {
     pub not_found: StrCounts,
     /// 5xx by path.
     pub errors: StrCounts,
-    /// External referring sites (the request's own virtual host left out).
+    /// External referring sites of requests that name their virtual host (the vhost decides
+    /// whether a referer is the site's own, so these are found line by line).
     pub sites: StrCounts,
+    /// The referers of those requests: every other referer's site is found once per distinct
+    /// referer at the end, from the tally's referer counts less these.
+    pub vhost_referers: StrCounts,
     /// Page views by user agent.
     pub agents: StrCounts,
-    /// Distinct address + agent pairs (HyperLogLog++, as the live panels count them).
-    visitors: CardinalityEstimator<u64>,
+    /// Distinct address + agent pairs, by their [`visitor_key`]s: exact here (a merged
+    /// estimate would depend on how the input was cut into ranges), fed to the live panels'
+    /// estimator when they are seeded.
+    ///
+    /// [`visitor_key`]: crate::hub::panels::visitor_key
+    visitors: hashbrown::HashSet<u64, FastState>,
     /// Requests and 2xx..5xx per minute of log time (`[requests, 2xx, 3xx, 4xx, 5xx]`).
     pub minutes: FastMap<i64, [u64; 5]>,
     /// The minute being counted: lines come in time order, so most lines add here and the
@@ -114,7 +120,7 @@ impl Dims {
         } else if crate::filter::is_page_view(method, path) {
             self.page_views += 1;
             if let (Some(agent), Some(hash)) = (&agent, agent_hash) {
-                self.agents.add_hashed(agent, hash, 1);
+                self.agents.add_by_hash(agent, hash, 1);
             }
         }
         match raw.status {
@@ -122,25 +128,22 @@ impl Dims {
             500..=599 => self.errors.add(path, 1),
             _ => {}
         }
-        if let Some(site) = raw
-            .referer
-            .and_then(|r| crate::hub::panels::referring_site(r, raw.vhost, None))
-        {
-            if site.bytes().any(|b| b.is_ascii_uppercase()) {
+        if let (Some(referer), Some(_)) = (raw.referer, raw.vhost) {
+            let referer = raw.unescaped(referer);
+            self.vhost_referers.add(&referer, 1);
+            if let Some(site) = crate::hub::panels::referring_site(&referer, raw.vhost, None) {
                 self.sites.add(&site.to_ascii_lowercase(), 1);
-            } else {
-                self.sites.add(site, 1);
             }
         }
         if let Some(ip) = raw.ip {
             self.visitors
-                .insert_hash(crate::hub::panels::visitor_key(ip, agent_hash.unwrap_or(0)));
+                .insert(crate::hub::panels::visitor_key(ip, agent_hash.unwrap_or(0)));
         }
     }
 
     /// Distinct address + agent pairs, estimated.
     pub fn visitors(&self) -> u64 {
-        self.visitors.estimate() as u64
+        self.visitors.len() as u64
     }
 
     /// Requests per minute of log time: `(minute, [requests, 2xx, 3xx, 4xx, 5xx])`.
@@ -158,8 +161,12 @@ impl Dims {
         self.not_found.merge(other.not_found);
         self.errors.merge(other.errors);
         self.sites.merge(other.sites);
+        self.vhost_referers.merge(other.vhost_referers);
         self.agents.merge(other.agents);
-        self.visitors.merge(&other.visitors);
+        if self.visitors.len() < other.visitors.len() {
+            std::mem::swap(&mut self.visitors, &mut other.visitors);
+        }
+        self.visitors.extend(other.visitors);
         if let Some((m, counts)) = other.minute.take() {
             add_minute(&mut self.minutes, m, counts);
         }
@@ -394,7 +401,7 @@ impl Tally {
         let mut w = Window::default();
         let d = &self.dims;
         w.add_totals(self.total, d.page_views, self.bytes);
-        w.add_visitors(&d.visitors);
+        w.add_visitor_keys(d.visitors.iter().copied());
         let mut put = |dim: D, entries: Vec<(String, u64)>| {
             for (k, n) in top(entries, TRACKED, |k| k.clone()) {
                 w.add(dim, &k, n);
@@ -422,13 +429,20 @@ impl Tally {
         put(D::Static, assets);
         put(D::NotFound, owned(&d.not_found));
         put(D::Errors, owned(&d.errors));
-        let sites = d
-            .sites
-            .iter()
-            .filter(|(k, _)| Some(*k) != cx.own_site)
-            .map(|(k, n)| (k.to_owned(), n))
-            .collect();
-        put(D::Sites, sites);
+        let mut sites: HashMap<String, u64> = HashMap::new();
+        for (referer, n) in self.referers.iter() {
+            let n = n.saturating_sub(d.vhost_referers.get(referer));
+            if n > 0
+                && let Some(site) = crate::hub::panels::referring_site(referer, None, None)
+            {
+                *sites.entry(site.to_ascii_lowercase()).or_default() += n;
+            }
+        }
+        for (site, n) in d.sites.iter() {
+            *sites.entry(site.to_owned()).or_default() += n;
+        }
+        sites.retain(|site, _| Some(site.as_str()) != cx.own_site);
+        put(D::Sites, sites.into_iter().collect());
         if let Some(classifier) = cx.agents {
             let mut by: [HashMap<String, u64>; 3] = Default::default();
             for (agent, n) in top(d.agents.iter(), CLASSIFIED_AGENTS, |k| *k) {

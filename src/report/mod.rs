@@ -445,6 +445,11 @@ pub fn summarize(files: &[PathBuf], options: &Options) -> Result<Report, ReportE
             server: &options.server,
         })
         .snapshot(None);
+    // The report counts exactly; the window's visitors are an estimate of the same keys.
+    let panels = WindowSnapshot {
+        visitors: tally.dims.visitors(),
+        ..panels
+    };
     Ok(Report::new(
         tally,
         files,
