@@ -9,12 +9,15 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 
 use crate::catchup::CatchUp;
-use crate::config::Config;
+use crate::config::{Config, LogConfig, PublishConfig};
 use crate::enrich::{AgentClassifier, EnrichError, Enricher, HostName, ReverseDns};
 use crate::filter::{Filter, Viewers, is_page_view};
 use crate::hit::{Device, Hit, Line};
 use crate::hub::panels::Request;
 use crate::hub::{Hub, HubOptions, Stats};
+use crate::nats::NatsError;
+use crate::nats::publish::{HitQueue, Publisher};
+use crate::nats::subscribe::HitSink;
 use crate::parse::{LogFormat, Parser};
 use crate::report::PanelContext;
 use crate::source::{
@@ -48,15 +51,18 @@ pub enum AppError {
     /// The state file is unusable.
     #[error(transparent)]
     State(#[from] StateError),
+    /// NATS could not be used.
+    #[error(transparent)]
+    Nats(#[from] NatsError),
 }
 
 /// Runs webpeek until SIGINT or SIGTERM.
 pub async fn run(config: Config) -> Result<(), AppError> {
     let viewers = Viewers::default();
 
-    let mut site = config.site.clone();
-    let mut inputs = config.inputs.clone();
-    let mut from_start = config.from_start;
+    let mut site = config.log.site.clone();
+    let mut inputs = config.log.inputs.clone();
+    let mut from_start = config.log.from_start;
     let _demo = if config.demo {
         let demo = crate::demo::start().await.map_err(AppError::Demo)?;
         eprintln!(
@@ -75,7 +81,7 @@ pub async fn run(config: Config) -> Result<(), AppError> {
     let hub = Hub::new(HubOptions {
         backlog: config.backlog,
         queue: config.viewer_queue,
-        name: config.name.clone(),
+        name: config.log.name.clone(),
         preview_every: config.preview_every,
         site: site.clone(),
     });
@@ -91,31 +97,29 @@ pub async fn run(config: Config) -> Result<(), AppError> {
         None => Some(ReverseDns::system(names_tx)?),
     };
     let agents = AgentClassifier::new()?;
-    let pipeline = Pipeline {
-        format: config.format.clone(),
-        client_from_header: config.client_from_header,
-        parsers: HashMap::new(),
-        filter: Filter::new(config.rules.clone(), viewers.clone()),
-        agents: agents.clone(),
-        enricher: Enricher::new(agents.clone(), dns, config.geo.clone()),
-        hub: hub.clone(),
+    let pipeline = Pipeline::new(
+        &config.log,
+        Filter::new(config.log.rules.clone(), viewers.clone()),
+        agents.clone(),
+        Enricher::new(agents.clone(), dns, config.log.geo.clone()),
+        Output::Hub(hub.clone()),
         site,
-        server: config.name.clone(),
-    };
+    );
     let own_site = pipeline
         .site
         .as_deref()
         .and_then(crate::hub::panels::site_host);
-    let sink: Sink = Arc::new(Mutex::new(pipeline));
+    let pipeline = Arc::new(Mutex::new(pipeline));
+    let sink: Sink = pipeline.clone();
 
     let follow = FollowOptions {
         from_start,
-        poll: config.poll_interval,
-        inotify: config.inotify,
+        poll: config.log.poll_interval,
+        inotify: config.log.inotify,
         progress: true,
         ..FollowOptions::default()
     };
-    let registry = match &config.state {
+    let registry = match &config.log.state {
         Some(path) => Registry::load(path)?,
         None => Registry::default(),
     };
@@ -131,9 +135,9 @@ pub async fn run(config: Config) -> Result<(), AppError> {
     if !files.is_empty() {
         let (registry, hub) = (registry.clone(), hub.clone());
         let (format, geo, name) = (
-            config.format.clone(),
-            config.geo.clone(),
-            config.name.clone(),
+            config.log.format.clone(),
+            config.log.geo.clone(),
+            config.log.name.clone(),
         );
         let backlog = config.backlog;
         let agents = agents.clone();
@@ -155,8 +159,24 @@ pub async fn run(config: Config) -> Result<(), AppError> {
         .await;
     }
     let sources = Sources::start(&inputs, &follow, registry, &sink)?;
-    if let Some(path) = config.state.clone() {
+    if let Some(path) = config.log.state.clone() {
         tokio::spawn(save_state_periodically(sources.registry().clone(), path));
+    }
+    // Hits of other servers, through the same pipeline from the filter on.
+    if let Some(nats) = config.nats.clone() {
+        let hits: Arc<dyn HitSink> = pipeline.clone();
+        let client = format!("webpeek hub {}", config.log.name);
+        let hub = hub.clone();
+        eprintln!(
+            "webpeek: taking hits from NATS {} ({})",
+            nats.url(),
+            crate::nats::SUBSCRIBE_SUBJECT
+        );
+        tokio::spawn(async move {
+            if let Err(e) = crate::nats::subscribe::run(nats, client, hub, hits).await {
+                tracing::error!("{e}");
+            }
+        });
     }
     tokio::spawn(forward_host_names(names_rx, hub.clone()));
     tokio::spawn(tick_stats(hub.clone()));
@@ -215,12 +235,91 @@ pub async fn run(config: Config) -> Result<(), AppError> {
     // so a restart with --state neither loses nor repeats a line.
     let registry = sources.registry().clone();
     let _ = tokio::task::spawn_blocking(move || sources.stop()).await;
-    if let Some(path) = &config.state {
+    if let Some(path) = &config.log.state {
         registry.save(path)?;
         eprintln!("webpeek: positions saved to {}", path.display());
     }
     eprintln!("webpeek: stopped");
     Ok(())
+}
+
+/// Runs `webpeek publish` until SIGINT or SIGTERM: follows and parses the logs here and sends
+/// the hits it keeps to NATS. Fails when the server refuses the credentials.
+pub async fn publish(config: PublishConfig) -> Result<(), AppError> {
+    let log = &config.log;
+    let queue = HitQueue::new(config.buffer);
+    let publisher = Publisher::start(&config.nats, &log.name, queue.clone()).await?;
+    let agents = AgentClassifier::new()?;
+    // No reverse DNS here: the hub names the clients of the hits it shows.
+    let pipeline = Pipeline::new(
+        log,
+        Filter::new(log.rules.clone(), Viewers::default()),
+        agents.clone(),
+        Enricher::new(agents, None, log.geo.clone()),
+        Output::Nats(queue.clone()),
+        log.site.clone(),
+    );
+    let sink: Sink = Arc::new(Mutex::new(pipeline));
+    let follow = FollowOptions {
+        from_start: log.from_start,
+        poll: log.poll_interval,
+        inotify: log.inotify,
+        progress: true,
+        ..FollowOptions::default()
+    };
+    let registry = match &log.state {
+        Some(path) => Registry::load(path)?,
+        None => Registry::default(),
+    };
+    let sources = Sources::start(&log.inputs, &follow, registry, &sink)?;
+    if let Some(path) = log.state.clone() {
+        tokio::spawn(save_state_periodically(sources.registry().clone(), path));
+    }
+    eprintln!(
+        "webpeek: publishing to NATS {} as {} (buffer {} hits)",
+        config.nats.url(),
+        publisher.subject(),
+        config.buffer
+    );
+    let refused = tokio::select! {
+        _ = shutdown_signal() => None,
+        e = publisher.refused() => Some(e),
+    };
+    // Stop reading (every line read is queued by then), deliver what is queued, then save
+    // where each file stands: a restart neither loses nor repeats a line.
+    let registry = sources.registry().clone();
+    let _ = tokio::task::spawn_blocking(move || sources.stop()).await;
+    let counters = queue.counters().clone();
+    let limit = if refused.is_some() {
+        Duration::ZERO
+    } else {
+        Duration::from_secs(5)
+    };
+    let undelivered = publisher.finish(limit).await;
+    // Refused from the start: nothing went out, so the positions stay where they were.
+    if let (Some(path), None) = (&log.state, &refused) {
+        registry.save(path)?;
+        eprintln!("webpeek: positions saved to {}", path.display());
+    }
+    let count = |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Relaxed);
+    eprintln!(
+        "webpeek: published {} hits in {} messages; dropped {}{}",
+        count(&counters.published),
+        count(&counters.messages),
+        count(&counters.dropped) + count(&counters.too_big),
+        if undelivered > 0 {
+            format!("; {undelivered} not delivered (NATS unreachable or no hub at exit)")
+        } else {
+            String::new()
+        }
+    );
+    match refused {
+        Some(e) => Err(e.into()),
+        None => {
+            eprintln!("webpeek: stopped");
+            Ok(())
+        }
+    }
 }
 
 /// Saves read positions every few seconds, for a restart after a crash.
@@ -253,7 +352,16 @@ async fn shutdown_signal() {
     let _ = ctrl_c.await;
 }
 
-/// The stages between the sources and the hub, for one run.
+/// Where the pipeline hands the hits it keeps.
+#[derive(Clone)]
+enum Output {
+    /// This process's hub: counted, kept and shown here.
+    Hub(Hub),
+    /// `publish`: queued for NATS.
+    Nats(HitQueue),
+}
+
+/// The stages between the sources and the hub (or NATS), for one run.
 struct Pipeline {
     format: Option<LogFormat>,
     client_from_header: bool,
@@ -263,10 +371,33 @@ struct Pipeline {
     enricher: Enricher,
     /// The enricher's agent rules and cache, for the page views the panels count.
     agents: AgentClassifier,
-    hub: Hub,
+    output: Output,
     site: Option<String>,
     /// This machine's name, on every hit.
     server: Arc<str>,
+}
+
+impl Pipeline {
+    fn new(
+        log: &LogConfig,
+        filter: Filter,
+        agents: AgentClassifier,
+        enricher: Enricher,
+        output: Output,
+        site: Option<String>,
+    ) -> Pipeline {
+        Pipeline {
+            format: log.format.clone(),
+            client_from_header: log.client_from_header,
+            parsers: HashMap::new(),
+            filter,
+            agents,
+            enricher,
+            output,
+            site,
+            server: log.name.clone(),
+        }
+    }
 }
 
 /// The pipeline runs on the thread of the source that read the lines: one hand-off fewer
@@ -274,23 +405,89 @@ struct Pipeline {
 impl LineSink for Mutex<Pipeline> {
     fn take(&self, lines: Vec<Line>) -> bool {
         let mut pipeline = self.lock().expect("pipeline lock");
-        let hub = pipeline.hub.clone();
-        // The counts are published with the hits, under one lock: `/api/stats` never counts a
-        // hit that a viewer connecting at that moment would miss from the backlog.
-        let mut stats = hub.stats();
-        let shown = pipeline.step(&lines, &mut stats);
-        hub.publish(shown);
+        match pipeline.output.clone() {
+            Output::Hub(hub) => {
+                // The counts are published with the hits, under one lock: `/api/stats` never
+                // counts a hit that a viewer connecting at that moment would miss from the
+                // backlog.
+                let mut stats = hub.stats();
+                let shown = pipeline.step(&lines, Some(&mut stats));
+                hub.publish(shown);
+            }
+            // Waits here while the queue is full and NATS is up (the log waits on disk).
+            Output::Nats(queue) => queue.push(pipeline.step(&lines, None)),
+        }
         true
     }
 }
 
+/// Hits from other servers (`--nats`) join the pipeline after the parser: they are counted
+/// like lines read here, then filtered, enriched (host names, and countries the publisher
+/// did not know) and shown.
+impl HitSink for Mutex<Pipeline> {
+    fn take_hits(&self, hits: Vec<Hit>) {
+        let pipeline = self.lock().expect("pipeline lock");
+        let Output::Hub(hub) = &pipeline.output else {
+            return;
+        };
+        let now = crate::unix_now();
+        let mut stats = hub.stats();
+        let mut shown = Vec::with_capacity(hits.len());
+        for mut hit in hits {
+            if let (None, Some(ip)) = (&hit.country, hit.ip) {
+                let (country, asn) = pipeline.enricher.geo(ip);
+                hit.country = country;
+                hit.asn = hit.asn.or(asn);
+            }
+            count_hit(&mut stats, &hit, now);
+            if pipeline.filter.keep(&hit) {
+                pipeline.enricher.enrich(&mut hit);
+                if hit.url.is_none() {
+                    hit.url = pipeline.site.as_deref().map(|s| full_url(s, &hit));
+                }
+                stats.count_shown(&hit);
+                shown.push(hit);
+            }
+        }
+        hub.publish(shown);
+    }
+}
+
+/// Counts a request that arrived as a [`Hit`] (from NATS) as [`Pipeline::step`] counts a line.
+fn count_hit(stats: &mut Stats, hit: &Hit, now: i64) {
+    let network = hit.asn.as_ref().map(ToString::to_string);
+    stats.count_request(
+        &Request {
+            time: hit.time,
+            ip: hit.ip,
+            method: &hit.method,
+            path: &hit.path,
+            status: hit.status,
+            bytes: hit.bytes,
+            referer: hit.referer.as_deref(),
+            vhost: hit.vhost.as_deref(),
+            agent: hit.agent.as_deref(),
+            browser: hit.browser.as_deref(),
+            os: hit.os.as_deref(),
+            device: hit.device.map(Device::as_str),
+            country: hit.country.as_deref(),
+            network: network.as_deref(),
+            server: &hit.server,
+        },
+        now,
+    );
+}
+
 impl Pipeline {
-    /// Parses, counts, filters and enriches one batch; returns the hits viewers see.
-    fn step(&mut self, batch: &[Line], stats: &mut Stats) -> Vec<Hit> {
+    /// Parses, counts (into `stats`, when given), filters and enriches one batch; returns
+    /// the hits viewers see.
+    fn step(&mut self, batch: &[Line], mut stats: Option<&mut Stats>) -> Vec<Hit> {
         let now = crate::unix_now();
         let mut shown = Vec::new();
         for line in batch {
-            stats.truncated += u64::from(line.truncated);
+            if let Some(stats) = stats.as_deref_mut() {
+                stats.truncated += u64::from(line.truncated);
+            }
             if line.text.trim().is_empty() {
                 continue;
             }
@@ -304,40 +501,44 @@ impl Pipeline {
                 continue;
             }
             let Some(raw) = parser.parse_raw(&line.text) else {
-                stats.unparsed += 1;
+                if let Some(stats) = stats.as_deref_mut() {
+                    stats.unparsed += 1;
+                }
                 continue;
             };
             let request = raw.request();
-            let referer = raw.referer.map(|r| raw.unescaped(r));
-            let path = raw.unescaped(request.path);
-            let agent = raw.agent.map(|a| raw.text(a));
-            // Browsers, OS and devices are counted for page views: classify only those.
-            let class = agent
-                .as_deref()
-                .filter(|_| is_page_view(request.method, &path))
-                .map(|a| self.agents.classify(a));
-            let (country, asn) = raw.ip.map(|ip| self.enricher.geo(ip)).unwrap_or_default();
-            let network = asn.as_ref().map(ToString::to_string);
-            stats.count_request(
-                &Request {
-                    time: raw.time,
-                    ip: raw.ip,
-                    method: request.method,
-                    path: &path,
-                    status: raw.status,
-                    bytes: raw.bytes,
-                    referer: referer.as_deref(),
-                    vhost: raw.vhost,
-                    agent: agent.as_deref(),
-                    browser: class.as_ref().and_then(|c| c.browser.as_deref()),
-                    os: class.as_ref().and_then(|c| c.os.as_deref()),
-                    device: class.as_ref().and_then(|c| c.device).map(Device::as_str),
-                    country: country.as_deref(),
-                    network: network.as_deref(),
-                    server: &self.server,
-                },
-                now,
-            );
+            if let Some(stats) = stats.as_deref_mut() {
+                let referer = raw.referer.map(|r| raw.unescaped(r));
+                let path = raw.unescaped(request.path);
+                let agent = raw.agent.map(|a| raw.text(a));
+                // Browsers, OS and devices are counted for page views: classify only those.
+                let class = agent
+                    .as_deref()
+                    .filter(|_| is_page_view(request.method, &path))
+                    .map(|a| self.agents.classify(a));
+                let (country, asn) = raw.ip.map(|ip| self.enricher.geo(ip)).unwrap_or_default();
+                let network = asn.as_ref().map(ToString::to_string);
+                stats.count_request(
+                    &Request {
+                        time: raw.time,
+                        ip: raw.ip,
+                        method: request.method,
+                        path: &path,
+                        status: raw.status,
+                        bytes: raw.bytes,
+                        referer: referer.as_deref(),
+                        vhost: raw.vhost,
+                        agent: agent.as_deref(),
+                        browser: class.as_ref().and_then(|c| c.browser.as_deref()),
+                        os: class.as_ref().and_then(|c| c.os.as_deref()),
+                        device: class.as_ref().and_then(|c| c.device).map(Device::as_str),
+                        country: country.as_deref(),
+                        network: network.as_deref(),
+                        server: &self.server,
+                    },
+                    now,
+                );
+            }
             if self
                 .filter
                 .keep_request(raw.ip, request.method, request.path, raw.agent)
@@ -346,7 +547,9 @@ impl Pipeline {
                 hit.server = self.server.clone();
                 self.enricher.enrich(&mut hit);
                 hit.url = self.site.as_deref().map(|s| full_url(s, &hit));
-                stats.count_shown(&hit);
+                if let Some(stats) = stats.as_deref_mut() {
+                    stats.count_shown(&hit);
+                }
                 shown.push(hit);
             }
         }

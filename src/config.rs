@@ -9,6 +9,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::enrich::{EnrichError, Geo};
 use crate::filter::{FilterRules, IpBlock};
+use crate::nats::{NatsOptionError, NatsOptions};
 use crate::parse::{FormatError, JsonKeys, JsonKeysError, LogFormat};
 use crate::source::{Input, InputError};
 use crate::web::{Limits, TlsError, TlsFiles};
@@ -32,22 +33,23 @@ pub struct Cli {
 pub enum Command {
     /// Run a built-in demo site with synthetic visitors, and follow its log live.
     Demo(ServeArgs),
+    /// Follow logs and publish their hits to NATS, for a hub (`webpeek --nats URL`) that shows
+    /// many servers in one view; no web server.
+    Publish(PublishArgs),
     /// Read whole log files (also .gz), print their aggregates as JSON (or a table), and exit.
     Report(crate::report::ReportArgs),
     /// List the log format names `--format` takes, with an example line of each.
     Formats,
 }
 
-/// Options of the main command (and of `demo`).
+/// Which logs to read, how to read them, which hits to keep and what to call them: the options
+/// the main command, `demo` and `publish` share.
 #[derive(Debug, Args, Clone)]
-pub struct ServeArgs {
+pub struct LogArgs {
     /// Log files to follow: paths, quoted name patterns (`'/var/log/nginx/*access.log'`),
     /// `.gz` files (read once), or `-` for standard input.
     #[arg(value_name = "LOG")]
     pub logs: Vec<PathBuf>,
-    /// Address to serve the dashboard on.
-    #[arg(long, default_value = "127.0.0.1:8083", env = "WEBPEEK_LISTEN")]
-    pub listen: SocketAddr,
     /// Log format: a name (`webpeek formats` lists them: combined, common, vcombined, json, w3c,
     /// cloudfront, awsalb, squid, ...) or an Apache LogFormat / nginx log_format string
     /// (detected from the first lines if not given).
@@ -80,12 +82,6 @@ pub struct ServeArgs {
     /// Hide crawlers and other programs.
     #[arg(long = "no-bots")]
     pub no_bots: bool,
-    /// Do not look up host names of clients.
-    #[arg(long = "no-dns")]
-    pub no_dns: bool,
-    /// Resolver for reverse DNS (`IP:PORT`), instead of the system's.
-    #[arg(long = "dns-server", value_name = "IP:PORT")]
-    pub dns_server: Option<SocketAddr>,
     /// Country database (MaxMind GeoLite2 / DB-IP, Country or City `.mmdb`).
     #[arg(long, value_name = "FILE")]
     pub geoip: Option<PathBuf>,
@@ -95,12 +91,73 @@ pub struct ServeArgs {
     /// This machine's name in hits (`server`); default the host name.
     #[arg(long, value_name = "NAME")]
     pub name: Option<String>,
-    /// The page preview follows the feed at most this often, in seconds.
-    #[arg(long = "preview-every", default_value_t = 5.0, value_name = "SECONDS")]
-    pub preview_every: f64,
     /// Read the existing log content first, then follow.
     #[arg(long = "from-start")]
     pub from_start: bool,
+    /// Save read positions here (periodically and at exit) and continue from them on restart.
+    #[arg(long, value_name = "FILE")]
+    pub state: Option<PathBuf>,
+    /// Do not use inotify: find new lines by checking files every --poll-interval (NFS).
+    #[arg(long)]
+    pub poll: bool,
+    /// Seconds between the safety-net stat checks of followed files.
+    #[arg(long = "poll-interval", default_value_t = 1.0, value_name = "SECONDS")]
+    pub poll_interval: f64,
+}
+
+/// Where the NATS server is and how to sign in to it (`publish`, and a hub with `--nats`).
+#[derive(Debug, Args, Clone)]
+pub struct NatsArgs {
+    /// NATS server: `nats://HOST:4222`, `tls://HOST:4222`, with `user:password@` for a user
+    /// and password. The main command also shows the hits of every publisher on it.
+    #[arg(long, value_name = "URL")]
+    pub nats: Option<String>,
+    /// Sign in to NATS with this token.
+    #[arg(long = "nats-token", env = "WEBPEEK_NATS_TOKEN", value_name = "TOKEN")]
+    pub nats_token: Option<String>,
+    /// Sign in to NATS with this credentials file (`.creds`: JWT and NKey seed).
+    #[arg(long = "nats-creds", value_name = "FILE")]
+    pub nats_creds: Option<PathBuf>,
+    /// Trust this CA (PEM) for the NATS server's certificate, besides the system's.
+    #[arg(long = "nats-ca", value_name = "FILE")]
+    pub nats_ca: Option<PathBuf>,
+}
+
+/// Options of `publish`.
+#[derive(Debug, Args, Clone)]
+pub struct PublishArgs {
+    /// Logs and how to read them.
+    #[command(flatten)]
+    pub log: LogArgs,
+    /// The NATS server.
+    #[command(flatten)]
+    pub nats: NatsArgs,
+    /// Hits kept while NATS is unreachable; past that the oldest are dropped (and counted).
+    #[arg(long, default_value_t = 100_000, value_name = "N")]
+    pub buffer: usize,
+}
+
+/// Options of the main command (and of `demo`).
+#[derive(Debug, Args, Clone)]
+pub struct ServeArgs {
+    /// Logs and how to read them.
+    #[command(flatten)]
+    pub log: LogArgs,
+    /// NATS, to show the hits of other servers too.
+    #[command(flatten)]
+    pub nats: NatsArgs,
+    /// Address to serve the dashboard on.
+    #[arg(long, default_value = "127.0.0.1:8083", env = "WEBPEEK_LISTEN")]
+    pub listen: SocketAddr,
+    /// Do not look up host names of clients.
+    #[arg(long = "no-dns")]
+    pub no_dns: bool,
+    /// Resolver for reverse DNS (`IP:PORT`), instead of the system's.
+    #[arg(long = "dns-server", value_name = "IP:PORT")]
+    pub dns_server: Option<SocketAddr>,
+    /// The page preview follows the feed at most this often, in seconds.
+    #[arg(long = "preview-every", default_value_t = 5.0, value_name = "SECONDS")]
+    pub preview_every: f64,
     /// Hits kept for viewers who connect late or reconnect.
     #[arg(long, default_value_t = 1000, value_name = "N")]
     pub backlog: usize,
@@ -147,26 +204,13 @@ pub struct ServeArgs {
     /// Frames a viewer may fall behind before it misses hits.
     #[arg(long = "viewer-queue", default_value_t = 1024, value_name = "FRAMES")]
     pub viewer_queue: usize,
-    /// Save read positions here (periodically and at exit) and continue from them on restart.
-    #[arg(long, value_name = "FILE")]
-    pub state: Option<PathBuf>,
-    /// Do not use inotify: find new lines by checking files every --poll-interval (NFS).
-    #[arg(long)]
-    pub poll: bool,
-    /// Seconds between the safety-net stat checks of followed files.
-    #[arg(long = "poll-interval", default_value_t = 1.0, value_name = "SECONDS")]
-    pub poll_interval: f64,
 }
 
-/// Everything a run needs, checked.
+/// The checked [`LogArgs`]: what to read and how, shared by serving and publishing.
 #[derive(Debug, Clone)]
-pub struct Config {
-    /// Run the demo site and follow its log.
-    pub demo: bool,
+pub struct LogConfig {
     /// Inputs to follow.
     pub inputs: Vec<Input>,
-    /// Address to serve on.
-    pub listen: SocketAddr,
     /// Fixed format, or `None` to detect.
     pub format: Option<LogFormat>,
     /// Client from X-Forwarded-For.
@@ -175,18 +219,48 @@ pub struct Config {
     pub site: Option<String>,
     /// Filter rules.
     pub rules: FilterRules,
-    /// Reverse DNS on.
-    pub dns: bool,
-    /// Resolver for reverse DNS, instead of the system's.
-    pub dns_server: Option<SocketAddr>,
     /// Country (`--geoip`) and network owner (`--asn`) databases, opened and checked at start.
     pub geo: Option<Geo>,
     /// This machine's name, on every hit.
     pub name: Arc<str>,
-    /// Least time between two preview changes.
-    pub preview_every: Duration,
     /// Read existing content first.
     pub from_start: bool,
+    /// Where to keep read positions.
+    pub state: Option<PathBuf>,
+    /// Safety-net stat interval.
+    pub poll_interval: Duration,
+    /// Use inotify.
+    pub inotify: bool,
+}
+
+/// Everything `publish` needs, checked.
+#[derive(Debug, Clone)]
+pub struct PublishConfig {
+    /// The logs.
+    pub log: LogConfig,
+    /// The NATS server.
+    pub nats: NatsOptions,
+    /// Hits kept while NATS is unreachable.
+    pub buffer: usize,
+}
+
+/// Everything a run of the main command (or `demo`) needs, checked.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Run the demo site and follow its log.
+    pub demo: bool,
+    /// The logs.
+    pub log: LogConfig,
+    /// Also show the hits of every publisher on this NATS server.
+    pub nats: Option<NatsOptions>,
+    /// Address to serve on.
+    pub listen: SocketAddr,
+    /// Reverse DNS on.
+    pub dns: bool,
+    /// Resolver for reverse DNS, instead of the system's.
+    pub dns_server: Option<SocketAddr>,
+    /// Least time between two preview changes.
+    pub preview_every: Duration,
     /// Backlog size.
     pub backlog: usize,
     /// Required viewer token.
@@ -203,12 +277,6 @@ pub struct Config {
     pub allow_origin: Vec<String>,
     /// Per-viewer queue in frames.
     pub viewer_queue: usize,
-    /// Safety-net stat interval.
-    pub poll_interval: Duration,
-    /// Use inotify.
-    pub inotify: bool,
-    /// Where to keep read positions.
-    pub state: Option<PathBuf>,
 }
 
 /// The TLS files and the configuration built from them at start.
@@ -233,8 +301,22 @@ pub enum ConfigError {
     #[error(transparent)]
     Input(#[from] InputError),
     /// No log to follow.
-    #[error("no LOG given: name a log file (or '-' for stdin), or run 'webpeek demo'")]
+    #[error(
+        "no LOG given: name a log file (or '-' for stdin), give --nats URL to show the hits of other servers, or run 'webpeek demo'"
+    )]
     NoLog,
+    /// `publish` without a log.
+    #[error("publish: no LOG given: name the log files whose hits to publish")]
+    NothingToPublish,
+    /// `publish` without `--nats`.
+    #[error("publish: give --nats nats://HOST:4222, the NATS server to publish to")]
+    NeedsNats,
+    /// `--nats-token`, `--nats-creds` or `--nats-ca` without `--nats`.
+    #[error("--nats-token, --nats-creds and --nats-ca need --nats URL")]
+    NatsWithoutUrl,
+    /// A NATS option that cannot work.
+    #[error(transparent)]
+    Nats(#[from] NatsOptionError),
     /// `--site` is not an http(s) URL.
     #[error("--site: '{0}' is not an http:// or https:// URL")]
     Site(String),
@@ -280,9 +362,119 @@ pub enum ConfigError {
     /// A `--geoip` or `--asn` database cannot be used.
     #[error(transparent)]
     Geo(EnrichError),
-    /// `report` and `formats` run on their own, without a `Config`.
-    #[error("'report' and 'formats' do not follow logs or serve")]
+    /// `report`, `formats` and `publish` run on their own, without a `Config`.
+    #[error("'report', 'formats' and 'publish' do not serve")]
     NotServe,
+}
+
+impl LogArgs {
+    /// Checks the options (all but the databases: see [`LogArgs::open_geo`]). Also sets the
+    /// zone of times logged without one, for the whole process.
+    pub fn check(&self) -> Result<LogConfig, ConfigError> {
+        let offset = crate::parse::parse_timezone(&self.timezone)
+            .ok_or_else(|| ConfigError::Timezone(self.timezone.clone()))?;
+        crate::parse::set_zoneless_offset(offset);
+        let mut format = self
+            .format
+            .as_deref()
+            .map(LogFormat::from_arg)
+            .transpose()?;
+        if let Some(mapping) = &self.json_keys {
+            let keys = std::sync::Arc::new(JsonKeys::with_mapping(mapping)?);
+            format = match format {
+                None | Some(LogFormat::Json(_)) => Some(LogFormat::Json(keys)),
+                other => other,
+            };
+        }
+        let inputs = self
+            .logs
+            .iter()
+            .map(|log| Input::from_arg(log))
+            .collect::<Result<Vec<_>, _>>()?;
+        let site = match &self.site {
+            Some(s) if s.starts_with("http://") || s.starts_with("https://") => {
+                Some(s.trim_end_matches('/').to_owned())
+            }
+            Some(s) => return Err(ConfigError::Site(s.clone())),
+            None => None,
+        };
+        if !self.poll_interval.is_finite() || self.poll_interval <= 0.0 {
+            return Err(ConfigError::Zero("poll-interval"));
+        }
+        if self.name.as_deref().is_some_and(|n| !valid_name(n)) {
+            return Err(ConfigError::Name(self.name.clone().unwrap_or_default()));
+        }
+        Ok(LogConfig {
+            inputs,
+            format,
+            client_from_header: self.client_from_header,
+            site,
+            rules: FilterRules {
+                all: self.all,
+                exclude: self.exclude_ip.clone(),
+                no_bots: self.no_bots,
+            },
+            geo: None,
+            name: self.name.clone().unwrap_or_else(host_name).into(),
+            from_start: self.from_start,
+            state: self.state.clone(),
+            poll_interval: Duration::from_secs_f64(self.poll_interval),
+            inotify: !self.poll,
+        })
+    }
+
+    /// Opens the `--geoip` and `--asn` databases (read whole: tens of MB for a City database,
+    /// so only once the cheap checks have passed).
+    pub fn open_geo(&self) -> Result<Option<Geo>, ConfigError> {
+        match (&self.geoip, &self.asn) {
+            (None, None) => Ok(None),
+            (country, asn) => Ok(Some(
+                Geo::open(country.as_deref(), asn.as_deref()).map_err(ConfigError::Geo)?,
+            )),
+        }
+    }
+}
+
+impl NatsArgs {
+    /// The checked connection options, when `--nats` is given.
+    pub fn check(&self) -> Result<Option<NatsOptions>, ConfigError> {
+        let Some(url) = &self.nats else {
+            if self.nats_token.is_some() || self.nats_creds.is_some() || self.nats_ca.is_some() {
+                return Err(ConfigError::NatsWithoutUrl);
+            }
+            return Ok(None);
+        };
+        Ok(Some(NatsOptions::new(
+            url,
+            self.nats_token.as_deref(),
+            self.nats_creds.as_deref(),
+            self.nats_ca.as_deref(),
+        )?))
+    }
+}
+
+impl PublishConfig {
+    /// Checks `publish`'s command line.
+    pub fn from_args(args: PublishArgs) -> Result<PublishConfig, ConfigError> {
+        let mut log = args.log.check()?;
+        if log.inputs.is_empty() {
+            return Err(ConfigError::NothingToPublish);
+        }
+        let nats = args.nats.check()?.ok_or(ConfigError::NeedsNats)?;
+        // The name is a subject token: a host name that cannot be one needs --name.
+        if !valid_name(&log.name) {
+            return Err(ConfigError::Name(log.name.to_string()));
+        }
+        if args.buffer == 0 {
+            return Err(ConfigError::Zero("buffer"));
+        }
+        log.geo = args.log.open_geo()?;
+        Ok(PublishConfig {
+            log,
+            nats,
+            buffer: args.buffer,
+        })
+    }
 }
 
 impl Config {
@@ -290,39 +482,16 @@ impl Config {
     pub fn from_cli(cli: Cli) -> Result<Config, ConfigError> {
         let (demo, args) = match cli.command {
             Some(Command::Demo(args)) => (true, args),
-            Some(Command::Report(_) | Command::Formats) => return Err(ConfigError::NotServe),
+            Some(Command::Report(_) | Command::Formats | Command::Publish(_)) => {
+                return Err(ConfigError::NotServe);
+            }
             None => (false, cli.serve),
         };
-        let offset = crate::parse::parse_timezone(&args.timezone)
-            .ok_or_else(|| ConfigError::Timezone(args.timezone.clone()))?;
-        crate::parse::set_zoneless_offset(offset);
-        let mut format = args
-            .format
-            .as_deref()
-            .map(LogFormat::from_arg)
-            .transpose()?;
-        if let Some(mapping) = &args.json_keys {
-            let keys = std::sync::Arc::new(JsonKeys::with_mapping(mapping)?);
-            format = match format {
-                None | Some(LogFormat::Json(_)) => Some(LogFormat::Json(keys)),
-                other => other,
-            };
-        }
-        let inputs = args
-            .logs
-            .iter()
-            .map(|log| Input::from_arg(log))
-            .collect::<Result<Vec<_>, _>>()?;
-        if inputs.is_empty() && !demo {
+        let mut log = args.log.check()?;
+        let nats = args.nats.check()?;
+        if log.inputs.is_empty() && !demo && nats.is_none() {
             return Err(ConfigError::NoLog);
         }
-        let site = match &args.site {
-            Some(s) if s.starts_with("http://") || s.starts_with("https://") => {
-                Some(s.trim_end_matches('/').to_owned())
-            }
-            Some(s) => return Err(ConfigError::Site(s.clone())),
-            None => None,
-        };
         let token = match (&args.token, &args.token_file) {
             (_, Some(path)) => Some(read_token_file(path)?),
             (Some(t), None) if t.trim().is_empty() => return Err(ConfigError::EmptyToken),
@@ -374,43 +543,21 @@ impl Config {
         if args.viewer_queue == 0 {
             return Err(ConfigError::Zero("viewer-queue"));
         }
-        if !args.poll_interval.is_finite() || args.poll_interval <= 0.0 {
-            return Err(ConfigError::Zero("poll-interval"));
-        }
         let preview_every = if args.preview_every.is_finite() && args.preview_every >= 0.0 {
             Duration::from_secs_f64(args.preview_every)
         } else {
             return Err(ConfigError::Seconds("preview-every"));
         };
-        if args.name.as_deref().is_some_and(|n| !valid_name(n)) {
-            return Err(ConfigError::Name(args.name.unwrap_or_default()));
-        }
-        // Last: the databases are read whole (tens of MB for a City database), once the cheap
-        // checks have passed.
-        let geo = match (&args.geoip, &args.asn) {
-            (None, None) => None,
-            (country, asn) => {
-                Some(Geo::open(country.as_deref(), asn.as_deref()).map_err(ConfigError::Geo)?)
-            }
-        };
+        // Last: the databases are read whole, once the cheap checks have passed.
+        log.geo = args.log.open_geo()?;
         Ok(Config {
             demo,
-            inputs,
+            log,
+            nats,
             listen: args.listen,
-            format,
-            client_from_header: args.client_from_header,
-            site,
-            rules: FilterRules {
-                all: args.all,
-                exclude: args.exclude_ip,
-                no_bots: args.no_bots,
-            },
             dns: !args.no_dns,
             dns_server: args.dns_server,
-            geo,
-            name: args.name.unwrap_or_else(host_name).into(),
             preview_every,
-            from_start: args.from_start,
             backlog: args.backlog,
             token,
             tls,
@@ -419,9 +566,6 @@ impl Config {
             limits,
             allow_origin: args.allow_origin,
             viewer_queue: args.viewer_queue,
-            poll_interval: Duration::from_secs_f64(args.poll_interval),
-            inotify: !args.poll,
-            state: args.state,
         })
     }
 }
@@ -439,7 +583,7 @@ pub fn host_name() -> String {
 }
 
 /// A server name: 1 to 64 letters, digits, `-`, `_` or `.` (it becomes a NATS subject token).
-fn valid_name(name: &str) -> bool {
+pub fn valid_name(name: &str) -> bool {
     (1..=64).contains(&name.len())
         && name
             .bytes()
@@ -504,7 +648,7 @@ mod tests {
     #[test]
     fn defaults_and_demo() {
         let c = config(&["demo"]).unwrap();
-        assert!(c.demo && c.dns && !c.rules.all);
+        assert!(c.demo && c.dns && !c.log.rules.all);
         assert_eq!(c.listen.to_string(), "127.0.0.1:8083");
         assert_eq!(c.backlog, 1000);
         let c = config(&[
@@ -516,9 +660,9 @@ mod tests {
             "common",
         ])
         .unwrap();
-        assert!(matches!(c.inputs[..], [Input::Stdin]));
-        assert_eq!(c.format, Some(LogFormat::Common));
-        assert_eq!(c.rules.exclude.len(), 1);
+        assert!(matches!(c.log.inputs[..], [Input::Stdin]));
+        assert_eq!(c.log.format, Some(LogFormat::Common));
+        assert_eq!(c.log.rules.exclude.len(), 1);
     }
 
     #[test]
@@ -554,6 +698,56 @@ mod tests {
         let e = config(&["-", "--token", "  "]).unwrap_err();
         assert!(e.to_string().starts_with("--token"), "{e}");
         assert!(Cli::try_parse_from(["webpeek", "-", "--tls-cert", "a.pem"]).is_err());
+    }
+
+    #[test]
+    fn publish_and_nats() {
+        let publish = |args: &[&str]| {
+            let cli =
+                Cli::try_parse_from(["webpeek", "publish"].iter().chain(args.iter()).copied())
+                    .unwrap();
+            match cli.command {
+                Some(Command::Publish(args)) => PublishConfig::from_args(args),
+                other => panic!("{other:?}"),
+            }
+        };
+        let c = publish(&[
+            "--nats",
+            "nats://127.0.0.1:4222",
+            "--name",
+            "web1",
+            "--all",
+            "--format",
+            "common",
+            "--from-start",
+            "-",
+        ])
+        .unwrap();
+        assert_eq!((&*c.log.name, c.buffer), ("web1", 100_000));
+        assert!(c.log.rules.all && c.log.from_start);
+        assert_eq!(c.log.format, Some(LogFormat::Common));
+        assert_eq!(c.nats.url(), "nats://127.0.0.1:4222");
+        let e = publish(&["-"]).unwrap_err();
+        assert!(e.to_string().starts_with("publish: give --nats"), "{e}");
+        let e = publish(&["--nats", "nats://h"]).unwrap_err();
+        assert!(e.to_string().starts_with("publish: no LOG"), "{e}");
+        let e = publish(&["--nats", "localhost", "-"]).unwrap_err();
+        assert!(e.to_string().starts_with("--nats: "), "{e}");
+        let e = publish(&["--nats", "nats://h", "--buffer", "0", "-"]).unwrap_err();
+        assert!(e.to_string().starts_with("--buffer"), "{e}");
+        let e = publish(&["--nats", "nats://h", "--name", "a b", "-"]).unwrap_err();
+        assert!(e.to_string().starts_with("--name"), "{e}");
+        // Serving options are not publishing options.
+        assert!(
+            Cli::try_parse_from(["webpeek", "publish", "--listen", "127.0.0.1:1", "-"]).is_err()
+        );
+        // A hub needs no log with --nats.
+        let c = config(&["--nats", "nats://127.0.0.1:4222"]).unwrap();
+        assert!(c.log.inputs.is_empty() && c.nats.is_some());
+        assert!(config(&["-"]).unwrap().nats.is_none());
+        let e = config(&["-", "--nats-token", "t"]).unwrap_err();
+        assert!(e.to_string().starts_with("--nats-token"), "{e}");
+        assert!(matches!(config(&["publish"]), Err(ConfigError::NotServe)));
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! Data flows one way, one module per stage:
 //! [`source`] (lines) → [`parse`] ([`Hit`]) → [`filter`] → [`enrich`] → [`hub`] (frames) → [`web`].
 //! [`app`] wires them together for a run; [`config`] is the command line; [`demo`] is a
-//! built-in site with synthetic visitors.
+//! built-in site with synthetic visitors; [`nats`] carries hits from many servers to one hub.
 
 #![warn(missing_docs)]
 
@@ -15,6 +15,7 @@ pub mod enrich;
 pub mod filter;
 pub mod hit;
 pub mod hub;
+pub mod nats;
 pub mod parse;
 pub mod report;
 pub mod source;

@@ -91,6 +91,9 @@ pub struct Stats {
     panels: Panels,
     /// Reverse-DNS names of clients, for the addresses the host panels list (bounded).
     names: HashMap<IpAddr, Arc<str>>,
+    /// The NATS connection and what came over it (`--nats`), kept up to date by
+    /// [`crate::nats::subscribe`].
+    pub nats: Option<crate::nats::NatsStatus>,
 }
 
 /// Distinct client addresses, estimated.
@@ -258,6 +261,7 @@ impl Stats {
                 bots: self.bots,
                 people: self.people,
             },
+            nats: self.nats.clone(),
         }
     }
 }
@@ -310,6 +314,8 @@ pub struct StatsSnapshot {
     pub panels: PanelsSnapshot,
     /// Reverse-DNS names of the addresses in the host panels.
     pub names: HashMap<String, String>,
+    /// The NATS connection's state and counts; `null` without `--nats`.
+    pub nats: Option<crate::nats::NatsStatus>,
 }
 
 /// Requests by status class.

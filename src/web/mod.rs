@@ -568,6 +568,9 @@ async fn metrics(State(state): State<WebState>) -> Response {
         "# HELP webpeek_viewers Connected viewers.\n# TYPE webpeek_viewers gauge\nwebpeek_viewers {}",
         state.hub.viewers()
     );
+    if let Some(nats) = &s.nats {
+        crate::nats::write_metrics(&mut out, nats);
+    }
     (
         StatusCode::OK,
         [(

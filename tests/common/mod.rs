@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod goaccess;
+pub mod nats;
 pub mod nginx;
 
 use std::io::{BufRead, BufReader, Read, Write};

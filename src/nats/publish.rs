@@ -1,0 +1,474 @@
+//! The publisher's side: a bounded queue of hits between the pipeline and NATS, and the task
+//! that sends it, message by message, in order, through outages.
+//!
+//! Core NATS delivers at most once, and a plain `publish` returns once the client has *queued*
+//! the message. So each message goes out as a request, and a hub answers it once it has taken
+//! the hits: the publisher sends the next message only after an answer. "No responders" (the
+//! server knows no subscriber: no hub runs, or hubs and publishers are reconnecting after a
+//! server restart) keeps the message and tries again a little later; a connection lost before
+//! the answer sends it again (a hub drops a message it already has by the publisher's run id
+//! and message number). A subscriber that never answers (`nats sub`, an older hub) still gets
+//! each message: after [`ANSWER_TIMEOUT`] on the same connection it counts as delivered.
+//!
+//! While nothing can be delivered the queue keeps at most `--buffer` hits: past that the
+//! oldest go, counted and logged. While delivery works and is merely slower than the logs, the
+//! reader waits instead (nothing is dropped; the lines wait in the file).
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
+
+use async_nats::connection::State;
+use rand::RngExt;
+use tokio::sync::Notify;
+
+use super::{Batch, Link, LinkState, MAX_MESSAGE_BYTES, MAX_MESSAGE_HITS, NatsError, NatsOptions};
+use crate::hit::Hit;
+
+/// How long a message waits for a hub's answer before it counts as delivered anyway (when the
+/// connection is still the same one: somebody that does not answer has it).
+pub const ANSWER_TIMEOUT: Duration = Duration::from_secs(2);
+/// Longest wait before asking again while no hub listens.
+const NO_HUB_RETRY: Duration = Duration::from_secs(1);
+
+/// What the publisher counted.
+#[derive(Debug, Default)]
+pub struct Counters {
+    /// Hits the server confirmed.
+    pub published: AtomicU64,
+    /// Messages the server confirmed.
+    pub messages: AtomicU64,
+    /// Messages sent again because their delivery could not be confirmed.
+    pub resent: AtomicU64,
+    /// Hits dropped because the buffer was full while nothing could be delivered.
+    pub dropped: AtomicU64,
+    /// Hits dropped because one alone was bigger than the server takes in a message.
+    pub too_big: AtomicU64,
+}
+
+struct QueueState {
+    hits: VecDeque<Hit>,
+    capacity: usize,
+    /// The connection is up (or the first attempt is under way).
+    link_up: bool,
+    /// No hub answered the last message ("no responders").
+    no_hub: bool,
+    /// No more hits will come.
+    closed: bool,
+    /// Dropped since the last report in the log.
+    dropped_unreported: u64,
+}
+
+struct QueueInner {
+    state: Mutex<QueueState>,
+    /// Signalled when the queue has room (or the connection went down).
+    room: Condvar,
+    /// Signalled when hits arrive (or the queue closes).
+    ready: Notify,
+    counters: Arc<Counters>,
+}
+
+/// The bounded queue between the pipeline (on the readers' threads) and the publishing task.
+/// Cheap to clone.
+#[derive(Clone)]
+pub struct HitQueue(Arc<QueueInner>);
+
+impl HitQueue {
+    /// A queue of at most `capacity` hits.
+    pub fn new(capacity: usize) -> HitQueue {
+        HitQueue(Arc::new(QueueInner {
+            state: Mutex::new(QueueState {
+                hits: VecDeque::new(),
+                capacity: capacity.max(1),
+                link_up: true,
+                no_hub: false,
+                closed: false,
+                dropped_unreported: 0,
+            }),
+            room: Condvar::new(),
+            ready: Notify::new(),
+            counters: Arc::default(),
+        }))
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, QueueState> {
+        self.0.state.lock().expect("queue lock")
+    }
+
+    /// Queues hits, in order. Blocks (on a reader's thread) while the queue is full and
+    /// delivery works; while it does not (NATS unreachable, no hub listening), drops the
+    /// oldest hits to make room.
+    pub fn push(&self, hits: Vec<Hit>) {
+        if hits.is_empty() {
+            return;
+        }
+        let mut state = self.lock();
+        for hit in hits {
+            while state.hits.len() >= state.capacity
+                && state.link_up
+                && !state.no_hub
+                && !state.closed
+            {
+                // Woken when the publisher takes hits, or the connection goes down; the
+                // timeout is only a safety net.
+                state = self
+                    .0
+                    .room
+                    .wait_timeout(state, Duration::from_millis(500))
+                    .expect("queue lock")
+                    .0;
+                self.0.ready.notify_one();
+            }
+            if state.hits.len() >= state.capacity {
+                state.hits.pop_front();
+                if state.dropped_unreported == 0 {
+                    tracing::warn!(
+                        "the buffer is full ({} hits) and {}: dropping the oldest hits (counted)",
+                        state.capacity,
+                        if state.no_hub {
+                            "no hub listens"
+                        } else {
+                            "NATS is unreachable"
+                        }
+                    );
+                }
+                state.dropped_unreported += 1;
+                self.0.counters.dropped.fetch_add(1, Ordering::Relaxed);
+            }
+            state.hits.push_back(hit);
+        }
+        drop(state);
+        self.0.ready.notify_one();
+    }
+
+    /// Hits waiting.
+    pub fn len(&self) -> usize {
+        self.lock().hits.len()
+    }
+
+    /// Whether no hit is waiting.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// What the publisher counted.
+    pub fn counters(&self) -> &Arc<Counters> {
+        &self.0.counters
+    }
+
+    /// Takes up to `max` of the oldest hits.
+    fn take(&self, max: usize) -> Vec<Hit> {
+        let mut state = self.lock();
+        let n = state.hits.len().min(max);
+        let taken: Vec<Hit> = state.hits.drain(..n).collect();
+        drop(state);
+        if n > 0 {
+            self.0.room.notify_all();
+        }
+        taken
+    }
+
+    /// Tells the queue whether the connection is up.
+    fn set_link_up(&self, up: bool) {
+        self.lock().link_up = up;
+        self.0.room.notify_all();
+    }
+
+    /// Tells the queue whether a hub listens; returns what it was.
+    fn set_no_hub(&self, no_hub: bool) -> bool {
+        let was = std::mem::replace(&mut self.lock().no_hub, no_hub);
+        self.0.room.notify_all();
+        was
+    }
+
+    /// No more hits will be pushed.
+    fn close(&self) {
+        self.lock().closed = true;
+        self.0.room.notify_all();
+        self.0.ready.notify_one();
+    }
+
+    fn is_closed(&self) -> bool {
+        self.lock().closed
+    }
+
+    /// Dropped hits not reported in the log yet, when the queue has drained.
+    fn take_unreported_drops(&self) -> Option<u64> {
+        let mut state = self.lock();
+        (state.hits.is_empty() && state.dropped_unreported > 0)
+            .then(|| std::mem::take(&mut state.dropped_unreported))
+    }
+}
+
+/// A running publisher: hits pushed into [`Publisher::queue`] go to `webpeek.hits.<name>`.
+pub struct Publisher {
+    queue: HitQueue,
+    link: Link,
+    task: tokio::task::JoinHandle<()>,
+    /// Hits taken from the queue and not confirmed yet.
+    in_flight: Arc<AtomicU64>,
+    subject: String,
+}
+
+impl Publisher {
+    /// Connects (in the background: a server that is down is retried until it is up) and
+    /// starts publishing what `queue` receives as `name`.
+    pub async fn start(
+        options: &NatsOptions,
+        name: &str,
+        queue: HitQueue,
+    ) -> Result<Publisher, NatsError> {
+        let (client, link) = options
+            .connect(&format!("webpeek publish {name}"), true)
+            .await?;
+        let subject = super::subject(name);
+        let in_flight = Arc::new(AtomicU64::new(0));
+        // The queue drops only while the server is unreachable (or no hub listens).
+        let mut watch = link.watch();
+        let connected_queue = queue.clone();
+        tokio::spawn(async move {
+            loop {
+                let up = {
+                    let s = watch.borrow_and_update();
+                    s.state == LinkState::Connected
+                        || (s.state == LinkState::Connecting && s.error.is_none())
+                };
+                connected_queue.set_link_up(up);
+                if watch.changed().await.is_err() {
+                    return;
+                }
+            }
+        });
+        let task = tokio::spawn(
+            Sender {
+                client,
+                link: link.clone(),
+                queue: queue.clone(),
+                subject: subject.clone(),
+                name: name.to_owned(),
+                run: format!("{:016x}", rand::rng().random::<u64>()),
+                in_flight: in_flight.clone(),
+            }
+            .run(),
+        );
+        Ok(Publisher {
+            queue,
+            link,
+            task,
+            in_flight,
+            subject,
+        })
+    }
+
+    /// The subject hits go to.
+    pub fn subject(&self) -> &str {
+        &self.subject
+    }
+
+    /// The connection's state.
+    pub fn link(&self) -> &Link {
+        &self.link
+    }
+
+    /// Resolves when the server refuses the credentials: a publisher that cannot sign in stops
+    /// (exit code 1) rather than buffer forever.
+    pub async fn refused(&self) -> NatsError {
+        let mut watch = self.link.watch();
+        loop {
+            if watch.borrow_and_update().refused > 0 {
+                return NatsError::Authorization(self.link.url().to_owned());
+            }
+            if watch.changed().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        }
+    }
+
+    /// After the readers stopped: delivers what is queued, for at most `limit`; returns how
+    /// many hits could not be delivered in that time.
+    pub async fn finish(self, limit: Duration) -> u64 {
+        self.queue.close();
+        let mut task = self.task;
+        if tokio::time::timeout(limit, &mut task).await.is_err() {
+            task.abort();
+        }
+        self.queue.len() as u64 + self.in_flight.load(Ordering::Relaxed)
+    }
+}
+
+/// The publishing task.
+struct Sender {
+    client: async_nats::Client,
+    link: Link,
+    queue: HitQueue,
+    subject: String,
+    name: String,
+    run: String,
+    in_flight: Arc<AtomicU64>,
+}
+
+impl Sender {
+    async fn run(self) {
+        let counters = self.queue.counters().clone();
+        let mut seq = 0u64;
+        let mut pending: VecDeque<Hit> = VecDeque::new();
+        loop {
+            if pending.len() < MAX_MESSAGE_HITS {
+                pending.extend(self.queue.take(MAX_MESSAGE_HITS - pending.len()));
+            }
+            self.in_flight
+                .store(pending.len() as u64, Ordering::Relaxed);
+            if pending.is_empty() {
+                if let Some(dropped) = self.queue.take_unreported_drops() {
+                    tracing::warn!(
+                        "NATS {}: the buffered hits are delivered; {dropped} were dropped while none could be ({} in all)",
+                        self.link.url(),
+                        counters.dropped.load(Ordering::Relaxed)
+                    );
+                }
+                if self.queue.is_closed() && self.queue.is_empty() {
+                    return;
+                }
+                self.queue.0.ready.notified().await;
+                continue;
+            }
+            let max_bytes = MAX_MESSAGE_BYTES.min(self.client.max_payload().saturating_sub(1024));
+            let hits = pending.make_contiguous();
+            let (payload, n) = Batch::encode(
+                &self.name,
+                &self.run,
+                seq + 1,
+                counters.dropped.load(Ordering::Relaxed),
+                hits,
+                max_bytes,
+            );
+            if payload.len() > self.client.max_payload() {
+                // One hit alone over the server's limit (a 64 KiB line of escapes with a small
+                // `max_payload`): it cannot be sent.
+                counters.too_big.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(
+                    "NATS {}: a hit of {} bytes is over the server's message limit; dropped",
+                    self.link.url(),
+                    payload.len()
+                );
+                pending.pop_front();
+                continue;
+            }
+            if !self.deliver(&payload).await {
+                // The server takes less than it said before (another server after a
+                // reconnect): encode again, smaller.
+                continue;
+            }
+            seq += 1;
+            pending.drain(..n);
+            counters.published.fetch_add(n as u64, Ordering::Relaxed);
+            counters.messages.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Sends one message until a hub has answered it (or a subscriber that does not answer
+    /// has it); false when it is over the server's limit.
+    async fn deliver(&self, payload: &[u8]) -> bool {
+        let counters = self.queue.counters();
+        let mut no_hub_wait = Duration::from_millis(50);
+        loop {
+            self.connected().await;
+            let stats = self.client.statistics();
+            let connection = stats.connects.load(Ordering::Relaxed);
+            let request = async_nats::Request::new()
+                .payload(payload.to_vec().into())
+                .timeout(Some(ANSWER_TIMEOUT));
+            let answer = self
+                .client
+                .send_request(self.subject.clone(), request)
+                .await;
+            let same = stats.connects.load(Ordering::Relaxed) == connection
+                && self.client.connection_state() == State::Connected;
+            let kind = answer.as_ref().err().map(|e| e.kind());
+            match kind {
+                None => {}
+                Some(async_nats::RequestErrorKind::TimedOut) if same => {}
+                Some(async_nats::RequestErrorKind::NoResponders) => {
+                    if !self.queue.set_no_hub(true) {
+                        tracing::warn!(
+                            "NATS {}: no hub listens on {}; keeping the hits (at most --buffer) until one does",
+                            self.link.url(),
+                            self.subject
+                        );
+                    }
+                    tokio::time::sleep(no_hub_wait).await;
+                    no_hub_wait = (no_hub_wait * 2).min(NO_HUB_RETRY);
+                    continue;
+                }
+                Some(async_nats::RequestErrorKind::MaxPayloadExceeded) => return false,
+                Some(other) => {
+                    tracing::debug!(
+                        "NATS {}: delivery not confirmed ({other:?}), sending again",
+                        self.link.url()
+                    );
+                    counters.resent.fetch_add(1, Ordering::Relaxed);
+                    continue;
+                }
+            }
+            if self.queue.set_no_hub(false) {
+                tracing::info!("NATS {}: a hub listens again", self.link.url());
+            }
+            return true;
+        }
+    }
+
+    /// Waits until the client is connected (for ever: the client retries for ever).
+    async fn connected(&self) {
+        let mut watch = self.link.watch();
+        while self.client.connection_state() != State::Connected {
+            // The state changes before the event arrives: look again now and then.
+            let _ = tokio::time::timeout(Duration::from_millis(100), watch.changed()).await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Instant;
+
+    #[test]
+    fn a_full_queue_drops_the_oldest_while_disconnected() {
+        let queue = HitQueue::new(3);
+        queue.set_link_up(false);
+        queue.push((0..5).map(crate::nats::tests::hit).collect());
+        assert_eq!(queue.len(), 3);
+        assert_eq!(queue.counters().dropped.load(Ordering::Relaxed), 2);
+        let kept: Vec<String> = queue.take(10).into_iter().map(|h| h.path).collect();
+        assert_eq!(
+            kept,
+            [
+                "/docs/page-2.html",
+                "/docs/page-3.html",
+                "/docs/page-4.html"
+            ]
+        );
+        assert_eq!(queue.take_unreported_drops(), Some(2));
+        assert_eq!(queue.take_unreported_drops(), None);
+    }
+
+    #[test]
+    fn a_full_queue_makes_the_reader_wait_while_connected() {
+        let queue = HitQueue::new(2);
+        let reader = {
+            let queue = queue.clone();
+            std::thread::spawn(move || queue.push((0..6).map(crate::nats::tests::hit).collect()))
+        };
+        let mut got = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while got.len() < 6 && Instant::now() < deadline {
+            got.extend(queue.take(1).into_iter().map(|h| h.path));
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        reader.join().unwrap();
+        let want: Vec<String> = (0..6).map(|i| format!("/docs/page-{i}.html")).collect();
+        assert_eq!(got, want);
+        assert_eq!(queue.counters().dropped.load(Ordering::Relaxed), 0);
+    }
+}

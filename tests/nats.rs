@@ -1,0 +1,538 @@
+//! Many servers into one view over NATS: real `nats-server` processes on free loopback ports,
+//! real `webpeek publish` processes following temp logs, and a real hub (`webpeek --nats`)
+//! with WebSocket viewers.
+
+mod common;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use common::nats::{NatsServer, Publisher, free_port};
+use common::{Server, Ws, assert_no_hits, collect_hits, line, webpeek};
+use serde_json::Value;
+
+const HUB_SUBJECT: &str = "webpeek.hits.>";
+
+/// A hub (`webpeek --nats URL --name hub EXTRA...`) with no log of its own, subscribed.
+fn hub(nats: &NatsServer, extra: &[&str]) -> Server {
+    let hub = spawn_hub(&nats.url(), extra);
+    nats.wait_subscribed("webpeek hub", HUB_SUBJECT, Duration::from_secs(15));
+    hub
+}
+
+/// A hub started without waiting for its subscription.
+fn spawn_hub(url: &str, extra: &[&str]) -> Server {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("unused.log");
+    let mut args: Vec<std::ffi::OsString> = vec!["--nats".into(), url.into()];
+    args.extend(["--name", "hub"].iter().map(Into::into));
+    args.extend(extra.iter().map(Into::into));
+    Server::spawn(dir, log, &args, Stdio::null())
+}
+
+/// An empty log in a new temp dir.
+fn new_log(name: &str) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join(name);
+    common::append(&log, "");
+    (dir, log)
+}
+
+fn paths(hits: &[Value]) -> Vec<String> {
+    hits.iter()
+        .map(|h| h["path"].as_str().unwrap().to_string())
+        .collect()
+}
+
+fn numbered(prefix: &str, n: usize) -> Vec<String> {
+    (0..n).map(|i| format!("{prefix}/{i}.html")).collect()
+}
+
+/// Appends one page view per path, from `ip`.
+fn append_paths(publisher: &Publisher, ip: &str, paths: &[String]) {
+    let text: String = paths.iter().map(|p| line(ip, p)).collect();
+    publisher.append(text);
+}
+
+/// Polls `/api/stats` (bounded) until `ok` holds; returns the stats.
+fn wait_stats(hub: &Server, what: &str, ok: impl Fn(&Value) -> bool) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let stats = hub.stats();
+        if ok(&stats) {
+            return stats;
+        }
+        assert!(Instant::now() < deadline, "never {what}: {stats}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn server_count(stats: &Value, server: &str) -> u64 {
+    stats["panels"]["all"]["servers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|e| e[0] == server)
+        .and_then(|e| e[1].as_u64())
+        .unwrap_or(0)
+}
+
+async fn viewer(hub: &Server) -> Ws {
+    hub.viewer().await
+}
+
+#[tokio::test]
+async fn two_publishers_one_hub() {
+    let nats = NatsServer::start(&[]);
+    // The hub follows a log of its own too.
+    let hub = Server::start(&["--nats", &nats.url(), "--name", "hub"]);
+    nats.wait_subscribed("webpeek hub", HUB_SUBJECT, Duration::from_secs(15));
+    let (_d1, log1) = new_log("web1-access.log");
+    let (_d2, log2) = new_log("web2-access.log");
+    let web1 = Publisher::start(&nats.url(), "web1", &log1, &[]);
+    let web2 = Publisher::start(&nats.url(), "web2", &log2, &[]);
+    let mut ws = viewer(&hub).await;
+    let (one, two, here) = (
+        numbered("/one", 3),
+        numbered("/two", 3),
+        numbered("/here", 3),
+    );
+    for i in 0..3 {
+        append_paths(&web1, "203.0.113.1", &one[i..=i]);
+        append_paths(&web2, "203.0.113.2", &two[i..=i]);
+        hub.append(line("203.0.113.3", &here[i]));
+    }
+    let (hits, _) = collect_hits(&mut ws, 9, Duration::from_secs(15)).await;
+    for (server, source, want) in [
+        ("web1", "web1-access.log", &one),
+        ("web2", "web2-access.log", &two),
+        ("hub", "access.log", &here),
+    ] {
+        let mine: Vec<&Value> = hits.iter().filter(|h| h["server"] == server).collect();
+        assert_eq!(
+            mine.iter()
+                .map(|h| h["path"].as_str().unwrap())
+                .collect::<Vec<_>>(),
+            *want,
+            "{server}'s hits, in order: {hits:?}"
+        );
+        for h in mine {
+            assert_eq!(h["source"], source, "{h}");
+            assert_eq!(h["browser"], "Firefox", "enriched: {h}");
+            assert_eq!(h["status"], 200);
+            assert!(h["seq"].as_u64().unwrap() > 0, "stamped by the hub: {h}");
+        }
+    }
+    let stats = wait_stats(&hub, "every server counted", |s| {
+        server_count(s, "web1") == 3 && server_count(s, "web2") == 3 && server_count(s, "hub") == 3
+    });
+    assert_eq!(stats["total"], 9, "{stats}");
+    assert_eq!(stats["shown"], 9, "{stats}");
+    assert_eq!(stats["panels"]["all"]["page_views"], 9, "{stats}");
+    let n = &stats["nats"];
+    assert_eq!(n["state"], "connected", "{n}");
+    assert_eq!(n["url"], nats.url(), "{n}");
+    assert_eq!(
+        (n["hits"].as_u64(), n["undecodable"].as_u64()),
+        (Some(6), Some(0)),
+        "{n}"
+    );
+    assert_eq!(hub.metric(None, "webpeek_nats_connected"), 1);
+    assert_eq!(hub.metric(None, "webpeek_nats_hits_total"), 6);
+    // Without --nats the field is null.
+    let plain = Server::start(&[]);
+    assert!(plain.stats()["nats"].is_null());
+}
+
+/// Publishes one raw message with the NATS text protocol.
+fn raw_publish(nats: &NatsServer, subject: &str, payload: &[u8]) {
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", nats.port)).unwrap();
+    write!(
+        s,
+        "CONNECT {{\"verbose\":false}}\r\nPUB {subject} {}\r\n",
+        payload.len()
+    )
+    .unwrap();
+    s.write_all(payload).unwrap();
+    s.write_all(b"\r\nPING\r\n").unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    // INFO, then PONG once the server has read the message.
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !String::from_utf8_lossy(&seen).contains("PONG") {
+        let n = std::io::Read::read(&mut s, &mut buf).unwrap();
+        assert!(
+            n > 0,
+            "nats-server closed: {}",
+            String::from_utf8_lossy(&seen)
+        );
+        seen.extend_from_slice(&buf[..n]);
+    }
+}
+
+#[tokio::test]
+async fn bad_messages_are_counted_and_logged_once() {
+    let nats = NatsServer::start(&[]);
+    let hub = hub(&nats, &[]);
+    for _ in 0..3 {
+        raw_publish(&nats, "webpeek.hits.evil", b"hello, world");
+    }
+    raw_publish(
+        &nats,
+        "webpeek.hits.future",
+        br#"{"v":2,"server":"future","run":"r","seq":1,"hits":[]}"#,
+    );
+    raw_publish(
+        &nats,
+        "webpeek.hits.odd",
+        br#"{"v":1,"server":"no spaces","run":"r","seq":1,"hits":[]}"#,
+    );
+    wait_stats(&hub, "5 undecodable", |s| s["nats"]["undecodable"] == 5);
+    hub.wait_output("message version 2", Duration::from_secs(5));
+    hub.wait_output("is not a server name", Duration::from_secs(5));
+    let told = hub
+        .output
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|l| l.contains("webpeek.hits.evil"))
+        .count();
+    assert_eq!(told, 1, "logged once per subject");
+    assert_eq!(
+        hub.metric(None, "webpeek_nats_messages_total{result=\"undecodable\"}"),
+        5
+    );
+    // Still serving, still taking good messages.
+    let (_d, log) = new_log("access.log");
+    let web1 = Publisher::start(&nats.url(), "web1", &log, &[]);
+    let mut ws = viewer(&hub).await;
+    append_paths(&web1, "203.0.113.1", &numbered("/ok", 1));
+    let (hits, _) = collect_hits(&mut ws, 1, Duration::from_secs(15)).await;
+    assert_eq!(hits[0]["server"], "web1");
+}
+
+#[tokio::test]
+async fn an_outage_is_buffered_and_delivered_once() {
+    let mut nats = NatsServer::start(&[]);
+    let hub = hub(&nats, &[]);
+    let (_d, log) = new_log("access.log");
+    let web1 = Publisher::start(&nats.url(), "web1", &log, &[]);
+    let mut ws = viewer(&hub).await;
+    let before = numbered("/before", 5);
+    append_paths(&web1, "203.0.113.1", &before);
+    let (hits, _) = collect_hits(&mut ws, 5, Duration::from_secs(15)).await;
+    assert_eq!(paths(&hits), before);
+
+    nats.kill();
+    web1.wait_output("disconnected, retrying", Duration::from_secs(10));
+    hub.wait_output("disconnected, retrying", Duration::from_secs(10));
+    wait_stats(&hub, "disconnected shown", |s| {
+        s["nats"]["state"] == "disconnected, retrying"
+    });
+    assert_eq!(hub.metric(None, "webpeek_nats_connected"), 0);
+    let during = numbered("/during", 200);
+    for chunk in during.chunks(20) {
+        append_paths(&web1, "203.0.113.1", chunk);
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    nats.restart();
+    let after = numbered("/after", 5);
+    append_paths(&web1, "203.0.113.1", &after);
+    let (hits, _) = collect_hits(&mut ws, 205, Duration::from_secs(20)).await;
+    let want: Vec<String> = during.iter().chain(&after).cloned().collect();
+    assert_eq!(paths(&hits), want, "every line once, in order");
+    assert_no_hits(&mut ws, Duration::from_millis(1500)).await;
+    web1.wait_output("connected again", Duration::from_secs(5));
+    let stats = wait_stats(&hub, "connected again", |s| {
+        s["nats"]["state"] == "connected"
+    });
+    assert_eq!(stats["nats"]["disconnects"], 1, "{stats}");
+    assert_eq!(stats["total"], 210, "{stats}");
+    // One line per change of state, not one per attempt.
+    assert_eq!(web1.count_output("disconnected, retrying"), 1);
+}
+
+#[tokio::test]
+async fn a_restarted_publisher_neither_loses_nor_repeats() {
+    let nats = NatsServer::start(&[]);
+    let hub = hub(&nats, &[]);
+    let (dir, log) = new_log("access.log");
+    let state = dir.path().join("state.json");
+    let state_arg = state.to_str().unwrap();
+    let mut web1 = Publisher::start(&nats.url(), "web1", &log, &["--state", state_arg]);
+    let mut ws = viewer(&hub).await;
+    let first = numbered("/first", 3);
+    append_paths(&web1, "203.0.113.1", &first);
+    let (hits, _) = collect_hits(&mut ws, 3, Duration::from_secs(15)).await;
+    assert_eq!(paths(&hits), first);
+    assert!(web1.terminate().success());
+    web1.wait_output("positions saved", Duration::from_secs(1));
+    let down = numbered("/while-down", 4);
+    common::append(
+        &log,
+        down.iter()
+            .map(|p| line("203.0.113.1", p))
+            .collect::<String>(),
+    );
+    let web1 = Publisher::start(&nats.url(), "web1", &log, &["--state", state_arg]);
+    let back = numbered("/back", 2);
+    append_paths(&web1, "203.0.113.1", &back);
+    let (hits, _) = collect_hits(&mut ws, 6, Duration::from_secs(15)).await;
+    let want: Vec<String> = down.iter().chain(&back).cloned().collect();
+    assert_eq!(paths(&hits), want);
+    assert_no_hits(&mut ws, Duration::from_secs(1)).await;
+}
+
+#[tokio::test]
+async fn a_full_buffer_drops_the_oldest_and_counts() {
+    let nats = NatsServer::start(&[]);
+    let (_d, log) = new_log("access.log");
+    let web1 = Publisher::start(&nats.url(), "web1", &log, &["--buffer", "5"]);
+    // No hub yet: nothing can be delivered, so the buffer keeps the newest 5.
+    let all = numbered("/n", 20);
+    append_paths(&web1, "203.0.113.1", &all);
+    web1.wait_output("dropping the oldest hits", Duration::from_secs(10));
+    let hub = hub(&nats, &[]);
+    let mut ws = viewer(&hub).await;
+    let stats = wait_stats(&hub, "the buffer delivered", |s| {
+        s["nats"]["hits"].as_u64().unwrap_or(0)
+            + s["nats"]["dropped_by_publishers"].as_u64().unwrap_or(0)
+            == 20
+    });
+    // The newest 5, after what was already taken for the first message (the reader waited
+    // for it until the publisher learnt that no hub listens).
+    let got = stats["nats"]["hits"].as_u64().unwrap() as usize;
+    assert!((5..20).contains(&got), "{stats}");
+    let (hits, _) = collect_hits(&mut ws, got, Duration::from_secs(5)).await;
+    let paths = paths(&hits);
+    assert_eq!(
+        paths[paths.len() - 5..],
+        all[15..],
+        "the newest are kept: {paths:?}"
+    );
+    let index = |p: &String| all.iter().position(|a| a == p).unwrap();
+    assert!(
+        paths.windows(2).all(|w| index(&w[0]) < index(&w[1])),
+        "in order: {paths:?}"
+    );
+    assert_eq!(
+        hub.metric(None, "webpeek_nats_publisher_dropped_hits"),
+        20 - got as u64
+    );
+    web1.wait_output("dropped while none could be", Duration::from_secs(5));
+}
+
+#[tokio::test]
+async fn from_start_waits_for_nats_instead_of_dropping() {
+    let nats = NatsServer::start(&[]);
+    let hub = hub(&nats, &[]);
+    let (_d, log) = new_log("access.log");
+    let all = numbered("/old", 3000);
+    common::append(
+        &log,
+        all.iter()
+            .map(|p| line("203.0.113.1", p))
+            .collect::<String>(),
+    );
+    let mut ws = viewer(&hub).await;
+    // A buffer far smaller than the log: the reader waits for NATS, nothing is dropped.
+    let _web1 = Publisher::start(
+        &nats.url(),
+        "web1",
+        &log,
+        &["--from-start", "--buffer", "100"],
+    );
+    let (hits, _) = collect_hits(&mut ws, 3000, Duration::from_secs(30)).await;
+    assert_eq!(paths(&hits), all);
+    let stats = hub.stats();
+    assert_eq!(stats["nats"]["dropped_by_publishers"], 0, "{stats}");
+}
+
+#[tokio::test]
+async fn a_restarted_hub_gets_new_hits() {
+    let nats = NatsServer::start(&[]);
+    let first_hub = hub(&nats, &[]);
+    let (_d, log) = new_log("access.log");
+    let web1 = Publisher::start(&nats.url(), "web1", &log, &[]);
+    let mut ws = viewer(&first_hub).await;
+    append_paths(&web1, "203.0.113.1", &numbered("/a", 1));
+    collect_hits(&mut ws, 1, Duration::from_secs(15)).await;
+    drop(ws);
+    drop(first_hub);
+    // No hub listens: the publisher keeps what comes meanwhile.
+    let meanwhile = numbered("/meanwhile", 3);
+    append_paths(&web1, "203.0.113.1", &meanwhile);
+    web1.wait_output("no hub listens", Duration::from_secs(10));
+    let second_hub = hub(&nats, &[]);
+    let mut ws = viewer(&second_hub).await;
+    let new = numbered("/new", 2);
+    append_paths(&web1, "203.0.113.1", &new);
+    let (hits, _) = collect_hits(&mut ws, 5, Duration::from_secs(15)).await;
+    let want: Vec<String> = meanwhile.iter().chain(&new).cloned().collect();
+    assert_eq!(paths(&hits), want);
+    assert_no_hits(&mut ws, Duration::from_millis(500)).await;
+    web1.wait_output("a hub listens again", Duration::from_secs(5));
+}
+
+#[tokio::test]
+async fn a_server_down_at_start_is_waited_for() {
+    let port = free_port();
+    let url = format!("nats://127.0.0.1:{port}");
+    let (_d, log) = new_log("access.log");
+    let web1 = Publisher::start(&url, "web1", &log, &[]);
+    web1.wait_output("cannot connect", Duration::from_secs(10));
+    let early = numbered("/early", 2);
+    append_paths(&web1, "203.0.113.1", &early);
+    // Several attempts, one line.
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(web1.count_output("cannot connect"), 1);
+    let nats = NatsServer::start_on(port, &[]);
+    web1.wait_output(": connected", Duration::from_secs(10));
+    let hub = hub(&nats, &[]);
+    let mut ws = viewer(&hub).await;
+    let (hits, _) = collect_hits(&mut ws, 2, Duration::from_secs(15)).await;
+    assert_eq!(paths(&hits), early);
+}
+
+#[tokio::test]
+async fn token_authorization() {
+    let nats = NatsServer::start(&["--auth", "s3cret"]);
+    let hub = hub(&nats, &["--nats-token", "s3cret"]);
+    let (_d, log) = new_log("access.log");
+    let web1 = Publisher::start(&nats.url(), "web1", &log, &["--nats-token", "s3cret"]);
+    let mut ws = viewer(&hub).await;
+    append_paths(&web1, "203.0.113.1", &numbered("/signed-in", 1));
+    let (hits, _) = collect_hits(&mut ws, 1, Duration::from_secs(15)).await;
+    assert_eq!(hits[0]["server"], "web1");
+
+    // A publisher with a wrong token, or none, stops at the first refusal: one line, exit 1.
+    for extra in [&["--nats-token", "wrong"][..], &[]] {
+        let mut bad = Publisher::spawn(&nats.url(), "web2", &log, extra);
+        let status = bad.wait_exit(Duration::from_secs(15));
+        assert_eq!(status.code(), Some(1), "{extra:?}");
+        let said = bad.output.lock().unwrap().clone();
+        let refusals: Vec<&String> = said
+            .iter()
+            .filter(|l| l.contains("authorization violation"))
+            .collect();
+        assert_eq!(refusals.len(), 1, "{said:#?}");
+        assert!(
+            refusals[0].starts_with("webpeek: error: NATS "),
+            "{}",
+            refusals[0]
+        );
+        assert!(
+            !said.iter().any(|l| l.contains("wrong")),
+            "the token is never shown"
+        );
+    }
+
+    // A hub with a wrong token keeps serving and says why it has no NATS hits.
+    let bad_hub = spawn_hub(&nats.url(), &["--nats-token", "wrong"]);
+    let stats = wait_stats(&bad_hub, "refused shown", |s| {
+        s["nats"]["error"] == "authorization violation"
+    });
+    assert_eq!(stats["nats"]["state"], "disconnected, retrying");
+    assert_eq!(bad_hub.get("/healthz", &[]).0, 200);
+    std::thread::sleep(Duration::from_millis(1500));
+    let refusals = bad_hub
+        .output
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|l| l.contains("authorization violation"))
+        .count();
+    assert_eq!(refusals, 1, "logged once, not once per attempt");
+}
+
+#[test]
+fn bad_options_exit_2() {
+    let (_d, log) = new_log("access.log");
+    let log = log.to_str().unwrap();
+    let cases: [&[&str]; 6] = [
+        &["publish", "--nats", "localhost:4222", log],
+        &["publish", "--nats", "http://127.0.0.1:4222", log],
+        &["publish", "--nats", "nats://u:hunter2@", log],
+        &["publish", log],
+        &["--nats", "nats:// bad", log],
+        &[
+            "publish",
+            "--nats",
+            "nats://127.0.0.1:4222",
+            "--nats-creds",
+            "/no/such.creds",
+            log,
+        ],
+    ];
+    for args in cases {
+        let out = webpeek(args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        let lines: Vec<&str> = err.lines().collect();
+        assert_eq!(lines.len(), 1, "one line: {err}");
+        assert!(lines[0].starts_with("webpeek: error: "), "{err}");
+        assert!(
+            lines[0].contains("--nats") || lines[0].contains("publish: "),
+            "names the option: {err}"
+        );
+        assert!(!err.contains("hunter2"), "{err}");
+    }
+}
+
+#[tokio::test]
+async fn tls_with_a_private_ca() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ca_pem, cert_pem, key_pem) = certificates();
+    let (ca, cert, key) = (
+        write(dir.path(), "ca.pem", &ca_pem),
+        write(dir.path(), "server.pem", &cert_pem),
+        write(dir.path(), "server.key", &key_pem),
+    );
+    let nats = NatsServer::start(&[
+        "--tls",
+        "--tlscert",
+        cert.to_str().unwrap(),
+        "--tlskey",
+        key.to_str().unwrap(),
+    ]);
+    let url = format!("tls://127.0.0.1:{}", nats.port);
+    let ca = ca.to_str().unwrap();
+    let hub = spawn_hub(&url, &["--nats-ca", ca]);
+    nats.wait_subscribed("webpeek hub", HUB_SUBJECT, Duration::from_secs(15));
+    let (_d, log) = new_log("access.log");
+    let web1 = Publisher::start(&url, "web1", &log, &["--nats-ca", ca]);
+    let mut ws = viewer(&hub).await;
+    append_paths(&web1, "203.0.113.1", &numbered("/tls", 1));
+    let (hits, _) = collect_hits(&mut ws, 1, Duration::from_secs(15)).await;
+    assert_eq!(hits[0]["server"], "web1");
+    assert!(nats.connz()["connections"][0]["tls_version"].is_string());
+    // Without the CA the server's certificate is not trusted: retried, never connected.
+    let (_d2, log2) = new_log("access.log");
+    let untrusting = Publisher::start(&url, "web2", &log2, &[]);
+    untrusting.wait_output("cannot connect", Duration::from_secs(10));
+    assert_eq!(untrusting.count_output("connected"), 0);
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// A CA, and a certificate it signed for 127.0.0.1: (CA PEM, certificate PEM, key PEM).
+fn certificates() -> (String, String, String) {
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let mut ca = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca.distinguished_name
+        .push(rcgen::DnType::CommonName, "webpeek test CA");
+    let ca_cert = ca.self_signed(&ca_key).unwrap();
+    let issuer = rcgen::Issuer::new(ca, ca_key);
+    let key = rcgen::KeyPair::generate().unwrap();
+    let params = rcgen::CertificateParams::new(vec!["127.0.0.1".to_string()]).unwrap();
+    let cert = params.signed_by(&key, &issuer).unwrap();
+    (ca_cert.pem(), cert.pem(), key.serialize_pem())
+}
