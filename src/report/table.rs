@@ -55,18 +55,7 @@ impl StrCounts {
             e.count += n;
             return;
         }
-        let start = self.arena.len();
-        self.arena.extend_from_slice(key);
-        self.table.insert_unique(
-            hash,
-            StrEntry {
-                hash,
-                start,
-                len: key.len(),
-                count: n,
-            },
-            |e| e.hash,
-        );
+        self.insert_new(key, hash, n);
     }
 
     /// Adds `n` to `key`'s count, telling keys apart by their 64-bit [hash](StrCounts::hash)
@@ -79,8 +68,13 @@ impl StrCounts {
             e.count += n;
             return;
         }
+        self.insert_new(key.as_bytes(), hash, n);
+    }
+
+    /// Adds a key not in the table yet: its bytes go to the arena.
+    fn insert_new(&mut self, key: &[u8], hash: u64, n: u64) {
         let start = self.arena.len();
-        self.arena.extend_from_slice(key.as_bytes());
+        self.arena.extend_from_slice(key);
         self.table.insert_unique(
             hash,
             StrEntry {

@@ -19,6 +19,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { freePort } from './helpers.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const BIN = process.env.WEBPEEK_BIN || path.resolve(here, '../../target/debug/webpeek');
@@ -32,17 +33,6 @@ const OTHER = '127.0.0.2'; // a visitor of the site; the browser (the viewer) co
 let dir, wpPort, ngPort, browser, context, dash, signedIn = false;
 const procs = {}; // name → { child, output, exit }
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const dashUrl = () => `http://127.0.0.1:${ngPort}/webpeek/`;

@@ -142,24 +142,7 @@ impl Server {
 
     /// Waits (bounded) until webpeek has written a line containing `needle` to stderr.
     pub fn wait_output(&self, needle: &str, limit: Duration) -> String {
-        let deadline = Instant::now() + limit;
-        loop {
-            if let Some(l) = self
-                .output
-                .lock()
-                .unwrap()
-                .iter()
-                .find(|l| l.contains(needle))
-            {
-                return l.clone();
-            }
-            assert!(
-                Instant::now() < deadline,
-                "webpeek never said {needle:?}; it said:\n{}",
-                self.output.lock().unwrap().join("\n")
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        wait_for_line(&self.output, needle, limit, "webpeek")
     }
 
     /// One HTTP/1.1 request: (status, lower-cased headers, body).
@@ -244,6 +227,28 @@ impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// Waits (bounded) until a process's captured `output` holds a line containing `needle`;
+/// returns that line. `who` names the process in the failure message.
+pub fn wait_for_line(
+    output: &std::sync::Mutex<Vec<String>>,
+    needle: &str,
+    limit: Duration,
+    who: &str,
+) -> String {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(l) = output.lock().unwrap().iter().find(|l| l.contains(needle)) {
+            return l.clone();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{who} never said {needle:?}; it said:\n{}",
+            output.lock().unwrap().join("\n")
+        );
+        std::thread::sleep(Duration::from_millis(20));
     }
 }
 

@@ -220,24 +220,7 @@ impl Publisher {
 
     /// Waits (bounded) until it has written a line containing `needle`; returns the line.
     pub fn wait_output(&self, needle: &str, limit: Duration) -> String {
-        let deadline = Instant::now() + limit;
-        loop {
-            if let Some(l) = self
-                .output
-                .lock()
-                .unwrap()
-                .iter()
-                .find(|l| l.contains(needle))
-            {
-                return l.clone();
-            }
-            assert!(
-                Instant::now() < deadline,
-                "publish never said {needle:?}; it said:\n{}",
-                self.output.lock().unwrap().join("\n")
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        super::wait_for_line(&self.output, needle, limit, "publish")
     }
 
     /// How many lines it wrote contain `needle`.
