@@ -12,7 +12,7 @@ use crate::hub::panels::Window;
 use crate::parse::{Parser, RawHit};
 use crate::source::MAX_LINE;
 
-use super::hash::{FastMap, FastState};
+use super::hash::{FastMap, Mixed};
 use super::table::{StrCounts, V4Counts};
 
 /// Status codes are three digits; `codes[status]` counts each.
@@ -84,7 +84,7 @@ pub struct Dims {
     /// estimator when they are seeded.
     ///
     /// [`visitor_key`]: crate::hub::panels::visitor_key
-    visitors: hashbrown::HashSet<u64, FastState>,
+    visitors: hashbrown::HashSet<u64, Mixed>,
     /// Requests and 2xx..5xx per minute of log time (`[requests, 2xx, 3xx, 4xx, 5xx]`).
     pub minutes: FastMap<i64, [u64; 5]>,
     /// The minute being counted: lines come in time order, so most lines add here and the
