@@ -18,7 +18,7 @@
 
   const $ = (id) => document.getElementById(id);
   const el = {
-    status: $('status'), server: $('server'), hubName: $('hub-name'), serverFilter: $('server-filter'),
+    status: $('status'), nats: $('nats'), server: $('server'), hubName: $('hub-name'), serverFilter: $('server-filter'),
     chips: $('chips'), unpin: $('unpin'), pinHint: $('pin-hint'), seed: document.querySelector('.seed'),
     topsBox: $('tops'), overview: $('overview'), cards: $('cards'), overviewHint: $('overview-hint'),
     windowButtons: document.querySelectorAll('.window-switch button'),
@@ -569,9 +569,50 @@
       renderPanels();
     }
 
+    showNats(m.nats);
+
     liveRate = rate;
     statsIntoCharts(m);
     drawCharts();
+  }
+
+  // ---------- the hub's NATS connection (--nats) ----------
+  //
+  // `nats` is null (or absent) without --nats: no pill. Otherwise the pill says the state in
+  // words (not by colour alone); the URL, the last error and the counts go in its tooltip, as
+  // text. The DOM is touched only when something changed (it is a live region).
+
+  function showNats(n) {
+    const node = el.nats;
+    if (!n || typeof n !== 'object') {
+      if (!node.hidden) node.hidden = true;
+      return;
+    }
+    const state = str(n.state).slice(0, 80) || 'unknown';
+    const up = state === 'connected';
+    const lines = ['NATS server ' + (str(n.url).slice(0, 200) || '(unknown)') + ': ' + state];
+    if (!up && n.error) lines.push(str(n.error).slice(0, 300));
+    const count = (v) => (typeof v === 'number' && isFinite(v) ? v : 0);
+    const more = [fmtInt(count(n.hits)) + ' hits received'];
+    const lost = count(n.disconnects);
+    if (lost) more.push('connection lost ' + fmtInt(lost) + (lost === 1 ? ' time' : ' times'));
+    if (count(n.missed)) more.push(fmtInt(count(n.missed)) + ' messages never arrived');
+    if (count(n.dropped_by_publishers)) more.push(fmtInt(count(n.dropped_by_publishers)) + ' hits dropped by publishers');
+    lines.push(more.join(' · '));
+    setText(node, up ? 'NATS connected' : 'NATS: ' + state);
+    const cls = 'conn nats ' + (up ? 'nats-up' : 'nats-down');
+    if (node.className !== cls) node.className = cls; // also clears "stale"
+    const title = lines.join('\n');
+    if (node.title !== title) node.title = title;
+    node.dataset.state = up ? 'connected' : 'down';
+    if (node.hidden) node.hidden = false;
+  }
+
+  /** While the page's own connection is down, the NATS state shown is only the last one reported. */
+  function natsStale() {
+    if (el.nats.hidden || el.nats.classList.contains('stale')) return;
+    el.nats.classList.add('stale');
+    el.nats.title = 'as last reported (the dashboard is reconnecting)\n' + el.nats.title;
   }
 
   // ---------- panels: who visits, what they read, what fails ----------
@@ -1210,6 +1251,7 @@
     const wait = backoff;
     backoff = Math.min(backoff * 2, BACKOFF_MAX_MS);
     setStatus('reconnecting', 'connection lost; retrying in ' + (wait / 1000).toFixed(1) + ' s');
+    natsStale();
     retryTimer = setTimeout(connect, wait);
   }
 
