@@ -140,6 +140,7 @@ pub async fn run(config: Config) -> Result<(), AppError> {
             config.log.name.clone(),
         );
         let backlog = config.backlog;
+        let client_from_header = config.log.client_from_header;
         let agents = agents.clone();
         let _ = tokio::task::spawn_blocking(move || {
             CatchUp {
@@ -147,6 +148,7 @@ pub async fn run(config: Config) -> Result<(), AppError> {
                 from_start,
                 backlog,
                 threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+                client_from_header,
                 panels: PanelContext {
                     agents: Some(&agents),
                     geo: geo.as_ref(),
@@ -442,8 +444,18 @@ impl HitSink for Mutex<Pipeline> {
             count_hit(&mut stats, &hit, now);
             if pipeline.filter.keep(&hit) {
                 pipeline.enricher.enrich(&mut hit);
-                if hit.url.is_none() {
-                    hit.url = pipeline.site.as_deref().map(|s| full_url(s, &hit));
+                // The URL viewers may open is the hub's to make: one sent over NATS is only
+                // kept when it is under the hub's own `--site` (anyone who may publish on the
+                // subject would otherwise put links of their choosing on every page).
+                let site = pipeline.site.as_deref();
+                let trusted = |url: &String| {
+                    site.is_some_and(|s| {
+                        url.strip_prefix(s)
+                            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+                    })
+                };
+                if !hit.url.as_ref().is_some_and(trusted) {
+                    hit.url = site.map(|s| full_url(s, &hit));
                 }
                 stats.count_shown(&hit);
                 shown.push(hit);

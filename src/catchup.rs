@@ -42,6 +42,8 @@ pub struct CatchUp<'a> {
     pub backlog: usize,
     /// Threads for the counting pass.
     pub threads: usize,
+    /// Take the client from `X-Forwarded-For` (`--client-from-header`), as the live parser.
+    pub client_from_header: bool,
     /// Panels' context: agent rules, databases, the site's host, this server's name.
     pub panels: PanelContext<'a>,
 }
@@ -104,6 +106,11 @@ impl CatchUp<'_> {
         let id = file_id(&meta);
         let start = match registry.known(id, &file) {
             Some(c) => c.offset,
+            // A file rotated while webpeek was down is finished by the follower first: a
+            // checkpoint here would make it skip that.
+            None if registry.under_path(path).iter().any(|c| c.id() != id) => {
+                return Ok(None);
+            }
             None if self.from_start => 0,
             None => return Ok(None),
         };
@@ -122,8 +129,13 @@ impl CatchUp<'_> {
         if cut <= start {
             return Ok(None);
         }
-        let Some((tally, _)) =
-            crate::report::count_range(path, (start, cut), Some(format), self.threads)?
+        let Some((tally, _)) = crate::report::count_range(
+            (&file, path),
+            (start, cut),
+            Some(format),
+            self.threads,
+            self.client_from_header,
+        )?
         else {
             return Ok(None);
         };

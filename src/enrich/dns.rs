@@ -29,7 +29,9 @@ pub const MAX_CONCURRENT: usize = 64;
 /// Addresses waiting for or under lookup at once. Past this, new addresses are not looked up
 /// (the next hit from them tries again): a flood of new clients must not pile up tasks.
 pub const MAX_IN_FLIGHT: usize = 1024;
-/// How long a found name is kept.
+/// Names are kept at least this long, whatever their record's TTL.
+pub const MIN_TTL: Duration = Duration::from_secs(1);
+/// Longest time a name is kept.
 pub const POSITIVE_TTL: Duration = Duration::from_secs(3600);
 /// How long an address without a name (or whose lookup failed) is left alone. Shorter, since a
 /// failure may be passing, but long enough that a nameless visitor costs one query per visit.
@@ -87,13 +89,13 @@ struct Known {
 impl Known {
     /// A name from a PTR record with this TTL (what is left of it when the answer came from
     /// the resolver's own cache): kept no longer than the record says, nor than
-    /// [`POSITIVE_TTL`]. A TTL of 0 ("do not cache") keeps it not at all, which is safe: the
-    /// address is asked again at its next hit, one lookup at a time ([`ReverseDns::lookup`]
-    /// merges concurrent ones).
+    /// [`POSITIVE_TTL`], and no shorter than [`MIN_TTL`]: a zone that says "do not cache"
+    /// (TTL 0) would otherwise cost a lookup, and a `hosts` frame to every viewer, on every
+    /// hit from its addresses.
     fn name(name: Arc<str>, record_ttl: u32) -> Self {
         Known {
             name: Some(name),
-            keep: Duration::from_secs(u64::from(record_ttl)).min(POSITIVE_TTL),
+            keep: Duration::from_secs(u64::from(record_ttl)).clamp(MIN_TTL, POSITIVE_TTL),
         }
     }
 
@@ -361,7 +363,7 @@ mod tests {
         assert_eq!(keep(&Known::name(name(), 3600)), Some(POSITIVE_TTL));
         assert_eq!(keep(&Known::name(name(), 86_400)), Some(POSITIVE_TTL));
         assert_eq!(keep(&Known::name(name(), u32::MAX)), Some(POSITIVE_TTL));
-        assert_eq!(keep(&Known::name(name(), 0)), Some(Duration::ZERO));
+        assert_eq!(keep(&Known::name(name(), 0)), Some(MIN_TTL));
         assert_eq!(keep(&Known::none()), Some(NEGATIVE_TTL));
         // Replacing an entry starts the new entry's own lifetime.
         let left = Some(Duration::from_secs(5));
@@ -384,9 +386,16 @@ mod tests {
             cache.get(&short).unwrap().name.as_deref(),
             Some("short.example")
         );
-        assert!(cache.get(&uncached).is_none(), "a TTL of 0 is not cached");
+        assert!(
+            cache.get(&uncached).is_some(),
+            "a TTL of 0 is kept a second"
+        );
         tokio::time::sleep(Duration::from_millis(1200)).await;
         assert!(cache.get(&short).is_none(), "kept past its record's TTL");
+        assert!(
+            cache.get(&uncached).is_none(),
+            "kept past the shortest time"
+        );
         assert_eq!(
             cache.get(&long).unwrap().name.as_deref(),
             Some("long.example")

@@ -237,6 +237,10 @@ pub enum DecodeError {
     /// Not a webpeek message.
     #[error("not a webpeek message: {0}")]
     Garbage(serde_json::Error),
+    /// A message beyond what a publisher sends (too many hits, a field too long, a time out
+    /// of range).
+    #[error("message out of bounds: {0}")]
+    Limit(String),
     /// A message whose `server` could not be a server's name.
     #[error("'{0}' is not a server name (1 to 64 letters, digits, '-', '_' or '.')")]
     Name(String),
@@ -286,13 +290,56 @@ impl<'a> Batch<'a> {
     /// Reads a message; the hits borrow from `bytes` where they can.
     pub fn decode(bytes: &'a [u8]) -> Result<Batch<'a>, DecodeError> {
         match serde_json::from_slice::<Batch<'a>>(bytes) {
-            Ok(batch) if batch.v == VERSION => Ok(batch),
+            Ok(batch) if batch.v == VERSION => batch.checked(),
             Ok(batch) => Err(DecodeError::Version(batch.v.into())),
             Err(e) => match serde_json::from_slice::<HeadIn>(bytes) {
                 Ok(head) if head.v != u64::from(VERSION) => Err(DecodeError::Version(head.v)),
                 _ => Err(DecodeError::Garbage(e)),
             },
         }
+    }
+}
+
+impl<'a> Batch<'a> {
+    /// The batch, if it is within what a publisher sends: anyone who may publish on the
+    /// subject reaches every viewer's page and the hub's memory through it.
+    fn checked(self) -> Result<Batch<'a>, DecodeError> {
+        let out = |what: &str| Err(DecodeError::Limit(what.to_owned()));
+        if self.run.len() > 64 {
+            return out("a run id over 64 bytes");
+        }
+        if self.hits.len() > MAX_MESSAGE_HITS {
+            return out("too many hits");
+        }
+        // Years 1970 to 9999: a time beyond would wrap the charts' bucket arithmetic.
+        const LAST: i64 = 253_402_300_799;
+        for h in &self.hits {
+            if !(0..=LAST).contains(&h.time) {
+                return out("a time outside 1970..9999");
+            }
+            let texts = [
+                Some(&h.method),
+                Some(&h.path),
+                h.query.as_ref(),
+                h.protocol.as_ref(),
+                h.referer.as_ref(),
+                h.agent.as_ref(),
+                h.browser.as_ref(),
+                h.os.as_ref(),
+                h.country.as_ref(),
+                h.vhost.as_ref(),
+                Some(&h.source),
+                h.url.as_ref(),
+            ];
+            if texts
+                .iter()
+                .flatten()
+                .any(|t| t.len() > crate::source::MAX_LINE)
+            {
+                return out("a field longer than a log line may be");
+            }
+        }
+        Ok(self)
     }
 }
 
@@ -923,6 +970,26 @@ mod tests {
         for garbage in [&b"hello"[..], b"{}", b"\xff\x00", br#"{"v":1}"#] {
             let e = Batch::decode(garbage).unwrap_err();
             assert!(matches!(e, DecodeError::Garbage(_)), "{e}");
+        }
+        // Hostile but well-formed: refused, not taken in.
+        let hit = |time: i64, path: &str| {
+            format!(
+                r#"{{"time":{time},"method":"GET","path":"{path}","status":200,"bytes":1,"bot":false,"source":"a"}}"#
+            )
+        };
+        let batch = |run: &str, hits: &str| {
+            format!(r#"{{"v":1,"server":"web1","run":"{run}","seq":1,"hits":[{hits}]}}"#)
+        };
+        assert!(Batch::decode(batch("r", &hit(1_800_000_000, "/")).as_bytes()).is_ok());
+        for bad in [
+            batch("r", &hit(i64::MIN, "/")),
+            batch("r", &hit(-1, "/")),
+            batch("r", &hit(1, &"a".repeat(crate::source::MAX_LINE + 1))),
+            batch(&"r".repeat(65), &hit(1, "/")),
+            batch("r", &vec![hit(1, "/"); MAX_MESSAGE_HITS + 1].join(",")),
+        ] {
+            let e = Batch::decode(bad.as_bytes()).unwrap_err();
+            assert!(matches!(e, DecodeError::Limit(_)), "{e}");
         }
     }
 

@@ -123,9 +123,10 @@ impl Dims {
                 self.agents.add_by_hash(agent, hash, 1);
             }
         }
+        // As live: a format without a request has no path to list.
         match raw.status {
-            404 => self.not_found.add(path, 1),
-            500..=599 => self.errors.add(path, 1),
+            404 if !path.is_empty() => self.not_found.add(path, 1),
+            500..=599 if !path.is_empty() => self.errors.add(path, 1),
             _ => {}
         }
         if let (Some(referer), Some(_)) = (raw.referer, raw.vhost) {

@@ -464,27 +464,31 @@ pub fn summarize(files: &[PathBuf], options: &Options) -> Result<Report, ReportE
 /// The format is `format`, or detected from the file's first lines; `None` when no line of
 /// the head parses (or the format has header lines, which only a reader from the file's
 /// start can follow: the live path reads those).
+///
+/// `file` is the open file (not opened again by path: a rotation meanwhile must not swap it);
+/// `client_from_header` as the live parser's (`--client-from-header`).
 pub fn count_range(
-    path: &Path,
+    (file, path): (&File, &Path),
     (start, end): (u64, u64),
     format: Option<LogFormat>,
     threads: usize,
+    client_from_header: bool,
 ) -> io::Result<Option<(Tally, LogFormat)>> {
-    let file = File::open(path)?;
-    let Some(format) = detect(&file, end, path, format)? else {
+    let Some(format) = detect(file, end, path, format)? else {
         return Ok(None);
     };
     if format.has_headers() {
         return Ok(None);
     }
-    let ranges = read::split_range(&file, start, end, threads)?;
+    let ranges = read::split_range(file, start, end, threads)?;
     let tallies: Vec<io::Result<Tally>> = std::thread::scope(|s| {
         let handles: Vec<_> = ranges
             .iter()
             .map(|&(a, b)| {
-                let (file, format) = (&file, format.clone());
+                let format = format.clone();
                 s.spawn(move || {
-                    let mut parser = Parser::new(Some(format));
+                    let mut parser =
+                        Parser::new(Some(format)).client_from_header(client_from_header);
                     let mut tally = Tally::default();
                     read::scan_range(file, a, b, &mut parser, &mut tally)?;
                     Ok(tally)
