@@ -167,8 +167,8 @@ fn seed_of(t: &Tally, cx: &PanelContext<'_>) -> Seed {
 }
 
 /// Where the live pipeline takes over in `start..len`: at a line start, so that the tail holds
-/// the last [`RECENT_MINUTES`] of log time and at least `backlog` lines, but at most
-/// [`MAX_TAIL_BYTES`].
+/// the last [`RECENT_MINUTES`] of log time and at least four times `backlog` lines, but at
+/// most [`MAX_TAIL_BYTES`].
 pub fn tail_start(
     file: &File,
     start: u64,
@@ -177,7 +177,9 @@ pub fn tail_start(
     backlog: usize,
 ) -> io::Result<u64> {
     let floor = len.saturating_sub(MAX_TAIL_BYTES).max(start);
-    let by_lines = nth_line_from_end(file, floor, len, backlog)?;
+    // Lines, not hits: by default only page views become hits, a fraction of the lines, so
+    // the tail holds four times the backlog's lines to fill it on a quiet log too.
+    let by_lines = nth_line_from_end(file, floor, len, backlog.saturating_mul(4))?;
     let mut parser = Parser::new(Some(format.clone()));
     let Some(last) = last_time(file, floor, len, &mut parser)? else {
         return line_start_at(file, by_lines.max(floor), len);
@@ -329,8 +331,8 @@ mod tests {
                 })
                 .any(|s| s == cut)
         );
-        // A backlog longer than five minutes of lines moves the cut back.
-        let cut = tail_start(&file, 0, len, &LogFormat::Combined, 1000).unwrap();
+        // A backlog longer than five minutes of lines moves the cut back (four lines a hit).
+        let cut = tail_start(&file, 0, len, &LogFormat::Combined, 250).unwrap();
         assert_eq!(cut, offset_of(2600));
         // From a checkpoint past the cutoff: nothing before it.
         let late = offset_of(3500);
