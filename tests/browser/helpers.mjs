@@ -141,3 +141,35 @@ export async function waitForRow(page, text, timeout = 5000) {
       `the feed's paths are ${JSON.stringify(paths)} (${e.message.split('\n')[0]})`);
   }
 }
+
+/** The contrast ratio (WCAG) of an element's text against its backgrounds, translucent ones composited. */
+export function contrastOf(page, selector) {
+  return page.evaluate((sel) => {
+    const node = document.querySelector(sel);
+    const rgba = (c) => {
+      // rgb(r, g, b[, a]), or color(srgb r g b[ / a]) (what color-mix() computes to), 0..1
+      const v = c.replace(/^color\(srgb/, '').match(/[\d.]+(e-?\d+)?/g).map(Number);
+      const k = c.startsWith('color(srgb') ? 255 : 1;
+      return [v[0] * k, v[1] * k, v[2] * k, v.length > 3 ? v[3] : 1];
+    };
+    const layers = [];
+    for (let n = node; n; n = n.parentElement) {
+      const bg = rgba(getComputedStyle(n).backgroundColor);
+      if (bg[3] > 0) layers.push(bg);
+      if (bg[3] >= 1) break;
+    }
+    let under = [255, 255, 255];
+    for (const [r, g, b, a] of layers.reverse()) under = [r * a + under[0] * (1 - a), g * a + under[1] * (1 - a), b * a + under[2] * (1 - a)];
+    const fg = rgba(getComputedStyle(node).color);
+    const text = fg.slice(0, 3).map((v, i) => v * fg[3] + under[i] * (1 - fg[3]));
+    const lum = (c) => {
+      const [r, g, b] = c.map((v) => {
+        v /= 255;
+        return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4;
+      });
+      return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+    };
+    const a = lum(text), b = lum(under);
+    return (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+  }, selector);
+}

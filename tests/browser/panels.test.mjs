@@ -18,6 +18,7 @@ import path from 'node:path';
 import {
   BIN, CHROMIUM, OUT, UA_FIREFOX, UA_CHROME, UA_IPHONE, UA_BOT, line, lineAt, sleep,
   startWebpeek, stopWebpeek, launchChromium, openPage, waitConnected, waitForRow,
+  contrastOf,
 } from './helpers.mjs';
 
 const UA_IPAD = 'Mozilla/5.0 (iPad; CPU OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1';
@@ -519,35 +520,6 @@ test('clicking a row pins the preview until unpinned; then it follows the feed a
   assert.deepEqual(problems, []);
 });
 
-/** The contrast ratio (WCAG) of an element's text against its backgrounds, translucent ones composited. */
-function contrastOf(page, selector) {
-  return page.evaluate((sel) => {
-    const node = document.querySelector(sel);
-    const rgba = (c) => {
-      const v = c.match(/[\d.]+/g).map(Number);
-      return [v[0], v[1], v[2], v.length > 3 ? v[3] : 1];
-    };
-    const layers = [];
-    for (let n = node; n; n = n.parentElement) {
-      const bg = rgba(getComputedStyle(n).backgroundColor);
-      if (bg[3] > 0) layers.push(bg);
-      if (bg[3] >= 1) break;
-    }
-    let under = [255, 255, 255];
-    for (const [r, g, b, a] of layers.reverse()) under = [r * a + under[0] * (1 - a), g * a + under[1] * (1 - a), b * a + under[2] * (1 - a)];
-    const fg = rgba(getComputedStyle(node).color);
-    const text = fg.slice(0, 3).map((v, i) => v * fg[3] + under[i] * (1 - fg[3]));
-    const lum = (c) => {
-      const [r, g, b] = c.map((v) => {
-        v /= 255;
-        return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4;
-      });
-      return 0.2126 * r + 0.7152 * g + 0.0722 * b;
-    };
-    const a = lum(text), b = lum(under);
-    return (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
-  }, selector);
-}
 
 test('readable in both themes and on a phone; screenshots', { timeout: 40_000 }, async () => {
   const { page, problems } = dash;
