@@ -82,12 +82,9 @@ pub struct LogArgs {
     /// Hide crawlers and other programs.
     #[arg(long = "no-bots")]
     pub no_bots: bool,
-    /// Country database (MaxMind GeoLite2 / DB-IP, Country or City `.mmdb`).
-    #[arg(long, value_name = "FILE")]
-    pub geoip: Option<PathBuf>,
-    /// Network owner database (MaxMind GeoLite2 / DB-IP ASN `.mmdb`).
-    #[arg(long, value_name = "FILE")]
-    pub asn: Option<PathBuf>,
+    /// `--geoip` and `--asn`.
+    #[command(flatten)]
+    pub databases: GeoArgs,
     /// This machine's name in hits (`server`); default the host name.
     #[arg(long, value_name = "NAME")]
     pub name: Option<String>,
@@ -426,11 +423,27 @@ impl LogArgs {
     /// Opens the `--geoip` and `--asn` databases (read whole: tens of MB for a City database,
     /// so only once the cheap checks have passed).
     pub fn open_geo(&self) -> Result<Option<Geo>, ConfigError> {
+        self.databases.open().map_err(ConfigError::Geo)
+    }
+}
+
+/// The country and network databases: options of the main command, `publish` and `report`.
+#[derive(Debug, Args, Clone, Default)]
+pub struct GeoArgs {
+    /// Country database (MaxMind GeoLite2 / DB-IP, Country or City `.mmdb`).
+    #[arg(long, value_name = "FILE")]
+    pub geoip: Option<PathBuf>,
+    /// Network owner database (MaxMind GeoLite2 / DB-IP ASN `.mmdb`).
+    #[arg(long, value_name = "FILE")]
+    pub asn: Option<PathBuf>,
+}
+
+impl GeoArgs {
+    /// The databases, opened and checked; `None` when neither option is given.
+    pub fn open(&self) -> Result<Option<Geo>, crate::enrich::EnrichError> {
         match (&self.geoip, &self.asn) {
             (None, None) => Ok(None),
-            (country, asn) => Ok(Some(
-                Geo::open(country.as_deref(), asn.as_deref()).map_err(ConfigError::Geo)?,
-            )),
+            (country, asn) => Geo::open(country.as_deref(), asn.as_deref()).map(Some),
         }
     }
 }

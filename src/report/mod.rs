@@ -73,12 +73,9 @@ pub struct ReportArgs {
     /// each known format reads.
     #[arg(long)]
     pub detect: bool,
-    /// Country database (`.mmdb`), for the countries panel.
-    #[arg(long, value_name = "FILE")]
-    pub geoip: Option<PathBuf>,
-    /// Network owner database (`.mmdb`), for the networks panel.
-    #[arg(long, value_name = "FILE")]
-    pub asn: Option<PathBuf>,
+    /// `--geoip` and `--asn`, for the countries and networks panels.
+    #[command(flatten)]
+    pub databases: crate::config::GeoArgs,
     /// Base URL of the site: its own pages are not a referring site.
     #[arg(long, value_name = "URL")]
     pub site: Option<String>,
@@ -224,13 +221,10 @@ pub fn run(args: ReportArgs) -> Result<(), ReportError> {
         }
         return print(&out);
     }
-    let geo = if args.geoip.is_some() || args.asn.is_some() {
-        let geo = crate::enrich::Geo::open(args.geoip.as_deref(), args.asn.as_deref())
-            .map_err(|e| ReportError::Usage(e.to_string()))?;
-        Some(geo)
-    } else {
-        None
-    };
+    let geo = args
+        .databases
+        .open()
+        .map_err(|e| ReportError::Usage(e.to_string()))?;
     let options = Options {
         format,
         threads,
