@@ -198,24 +198,9 @@ pub fn tail_start(
     line_start_at(file, lo.min(by_lines).max(floor), len)
 }
 
-/// The first line start at or after `pos` (`pos` itself when it is 0 or follows a newline).
+/// The first line start at or after `pos`.
 fn line_start_at(file: &File, pos: u64, len: u64) -> io::Result<u64> {
-    if pos == 0 {
-        return Ok(0);
-    }
-    let mut at = pos - 1;
-    let mut buf = vec![0u8; PROBE_BYTES];
-    while at < len {
-        let n = file.read_at(&mut buf[..PROBE_BYTES.min((len - at) as usize)], at)?;
-        if n == 0 {
-            break;
-        }
-        if let Some(nl) = memchr::memchr(b'\n', &buf[..n]) {
-            return Ok(at + nl as u64 + 1);
-        }
-        at += n as u64;
-    }
-    Ok(len)
+    crate::report::line_start_at(file, pos, len, &mut vec![0u8; PROBE_BYTES])
 }
 
 /// The time of the first line that parses after `pos` (within a probe's bytes).

@@ -35,7 +35,7 @@ use crate::parse::{LogFormat, Parser};
 
 pub use agg::{CLASSIFIED_AGENTS, PanelContext, Tally, top};
 pub use diagnose::UnparsedLine;
-pub use read::CHUNK;
+pub use read::{CHUNK, line_start_at};
 
 /// `webpeek report [--format F] [--text] [--threads N] [--top N] FILE...`
 #[derive(Debug, Args, Clone)]

@@ -150,28 +150,35 @@ pub fn split_range(file: &File, start: u64, len: u64, parts: usize) -> io::Resul
         if target <= prev {
             continue;
         }
-        // The line start at or after `target`: after the first newline at or after target - 1.
-        let mut pos = target - 1;
-        let cut = loop {
-            if pos >= len {
-                break len;
-            }
-            let want = window.len().min((len - pos) as usize);
-            let n = read_at_retry(file, &mut window[..want], pos)?;
-            if n == 0 {
-                break len;
-            }
-            if let Some(nl) = memchr::memchr(b'\n', &window[..n]) {
-                break pos + nl as u64 + 1;
-            }
-            pos += n as u64;
-        };
+        let cut = line_start_at(file, target, len, &mut window)?;
         if cut > prev && cut < len {
             cuts.push(cut);
         }
     }
     cuts.push(len);
     Ok(cuts.windows(2).map(|w| (w[0], w[1])).collect())
+}
+
+/// The first line start at or after `pos` in `file`'s first `len` bytes (`pos` itself when it
+/// is 0 or follows a newline; `len` when no newline follows), reading through `window`.
+pub fn line_start_at(file: &File, pos: u64, len: u64, window: &mut [u8]) -> io::Result<u64> {
+    if pos == 0 {
+        return Ok(0);
+    }
+    // After the first newline at or after pos - 1.
+    let mut at = pos - 1;
+    while at < len {
+        let want = window.len().min((len - at) as usize);
+        let n = read_at_retry(file, &mut window[..want], at)?;
+        if n == 0 {
+            break;
+        }
+        if let Some(nl) = memchr::memchr(b'\n', &window[..n]) {
+            return Ok(at + nl as u64 + 1);
+        }
+        at += n as u64;
+    }
+    Ok(len)
 }
 
 #[cfg(test)]
