@@ -169,11 +169,18 @@ pub async fn run(config: Config) -> Result<(), AppError> {
         let hits: Arc<dyn HitSink> = pipeline.clone();
         let client = format!("webpeek hub {}", config.log.name);
         let hub = hub.clone();
-        eprintln!(
-            "webpeek: taking hits from NATS {} ({})",
-            nats.url(),
-            crate::nats::SUBSCRIBE_SUBJECT
-        );
+        match nats.jetstream() {
+            Some(stream) => eprintln!(
+                "webpeek: taking hits from NATS {} (JetStream stream {}: replayed, then live)",
+                nats.url(),
+                stream.name
+            ),
+            None => eprintln!(
+                "webpeek: taking hits from NATS {} ({})",
+                nats.url(),
+                crate::nats::SUBSCRIBE_SUBJECT
+            ),
+        }
         tokio::spawn(async move {
             if let Err(e) = crate::nats::subscribe::run(nats, client, hub, hits).await {
                 tracing::error!("{e}");
@@ -278,11 +285,31 @@ pub async fn publish(config: PublishConfig) -> Result<(), AppError> {
         tokio::spawn(save_state_periodically(sources.registry().clone(), path));
     }
     eprintln!(
-        "webpeek: publishing to NATS {} as {} (buffer {} hits)",
+        "webpeek: publishing to NATS {} as {}{} (buffer {} hits)",
         config.nats.url(),
         publisher.subject(),
+        config
+            .nats
+            .jetstream()
+            .map(|j| format!(", stored in JetStream stream {}", j.name))
+            .unwrap_or_default(),
         config.buffer
     );
+    let publisher = Arc::new(publisher);
+    if let Some(addr) = config.metrics_listen {
+        let listener = std::net::TcpListener::bind(addr)
+            .map_err(|source| AppError::Listen { addr, source })?;
+        let render = {
+            let publisher = publisher.clone();
+            Arc::new(move || publisher.metrics())
+        };
+        eprintln!("webpeek: metrics on http://{addr}/metrics");
+        tokio::spawn(async move {
+            if let Err(e) = web::serve_metrics(listener, render).await {
+                tracing::error!("--metrics-listen {addr}: {e}");
+            }
+        });
+    }
     let refused = tokio::select! {
         _ = shutdown_signal() => None,
         e = publisher.refused() => Some(e),

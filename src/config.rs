@@ -118,6 +118,13 @@ pub struct NatsArgs {
     /// Trust this CA (PEM) for the NATS server's certificate, besides the system's.
     #[arg(long = "nats-ca", value_name = "FILE")]
     pub nats_ca: Option<PathBuf>,
+    /// Keep hits in this JetStream stream (created if missing): publishers write into it, and
+    /// a hub that starts replays it, so its dashboard is whole again.
+    #[arg(long, value_name = "STREAM")]
+    pub jetstream: Option<String>,
+    /// How long a stream created by webpeek keeps hits: `24h`, `90m`, `7d`, seconds.
+    #[arg(long = "jetstream-max-age", value_name = "AGE", requires = "jetstream")]
+    pub jetstream_max_age: Option<String>,
 }
 
 /// Options of `publish`.
@@ -132,6 +139,9 @@ pub struct PublishArgs {
     /// Hits kept while NATS is unreachable; past that the oldest are dropped (and counted).
     #[arg(long, default_value_t = 100_000, value_name = "N")]
     pub buffer: usize,
+    /// Serve the publisher's counters as Prometheus text on http://ADDR/metrics.
+    #[arg(long = "metrics-listen", value_name = "ADDR")]
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 /// Options of the main command (and of `demo`).
@@ -239,6 +249,8 @@ pub struct PublishConfig {
     pub nats: NatsOptions,
     /// Hits kept while NATS is unreachable.
     pub buffer: usize,
+    /// `--metrics-listen`: where to serve `/metrics`.
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 /// Everything a run of the main command (or `demo`) needs, checked.
@@ -308,9 +320,12 @@ pub enum ConfigError {
     /// `publish` without `--nats`.
     #[error("publish: give --nats nats://HOST:4222, the NATS server to publish to")]
     NeedsNats,
-    /// `--nats-token`, `--nats-creds` or `--nats-ca` without `--nats`.
-    #[error("--nats-token, --nats-creds and --nats-ca need --nats URL")]
+    /// `--nats-token`, `--nats-creds`, `--nats-ca` or `--jetstream` without `--nats`.
+    #[error("--nats-token, --nats-creds, --nats-ca and --jetstream need --nats URL")]
     NatsWithoutUrl,
+    /// A `--jetstream-max-age` that is not a duration.
+    #[error("--jetstream-max-age: '{0}' is not an age like 24h, 90m, 7d or 3600 (seconds)")]
+    MaxAge(String),
     /// A NATS option that cannot work.
     #[error(transparent)]
     Nats(#[from] NatsOptionError),
@@ -452,17 +467,30 @@ impl NatsArgs {
     /// The checked connection options, when `--nats` is given.
     pub fn check(&self) -> Result<Option<NatsOptions>, ConfigError> {
         let Some(url) = &self.nats else {
-            if self.nats_token.is_some() || self.nats_creds.is_some() || self.nats_ca.is_some() {
+            if self.nats_token.is_some()
+                || self.nats_creds.is_some()
+                || self.nats_ca.is_some()
+                || self.jetstream.is_some()
+            {
                 return Err(ConfigError::NatsWithoutUrl);
             }
             return Ok(None);
         };
-        Ok(Some(NatsOptions::new(
+        let options = NatsOptions::new(
             url,
             self.nats_token.as_deref(),
             self.nats_creds.as_deref(),
             self.nats_ca.as_deref(),
-        )?))
+        )?;
+        let Some(stream) = &self.jetstream else {
+            return Ok(Some(options));
+        };
+        let max_age = self
+            .jetstream_max_age
+            .as_ref()
+            .map(|text| parse_age(text).ok_or_else(|| ConfigError::MaxAge(text.clone())))
+            .transpose()?;
+        Ok(Some(options.with_jetstream(stream, max_age)?))
     }
 }
 
@@ -486,6 +514,7 @@ impl PublishConfig {
             log,
             nats,
             buffer: args.buffer,
+            metrics_listen: args.metrics_listen,
         })
     }
 }
@@ -603,6 +632,26 @@ pub fn valid_name(name: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
 }
 
+/// `24h`, `90m`, `7d`, `30s` or plain seconds, above zero and at most ten years.
+fn parse_age(text: &str) -> Option<Duration> {
+    let text = text.trim();
+    let (number, unit) = match text.char_indices().last()? {
+        (i, c) if c.is_ascii_alphabetic() => (&text[..i], c),
+        _ => (text, 's'),
+    };
+    let n: u64 = number.trim().parse().ok()?;
+    let seconds = n.checked_mul(match unit {
+        's' => 1,
+        'm' => 60,
+        'h' => 3600,
+        'd' => 86_400,
+        _ => return None,
+    })?;
+    (1..=10 * 365 * 86_400)
+        .contains(&seconds)
+        .then(|| Duration::from_secs(seconds))
+}
+
 /// `/webpeek`, `webpeek/`, `/webpeek/` → `/webpeek/`; `/` stays `/`.
 fn base_path(given: &str) -> Result<String, ConfigError> {
     let inner = given.trim_matches('/');
@@ -656,6 +705,28 @@ mod tests {
         Config::from_cli(
             Cli::try_parse_from(std::iter::once("webpeek").chain(args.iter().copied())).unwrap(),
         )
+    }
+
+    #[test]
+    fn ages() {
+        let h = |n: u64| Some(Duration::from_secs(n * 3600));
+        assert_eq!(parse_age("24h"), h(24));
+        assert_eq!(parse_age("90m"), Some(Duration::from_secs(5400)));
+        assert_eq!(parse_age("7d"), h(168));
+        assert_eq!(parse_age("3600"), h(1));
+        assert_eq!(parse_age(" 30s "), Some(Duration::from_secs(30)));
+        for bad in [
+            "",
+            "0",
+            "h",
+            "5x",
+            "-1h",
+            "1.5h",
+            "99999999999999999d",
+            "11000d",
+        ] {
+            assert_eq!(parse_age(bad), None, "{bad}");
+        }
     }
 
     #[test]

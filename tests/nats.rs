@@ -290,7 +290,23 @@ async fn a_restarted_publisher_neither_loses_nor_repeats() {
 async fn a_full_buffer_drops_the_oldest_and_counts() {
     let nats = NatsServer::start(&[]);
     let (_d, log) = new_log("access.log");
-    let web1 = Publisher::start(&nats.url(), "web1", &log, &["--buffer", "5"]);
+    let metrics_addr: std::net::SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let metrics_arg = metrics_addr.to_string();
+    let web1 = Publisher::start(
+        &nats.url(),
+        "web1",
+        &log,
+        &["--buffer", "5", "--metrics-listen", &metrics_arg],
+    );
+    // The publisher's own counters (`--metrics-listen`), as Prometheus reads them.
+    let metric = |sample: &str| -> u64 {
+        let (status, body) = common::http_get(metrics_addr, "/metrics", &[]);
+        assert_eq!(status, 200, "{body}");
+        body.lines()
+            .find_map(|l| l.strip_prefix(sample)?.strip_prefix(' ')?.parse().ok())
+            .unwrap_or_else(|| panic!("no {sample} in {body}"))
+    };
+    assert_eq!(common::http_get(metrics_addr, "/", &[]).0, 404);
     // No hub yet: nothing can be delivered, so the buffer keeps the newest 5.
     let all = numbered("/n", 20);
     append_paths(&web1, "203.0.113.1", &all);
@@ -323,6 +339,17 @@ async fn a_full_buffer_drops_the_oldest_and_counts() {
         20 - got as u64
     );
     web1.wait_output("dropped while none could be", Duration::from_secs(5));
+    assert_eq!(metric("webpeek_publish_connected"), 1);
+    assert_eq!(
+        metric("webpeek_publish_hits_total{result=\"published\"}"),
+        got as u64
+    );
+    assert_eq!(
+        metric("webpeek_publish_hits_total{result=\"dropped\"}"),
+        20 - got as u64
+    );
+    assert_eq!(metric("webpeek_publish_buffered_hits"), 0);
+    assert!(metric("webpeek_publish_messages_total") >= 1);
 }
 
 #[tokio::test]
@@ -452,7 +479,7 @@ async fn token_authorization() {
 fn bad_options_exit_2() {
     let (_d, log) = new_log("access.log");
     let log = log.to_str().unwrap();
-    let cases: [&[&str]; 6] = [
+    let cases: [&[&str]; 9] = [
         &["publish", "--nats", "localhost:4222", log],
         &["publish", "--nats", "http://127.0.0.1:4222", log],
         &["publish", "--nats", "nats://u:hunter2@", log],
@@ -466,6 +493,24 @@ fn bad_options_exit_2() {
             "/no/such.creds",
             log,
         ],
+        &[
+            "publish",
+            "--nats",
+            "nats://127.0.0.1:4222",
+            "--jetstream",
+            "web.hits",
+            log,
+        ],
+        &[
+            "--nats",
+            "nats://127.0.0.1:4222",
+            "--jetstream",
+            "S",
+            "--jetstream-max-age",
+            "5 weeks",
+            log,
+        ],
+        &["--jetstream", "S", log],
     ];
     for args in cases {
         let out = webpeek(args);
@@ -475,7 +520,9 @@ fn bad_options_exit_2() {
         assert_eq!(lines.len(), 1, "one line: {err}");
         assert!(lines[0].starts_with("webpeek: error: "), "{err}");
         assert!(
-            lines[0].contains("--nats") || lines[0].contains("publish: "),
+            ["--nats", "--jetstream", "publish: "]
+                .iter()
+                .any(|o| lines[0].contains(o)),
             "names the option: {err}"
         );
         assert!(!err.contains("hunter2"), "{err}");
@@ -535,4 +582,157 @@ fn certificates() -> (String, String, String) {
     let params = rcgen::CertificateParams::new(vec!["127.0.0.1".to_string()]).unwrap();
     let cert = params.signed_by(&key, &issuer).unwrap();
     (ca_cert.pem(), cert.pem(), key.serialize_pem())
+}
+
+/// A hub reading the JetStream stream `stream`, once it has replayed what the stream holds.
+fn js_hub(nats: &NatsServer, stream: &str) -> Server {
+    let hub = spawn_hub(&nats.url(), &["--jetstream", stream]);
+    hub.wait_output("following it live", Duration::from_secs(20));
+    hub
+}
+
+/// The parts of `/api/stats` a replay must rebuild exactly: totals, status codes, the
+/// per-server counts and every panel since start.
+fn replayable(stats: &Value) -> Value {
+    serde_json::json!({
+        "total": stats["total"],
+        "shown": stats["shown"],
+        "status": stats["status"],
+        "panels": stats["panels"]["all"],
+    })
+}
+
+#[tokio::test]
+async fn jetstream_replay_rebuilds_a_restarted_hub() {
+    let nats = NatsServer::start(&[]);
+    let (_d1, log1) = new_log("web1-access.log");
+    let (_d2, log2) = new_log("web2-access.log");
+    let js = ["--jetstream", "WEBPEEK", "--jetstream-max-age", "2h"];
+    // The publishers start first and create the stream; no hub runs yet: the stream keeps
+    // the hits.
+    let web1 = Publisher::start(&nats.url(), "web1", &log1, &js);
+    let web2 = Publisher::start(&nats.url(), "web2", &log2, &js);
+    // Few distinct pages: the top lists are exact (not a sketch's estimate), so two hubs'
+    // lists compare equal.
+    let cycle = |prefix: &str, n: usize| -> Vec<String> {
+        (0..n).map(|i| format!("{prefix}/{}.html", i % 7)).collect()
+    };
+    let early1 = cycle("/early/one", 150);
+    let early2 = cycle("/early/two", 100);
+    append_paths(&web1, "203.0.113.1", &early1);
+    append_paths(&web2, "198.51.100.2", &early2);
+    common::append(
+        &log1,
+        line("203.0.113.9", "/missing").replace(" 200 ", " 404 "),
+    );
+    std::thread::sleep(Duration::from_millis(500));
+
+    let first = js_hub(&nats, "WEBPEEK");
+    let stats = wait_stats(&first, "the stream replayed", |s| s["total"] == 251);
+    assert_eq!(server_count(&stats, "web1"), 151, "{stats}");
+    assert_eq!(server_count(&stats, "web2"), 100, "{stats}");
+    assert_eq!(stats["nats"]["stream"], "WEBPEEK", "{stats}");
+    // Live after the replay.
+    let mut ws = viewer(&first).await;
+    let live = cycle("/live", 20);
+    append_paths(&web2, "198.51.100.2", &live);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let mut got = Vec::new();
+    while got.len() < 20 && Instant::now() < deadline {
+        let (hits, _) = collect_hits(&mut ws, 1, Duration::from_secs(15)).await;
+        got.extend(paths(&hits).into_iter().filter(|p| p.starts_with("/live")));
+    }
+    assert_eq!(got, live);
+    let before = wait_stats(&first, "live hits counted", |s| s["total"] == 271);
+    drop(ws);
+    drop(first);
+
+    // A new hub: the stream gives it everything again, each hit once.
+    let second = js_hub(&nats, "WEBPEEK");
+    let after = wait_stats(&second, "the stream replayed again", |s| s["total"] == 271);
+    assert_eq!(replayable(&after), replayable(&before));
+    assert_eq!(after["nats"]["duplicates"], 0, "{after}");
+    assert_eq!(after["nats"]["replayed"], 271, "{after}");
+    // The backlog holds the replayed hits, once each, oldest first.
+    let mut ws = viewer(&second).await;
+    let (hits, _) = collect_hits(&mut ws, 271, Duration::from_secs(15)).await;
+    let of = |server: &str| -> Vec<String> {
+        let mine: Vec<Value> = hits
+            .iter()
+            .filter(|h| h["server"] == server)
+            .cloned()
+            .collect();
+        paths(&mine)
+    };
+    let mut want1 = early1.clone();
+    want1.push("/missing".into());
+    assert_eq!(of("web1"), want1);
+    assert_eq!(of("web2"), [early2, live].concat());
+    assert_no_hits(&mut ws, Duration::from_millis(500)).await;
+    second.wait_output("replayed 271 hits", Duration::from_secs(1));
+}
+
+#[tokio::test]
+async fn jetstream_survives_a_server_restart() {
+    let mut nats = NatsServer::start(&[]);
+    let (_d, log) = new_log("access.log");
+    let web1 = Publisher::start(&nats.url(), "web1", &log, &["--jetstream", "HITS"]);
+    let hub = js_hub(&nats, "HITS");
+    let mut ws = viewer(&hub).await;
+    let before = numbered("/before", 5);
+    append_paths(&web1, "203.0.113.1", &before);
+    let (hits, _) = collect_hits(&mut ws, 5, Duration::from_secs(15)).await;
+    assert_eq!(paths(&hits), before);
+    nats.kill();
+    hub.wait_output("disconnected, retrying", Duration::from_secs(10));
+    let during = numbered("/during", 50);
+    append_paths(&web1, "203.0.113.1", &during);
+    std::thread::sleep(Duration::from_millis(300));
+    // The same store: the stream and what it held are still there.
+    nats.restart();
+    let after = numbered("/after", 5);
+    append_paths(&web1, "203.0.113.1", &after);
+    let (hits, _) = collect_hits(&mut ws, 55, Duration::from_secs(30)).await;
+    let want: Vec<String> = during.iter().chain(&after).cloned().collect();
+    assert_eq!(paths(&hits), want, "every line once, in order");
+    assert_no_hits(&mut ws, Duration::from_millis(1000)).await;
+    let stats = wait_stats(&hub, "all counted", |s| s["total"] == 60);
+    assert_eq!(stats["nats"]["duplicates"], 0, "{stats}");
+}
+
+#[tokio::test]
+async fn two_hubs_on_one_stream_serve_alike() {
+    let nats = NatsServer::start(&[]);
+    let (_d, log) = new_log("access.log");
+    let web1 = Publisher::start(&nats.url(), "web1", &log, &["--jetstream", "WEBPEEK"]);
+    let a = js_hub(&nats, "WEBPEEK");
+    let b = js_hub(&nats, "WEBPEEK");
+    let mut on_a = viewer(&a).await;
+    let mut on_b = viewer(&b).await;
+    let first = numbered("/first", 30);
+    append_paths(&web1, "203.0.113.1", &first);
+    let (from_a, _) = collect_hits(&mut on_a, 30, Duration::from_secs(15)).await;
+    let (from_b, _) = collect_hits(&mut on_b, 30, Duration::from_secs(15)).await;
+    assert_eq!(paths(&from_a), first);
+    assert_eq!(paths(&from_b), first);
+    // Hubs with the same options number the stream's hits alike, so a viewer that a
+    // balancer moves to the other hub resumes there without a gap or a repeat.
+    let seqs = |hits: &[Value]| hits.iter().map(|h| h["seq"].clone()).collect::<Vec<_>>();
+    assert_eq!(seqs(&from_a), seqs(&from_b));
+    let last = from_a[29]["seq"].as_u64().unwrap();
+    drop(on_a);
+    let second = numbered("/second", 10);
+    append_paths(&web1, "203.0.113.1", &second);
+    let mut moved = viewer(&b).await;
+    common::send_json(
+        &mut moved,
+        serde_json::json!({"type": "resume", "after": last}),
+    )
+    .await;
+    let (resumed, _) = collect_hits(&mut moved, 10, Duration::from_secs(15)).await;
+    assert_eq!(paths(&resumed), second);
+    assert_no_hits(&mut moved, Duration::from_millis(500)).await;
+    let sa = wait_stats(&a, "a counted", |s| s["total"] == 40);
+    let sb = wait_stats(&b, "b counted", |s| s["total"] == 40);
+    assert_eq!(replayable(&sa), replayable(&sb));
 }

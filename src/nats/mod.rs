@@ -5,8 +5,9 @@
 //! ([`Batch`] of [`WireHit`]s, JSON: `benches/nats_format.rs` measured it against MessagePack),
 //! the connection options ([`NatsOptions`]) and the connection's state ([`Link`]), which is
 //! logged once per change and shown to viewers. [`publish`] is the publisher's side,
-//! [`subscribe`] the hub's.
+//! [`subscribe`] the hub's, [`jetstream`] the stream both may keep hits in for replay.
 
+pub mod jetstream;
 pub mod publish;
 pub mod subscribe;
 
@@ -384,6 +385,9 @@ pub enum NatsOptionError {
         /// What is wrong.
         problem: String,
     },
+    /// A `--jetstream` name NATS would refuse.
+    #[error("--jetstream: '{0}' is not a stream name (1 to 64 letters, digits, '-' or '_')")]
+    Stream(String),
     /// The CA file cannot be used.
     #[error("--nats-ca {}: {problem}", path.display())]
     Ca {
@@ -406,6 +410,8 @@ pub struct NatsOptions {
     /// The `.creds` file's text.
     creds: Option<String>,
     ca: Option<PathBuf>,
+    /// `--jetstream`: keep hits in a stream, and replay it.
+    jetstream: Option<jetstream::StreamOptions>,
 }
 
 impl std::fmt::Debug for NatsOptions {
@@ -417,6 +423,7 @@ impl std::fmt::Debug for NatsOptions {
             .field("token", &self.token.as_ref().map(|_| "…"))
             .field("creds", &self.creds.as_ref().map(|_| "…"))
             .field("ca", &self.ca)
+            .field("jetstream", &self.jetstream)
             .finish()
     }
 }
@@ -509,7 +516,30 @@ impl NatsOptions {
             token,
             creds,
             ca: ca.map(Path::to_owned),
+            jetstream: None,
         })
+    }
+
+    /// Keeps hits in (publisher) or replays them from (hub) the JetStream stream `name`,
+    /// created when missing with hits kept for `max_age` (a day if `None`).
+    pub fn with_jetstream(
+        mut self,
+        name: &str,
+        max_age: Option<Duration>,
+    ) -> Result<NatsOptions, NatsOptionError> {
+        if !jetstream::valid_stream_name(name) {
+            return Err(NatsOptionError::Stream(name.chars().take(80).collect()));
+        }
+        self.jetstream = Some(jetstream::StreamOptions {
+            name: name.to_owned(),
+            max_age,
+        });
+        Ok(self)
+    }
+
+    /// The JetStream stream, with `--jetstream`.
+    pub fn jetstream(&self) -> Option<&jetstream::StreamOptions> {
+        self.jetstream.as_ref()
     }
 
     /// The server's URL, without user and password: safe to log and to show viewers.
@@ -806,6 +836,12 @@ pub struct NatsStatus {
     pub state: &'static str,
     /// The server (without a password).
     pub url: String,
+    /// The JetStream stream read (`--jetstream`).
+    pub stream: Option<String>,
+    /// The stream's hits are being replayed.
+    pub replaying: bool,
+    /// Hits the replay of the stream gave, once done.
+    pub replayed: u64,
     /// Why the last connection attempt failed, while not connected.
     pub error: Option<String>,
     /// Times the connection was lost.

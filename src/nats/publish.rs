@@ -10,6 +10,10 @@
 //! and message number). A subscriber that never answers (`nats sub`, an older hub) still gets
 //! each message: after [`ANSWER_TIMEOUT`] on the same connection it counts as delivered.
 //!
+//! With `--jetstream STREAM` each message goes into the stream instead, and the stream's
+//! acknowledgement (the server has stored it) confirms it, whether a hub runs or not. A
+//! message sent again after a lost acknowledgement carries the same id and is stored once.
+//!
 //! While nothing can be delivered the queue keeps at most `--buffer` hits: past that the
 //! oldest go, counted and logged. While delivery works and is merely slower than the logs, the
 //! reader waits instead (nothing is dropped; the lines wait in the file).
@@ -20,17 +24,23 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use async_nats::connection::State;
+use async_nats::jetstream::context::PublishErrorKind;
+use async_nats::jetstream::message::PublishMessage;
 use rand::RngExt;
 use tokio::sync::Notify;
 
+use super::jetstream::{StreamError, StreamOptions};
 use super::{Batch, Link, LinkState, MAX_MESSAGE_BYTES, MAX_MESSAGE_HITS, NatsError, NatsOptions};
 use crate::hit::Hit;
 
 /// How long a message waits for a hub's answer before it counts as delivered anyway (when the
 /// connection is still the same one: somebody that does not answer has it).
 pub const ANSWER_TIMEOUT: Duration = Duration::from_secs(2);
-/// Longest wait before asking again while no hub listens.
+/// Longest wait before asking again while no hub listens (or the stream cannot be written).
 const NO_HUB_RETRY: Duration = Duration::from_secs(1);
+/// How long a server has to answer a ping after a message went unanswered: one that does not
+/// is behind a half-open connection, and the message is sent again on a new one.
+const PING_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// What the publisher counted.
 #[derive(Debug, Default)]
@@ -127,7 +137,7 @@ impl HitQueue {
                         "the buffer is full ({} hits) and {}: dropping the oldest hits (counted)",
                         state.capacity,
                         if state.no_hub {
-                            "no hub listens"
+                            "nothing takes them (no hub listens, or the JetStream stream cannot be written)"
                         } else {
                             "NATS is unreachable"
                         }
@@ -205,7 +215,8 @@ impl HitQueue {
 pub struct Publisher {
     queue: HitQueue,
     link: Link,
-    task: tokio::task::JoinHandle<()>,
+    /// The sending task, until [`Publisher::finish`].
+    task: Mutex<Option<tokio::task::JoinHandle<()>>>,
     /// Hits taken from the queue and not confirmed yet.
     in_flight: Arc<AtomicU64>,
     subject: String,
@@ -240,6 +251,9 @@ impl Publisher {
                 }
             }
         });
+        let jetstream = options
+            .jetstream()
+            .map(|o| (async_nats::jetstream::new(client.clone()), o.clone()));
         let task = tokio::spawn(
             Sender {
                 client,
@@ -249,13 +263,16 @@ impl Publisher {
                 name: name.to_owned(),
                 run: format!("{:016x}", rand::rng().random::<u64>()),
                 in_flight: in_flight.clone(),
+                jetstream,
+                stream_ready: false,
+                stream_problem: None,
             }
             .run(),
         );
         Ok(Publisher {
             queue,
             link,
-            task,
+            task: Mutex::new(Some(task)),
             in_flight,
             subject,
         })
@@ -269,6 +286,64 @@ impl Publisher {
     /// The connection's state.
     pub fn link(&self) -> &Link {
         &self.link
+    }
+
+    /// The publisher's counters as a Prometheus `/metrics` page (`--metrics-listen`).
+    pub fn metrics(&self) -> String {
+        use std::fmt::Write;
+        let c = self.queue.counters();
+        let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        let link = self.link.status();
+        let mut out = String::new();
+        let mut one = |name: &str, kind: &str, help: &str, value: u64| {
+            let _ = writeln!(
+                out,
+                "# HELP webpeek_publish_{name} {help}\n# TYPE webpeek_publish_{name} {kind}\nwebpeek_publish_{name} {value}"
+            );
+        };
+        one(
+            "connected",
+            "gauge",
+            "1 while the NATS connection is up.",
+            u64::from(link.state == LinkState::Connected),
+        );
+        one(
+            "disconnects_total",
+            "counter",
+            "Times the NATS connection was lost.",
+            link.disconnects,
+        );
+        one(
+            "buffered_hits",
+            "gauge",
+            "Hits waiting to be delivered.",
+            self.queue.len() as u64 + self.in_flight.load(Ordering::Relaxed),
+        );
+        one(
+            "messages_total",
+            "counter",
+            "Messages delivered (a hub answered, or the JetStream stream stored them).",
+            load(&c.messages),
+        );
+        one(
+            "resent_total",
+            "counter",
+            "Messages sent again because their delivery could not be confirmed.",
+            load(&c.resent),
+        );
+        let _ = writeln!(
+            out,
+            "# HELP webpeek_publish_hits_total Hits, by what became of them.\n\
+             # TYPE webpeek_publish_hits_total counter"
+        );
+        for (result, n) in [
+            ("published", load(&c.published)),
+            ("dropped", load(&c.dropped)),
+            ("too_big", load(&c.too_big)),
+        ] {
+            let _ = writeln!(out, "webpeek_publish_hits_total{{result=\"{result}\"}} {n}");
+        }
+        out
     }
 
     /// Resolves when the server refuses the credentials: a publisher that cannot sign in stops
@@ -287,10 +362,12 @@ impl Publisher {
 
     /// After the readers stopped: delivers what is queued, for at most `limit`; returns how
     /// many hits could not be delivered in that time.
-    pub async fn finish(self, limit: Duration) -> u64 {
+    pub async fn finish(&self, limit: Duration) -> u64 {
         self.queue.close();
-        let mut task = self.task;
-        if tokio::time::timeout(limit, &mut task).await.is_err() {
+        let task = self.task.lock().expect("task lock").take();
+        if let Some(mut task) = task
+            && tokio::time::timeout(limit, &mut task).await.is_err()
+        {
             task.abort();
         }
         self.queue.len() as u64 + self.in_flight.load(Ordering::Relaxed)
@@ -306,10 +383,16 @@ struct Sender {
     name: String,
     run: String,
     in_flight: Arc<AtomicU64>,
+    /// `--jetstream`: messages go into this stream.
+    jetstream: Option<(async_nats::jetstream::Context, StreamOptions)>,
+    /// The stream is known to exist.
+    stream_ready: bool,
+    /// Why the stream could not be used, as last logged.
+    stream_problem: Option<StreamError>,
 }
 
 impl Sender {
-    async fn run(self) {
+    async fn run(mut self) {
         let counters = self.queue.counters().clone();
         let mut seq = 0u64;
         let mut pending: VecDeque<Hit> = VecDeque::new();
@@ -355,7 +438,12 @@ impl Sender {
                 pending.pop_front();
                 continue;
             }
-            if !self.deliver(&payload).await {
+            let delivered = if self.jetstream.is_some() {
+                self.store(payload, seq + 1).await
+            } else {
+                self.deliver(&payload).await
+            };
+            if !delivered {
                 // The server takes less than it said before (another server after a
                 // reconnect): encode again, smaller.
                 continue;
@@ -386,6 +474,18 @@ impl Sender {
             let same = stats.connects.load(Ordering::Relaxed) == connection
                 && self.client.connection_state() == State::Connected;
             let kind = answer.as_ref().err().map(|e| e.kind());
+            let unanswered = same && kind == Some(async_nats::RequestErrorKind::TimedOut);
+            // Somebody that does not answer has the message, or the connection is half-open
+            // (the server gone without a word): a ping tells which.
+            if unanswered && !self.server_answers().await {
+                tracing::debug!(
+                    "NATS {}: the server does not answer, reconnecting and sending again",
+                    self.link.url()
+                );
+                counters.resent.fetch_add(1, Ordering::Relaxed);
+                let _ = self.client.force_reconnect().await;
+                continue;
+            }
             match kind {
                 None => {}
                 Some(async_nats::RequestErrorKind::TimedOut) if same => {}
@@ -415,6 +515,88 @@ impl Sender {
                 tracing::info!("NATS {}: a hub listens again", self.link.url());
             }
             return true;
+        }
+    }
+
+    /// Whether the server answers a request now: one to a subject nobody listens on comes back
+    /// at once as "no responders" over a live connection.
+    async fn server_answers(&self) -> bool {
+        let probe = async_nats::Request::new()
+            .payload(Default::default())
+            .timeout(Some(PING_TIMEOUT));
+        let answer = self
+            .client
+            .send_request(format!("_webpeek.ping.{}", self.run), probe)
+            .await;
+        match answer {
+            Ok(_) => true,
+            Err(e) => e.kind() != async_nats::RequestErrorKind::TimedOut,
+        }
+    }
+
+    /// Stores one message in the JetStream stream (creating the stream when it is missing),
+    /// until the server has acknowledged it; false when it is over the server's limit.
+    async fn store(&mut self, payload: Vec<u8>, seq: u64) -> bool {
+        let (js, options) = self.jetstream.clone().expect("--jetstream");
+        let counters = self.queue.counters().clone();
+        let id = super::jetstream::message_id(&self.run, seq);
+        // Shared by every attempt to send it.
+        let payload = bytes::Bytes::from(payload);
+        let mut wait = Duration::from_millis(50);
+        loop {
+            self.connected().await;
+            if !self.stream_ready {
+                match super::jetstream::ensure_stream(&js, &options).await {
+                    Ok(_) => self.stream_ready = true,
+                    Err(e) => {
+                        if self.stream_problem.as_ref() != Some(&e) {
+                            tracing::warn!(
+                                "NATS {}: {e}; keeping the hits (at most --buffer) and trying again",
+                                self.link.url()
+                            );
+                            self.stream_problem = Some(e);
+                        }
+                        self.queue.set_no_hub(true);
+                        tokio::time::sleep(wait).await;
+                        wait = (wait * 2).min(NO_HUB_RETRY);
+                        continue;
+                    }
+                }
+            }
+            let message = PublishMessage::build()
+                .payload(payload.clone())
+                .message_id(&id);
+            let stored = match js.send_publish(self.subject.clone(), message).await {
+                Ok(ack) => ack.await,
+                Err(e) => Err(e),
+            };
+            let kind = match stored {
+                Ok(_) => {
+                    if self.stream_problem.take().is_some() || self.queue.set_no_hub(false) {
+                        tracing::info!(
+                            "NATS {}: storing hits in JetStream stream {} again",
+                            self.link.url(),
+                            options.name
+                        );
+                    }
+                    self.queue.set_no_hub(false);
+                    return true;
+                }
+                Err(e) => e.kind(),
+            };
+            match kind {
+                PublishErrorKind::MaxPayloadExceeded => return false,
+                // Deleted meanwhile, or the server lost it: made again above.
+                PublishErrorKind::StreamNotFound => self.stream_ready = false,
+                other => {
+                    tracing::debug!(
+                        "NATS {}: storing not confirmed ({other}), sending again",
+                        self.link.url()
+                    );
+                    counters.resent.fetch_add(1, Ordering::Relaxed);
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
         }
     }
 

@@ -7,12 +7,20 @@
 //! message already received (a publisher resends one whose delivery it could not confirm) is
 //! dropped by its publisher's run id and number; a gap in the numbers is counted as missed.
 //! The connection's state and these counts are the `nats` field of `stats` and `/api/stats`.
+//!
+//! With `--jetstream STREAM` the hub reads the stream instead: everything it holds first (the
+//! replay that makes a restarted hub's dashboard whole), then each new message. Those messages
+//! are not answered: the stream acknowledged them to the publisher when it stored them.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
+use async_nats::jetstream::consumer::DeliverPolicy;
+use async_nats::jetstream::consumer::pull::OrderedConfig;
 use futures_util::StreamExt;
 
+use super::jetstream::{StreamOptions, ensure_stream};
 use super::{
     Batch, DecodeError, LinkState, NatsError, NatsOptions, NatsStatus, SUBJECT_PREFIX,
     SUBSCRIBE_SUBJECT, state_text,
@@ -72,6 +80,7 @@ impl Seen {
 /// Subscribes to every publisher on the server of `options` and feeds their hits to `sink`,
 /// until the client is closed; the connection's state and counts go to `hub`'s stats.
 /// Connection failures are retried for ever (the dashboard says "disconnected, retrying").
+/// With `--jetstream` the hits come from the stream: first the ones it holds, then live.
 pub async fn run(
     options: NatsOptions,
     client_name: String,
@@ -81,13 +90,10 @@ pub async fn run(
     hub.stats().nats = Some(NatsStatus {
         state: state_text(LinkState::Connecting),
         url: options.url().to_owned(),
+        stream: options.jetstream().map(|j| j.name.clone()),
         ..NatsStatus::default()
     });
     let (client, link) = options.connect(&client_name, false).await?;
-    let mut subscriber = client
-        .subscribe(SUBSCRIBE_SUBJECT)
-        .await
-        .map_err(|e| NatsError::Connect(e.to_string()))?;
     // The connection's state, for viewers.
     let mut watch = link.watch();
     let status_hub = hub.clone();
@@ -105,13 +111,246 @@ pub async fn run(
             }
         }
     });
-    let prefix = format!("{SUBJECT_PREFIX}.");
-    let mut seen: HashMap<Arc<str>, Seen> = HashMap::new();
-    let mut told: HashSet<String> = HashSet::new();
+    let mut receiver = Receiver {
+        hub: hub.clone(),
+        counter: Counter::start(hub, sink),
+        prefix: format!("{SUBJECT_PREFIX}."),
+        seen: HashMap::new(),
+        told: HashSet::new(),
+    };
+    if let Some(stream) = options.jetstream() {
+        replay_and_follow(&client, &link, stream, &mut receiver).await;
+        return Ok(());
+    }
+    let mut subscriber = client
+        .subscribe(SUBSCRIBE_SUBJECT)
+        .await
+        .map_err(|e| NatsError::Connect(e.to_string()))?;
     while let Some(message) = subscriber.next().await {
-        let subject = message.subject.as_str();
-        let from_subject = subject.strip_prefix(&prefix).unwrap_or(subject);
-        let batch = Batch::decode(&message.payload).and_then(|b| {
+        let answer = receiver
+            .take(message.subject.as_str(), &message.payload)
+            .await;
+        // The answer tells the publisher a hub has the message: it sends the next one.
+        if answer && let Some(reply) = message.reply {
+            let _ = client.publish(reply, Vec::new().into()).await;
+        }
+    }
+    Ok(())
+}
+
+/// Hits taken from the stream at most per pull (messages of up to [`MAX_MESSAGE_HITS`] hits,
+/// so a pull asks for a few MB, not the whole stream).
+///
+/// [`MAX_MESSAGE_HITS`]: super::MAX_MESSAGE_HITS
+const MESSAGES_PER_PULL: i64 = 64;
+
+/// With `--jetstream`: takes every message the stream holds, then the new ones as they come,
+/// through an ordered consumer of the hub's own (recreated after an outage, from the message
+/// after the last one taken). The stream is created when missing; problems are logged once
+/// and retried.
+async fn replay_and_follow(
+    client: &async_nats::Client,
+    link: &super::Link,
+    options: &StreamOptions,
+    receiver: &mut Receiver,
+) {
+    let js = async_nats::jetstream::new(client.clone());
+    let mut next = 1u64;
+    let mut replay = Some(Replay::start(receiver));
+    let mut problem: Option<String> = None;
+    let mut wait = Duration::from_millis(50);
+    let complain = |problem: &mut Option<String>, what: String| {
+        if problem.as_deref() != Some(what.as_str()) {
+            tracing::warn!("NATS {}: {what}; trying again", link.url());
+            *problem = Some(what);
+        }
+    };
+    loop {
+        let started = async {
+            let stream = ensure_stream(&js, options)
+                .await
+                .map_err(|e| e.to_string())?;
+            let deliver_policy = if next == 1 {
+                DeliverPolicy::All
+            } else {
+                DeliverPolicy::ByStartSequence {
+                    start_sequence: next,
+                }
+            };
+            let consumer = stream
+                .create_consumer(OrderedConfig {
+                    deliver_policy,
+                    max_batch: MESSAGES_PER_PULL,
+                    description: Some("webpeek hub".into()),
+                    ..OrderedConfig::default()
+                })
+                .await
+                .map_err(|e| format!("JetStream stream {}: {e}", options.name))?;
+            let pending = consumer.cached_info().num_pending;
+            let messages = consumer
+                .messages()
+                .await
+                .map_err(|e| format!("JetStream stream {}: {e}", options.name))?;
+            Ok::<_, String>((pending, messages))
+        };
+        let (pending, mut messages) = match started.await {
+            Ok(started) => started,
+            Err(what) => {
+                complain(&mut problem, what);
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(super::MAX_RECONNECT_DELAY);
+                continue;
+            }
+        };
+        if problem.take().is_some() {
+            tracing::info!(
+                "NATS {}: reading JetStream stream {} again",
+                link.url(),
+                options.name
+            );
+        }
+        wait = Duration::from_millis(50);
+        if pending == 0
+            && let Some(done) = replay.take()
+        {
+            receiver.counter.finish(done, &options.name).await;
+        }
+        while let Some(message) = messages.next().await {
+            let message = match message {
+                Ok(message) => message,
+                Err(e) => {
+                    // The ordered consumer makes itself again after most problems; what it
+                    // reports here it could not mend (the stream deleted, say).
+                    complain(
+                        &mut problem,
+                        format!("JetStream stream {}: {e}", options.name),
+                    );
+                    break;
+                }
+            };
+            let pending = match message.info() {
+                Ok(info) => {
+                    next = info.stream_sequence + 1;
+                    info.pending
+                }
+                Err(_) => 1,
+            };
+            receiver
+                .take(message.subject.as_str(), &message.payload)
+                .await;
+            if pending == 0
+                && let Some(done) = replay.take()
+            {
+                receiver.counter.finish(done, &options.name).await;
+            }
+        }
+        tokio::time::sleep(wait).await;
+    }
+}
+
+/// A replay of the stream under way: what to say when it is done.
+struct Replay {
+    started: Instant,
+    hits: u64,
+}
+
+impl Replay {
+    fn start(receiver: &Receiver) -> Replay {
+        if let Some(nats) = receiver.hub.stats().nats.as_mut() {
+            nats.replaying = true;
+        }
+        Replay {
+            started: Instant::now(),
+            hits: receiver.hits(),
+        }
+    }
+
+    /// The stream held nothing more, and every hit it held is counted: logs how long that
+    /// took.
+    fn finish(self, hub: &Hub, stream: &str) {
+        let hits = hub.stats().nats.as_ref().map_or(0, |n| n.hits) - self.hits;
+        let seconds = self.started.elapsed().as_secs_f64();
+        if let Some(nats) = hub.stats().nats.as_mut() {
+            nats.replaying = false;
+            nats.replayed = hits;
+        }
+        tracing::info!(
+            "JetStream stream {stream}: replayed {hits} hits in {seconds:.2} s ({:.0} hits/s); following it live",
+            hits as f64 / seconds.max(1e-9)
+        );
+    }
+}
+
+/// What the counting thread does, in order.
+enum Work {
+    /// Count, filter, enrich and show these hits.
+    Hits(Vec<Hit>),
+    /// The replay is over once what came before is counted.
+    Replayed(Replay, String),
+}
+
+/// Hands received hits to the sink on a thread of its own: the sink takes a lock and counts
+/// (a few µs per hit), which is not work for the runtime's async workers, and the next
+/// message is decoded meanwhile (a replay runs on two cores).
+struct Counter {
+    work: tokio::sync::mpsc::Sender<Work>,
+}
+
+/// Messages decoded ahead of the counting thread at most (each up to 1,000 hits).
+const COUNT_AHEAD: usize = 4;
+
+impl Counter {
+    fn start(hub: Hub, sink: Arc<dyn HitSink>) -> Counter {
+        let (work, mut todo) = tokio::sync::mpsc::channel(COUNT_AHEAD);
+        std::thread::Builder::new()
+            .name("nats-hits".into())
+            .spawn(move || {
+                while let Some(work) = todo.blocking_recv() {
+                    match work {
+                        Work::Hits(hits) => sink.take_hits(hits),
+                        Work::Replayed(replay, stream) => replay.finish(&hub, &stream),
+                    }
+                }
+            })
+            .expect("spawn the NATS counting thread");
+        Counter { work }
+    }
+
+    async fn hits(&self, hits: Vec<Hit>) {
+        let _ = self.work.send(Work::Hits(hits)).await;
+    }
+
+    async fn finish(&self, replay: Replay, stream: &str) {
+        let _ = self
+            .work
+            .send(Work::Replayed(replay, stream.to_owned()))
+            .await;
+    }
+}
+
+/// Takes messages from publishers, whichever way they come.
+struct Receiver {
+    hub: Hub,
+    counter: Counter,
+    /// `webpeek.hits.`
+    prefix: String,
+    seen: HashMap<Arc<str>, Seen>,
+    /// Subjects whose undecodable messages were logged.
+    told: HashSet<String>,
+}
+
+impl Receiver {
+    /// Hits taken so far.
+    fn hits(&self) -> u64 {
+        self.hub.stats().nats.as_ref().map_or(0, |n| n.hits)
+    }
+
+    /// Takes one message (counts it, and hands its hits to the sink unless it is a duplicate);
+    /// returns whether it decoded (and so is answered).
+    async fn take(&mut self, subject: &str, payload: &[u8]) -> bool {
+        let hub = &self.hub;
+        let from_subject = subject.strip_prefix(&self.prefix).unwrap_or(subject);
+        let batch = Batch::decode(payload).and_then(|b| {
             if crate::config::valid_name(&b.server) {
                 Ok(b)
             } else {
@@ -124,14 +363,15 @@ pub async fn run(
                 if let Some(nats) = hub.stats().nats.as_mut() {
                     nats.undecodable += 1;
                 }
-                if told.len() < MAX_PUBLISHERS && told.insert(from_subject.to_owned()) {
+                if self.told.len() < MAX_PUBLISHERS && self.told.insert(from_subject.to_owned()) {
                     tracing::warn!(
                         "NATS {subject}: {e} (such messages are counted in /metrics; logged once per subject)"
                     );
                 }
-                continue;
+                return false;
             }
         };
+        let seen = &mut self.seen;
         if seen.len() >= MAX_PUBLISHERS && !seen.contains_key(&*batch.server) {
             seen.clear();
         }
@@ -161,17 +401,8 @@ pub async fn run(
                 }
             }
         }
-        // The answer tells the publisher a hub has the message: it sends the next one.
-        let answer = async {
-            if let Some(reply) = message.reply.clone() {
-                let _ = client.publish(reply, Vec::new().into()).await;
-            }
-        };
         match verdict {
-            Verdict::Duplicate => {
-                answer.await;
-                continue;
-            }
+            Verdict::Duplicate => return true,
             Verdict::Take(missed) if missed > 0 => tracing::warn!(
                 "NATS: {missed} messages from {server} never arrived (counted in /metrics)"
             ),
@@ -182,10 +413,9 @@ pub async fn run(
             .into_iter()
             .map(|h| h.into_hit(&server))
             .collect();
-        sink.take_hits(hits);
-        answer.await;
+        self.counter.hits(hits).await;
+        true
     }
-    Ok(())
 }
 
 #[cfg(test)]

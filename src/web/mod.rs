@@ -206,6 +206,29 @@ pub fn router(state: WebState) -> Router {
         .with_state(state)
 }
 
+/// Serves only `GET /metrics` (Prometheus text from `render`) on `listener`: what
+/// `webpeek publish --metrics-listen` offers, which has no dashboard. Anything else is 404.
+pub async fn serve_metrics(
+    listener: std::net::TcpListener,
+    render: Arc<dyn Fn() -> String + Send + Sync>,
+) -> std::io::Result<()> {
+    listener.set_nonblocking(true)?;
+    let listener = tokio::net::TcpListener::from_std(listener)?;
+    let app = Router::new().route(
+        "/metrics",
+        get(move || {
+            let render = render.clone();
+            async move {
+                (
+                    [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+                    render(),
+                )
+            }
+        }),
+    );
+    axum::serve(listener, app).await
+}
+
 /// Serves on `listener` (over TLS when `tls` is given) until `shutdown` completes; open
 /// connections then get a few seconds to finish.
 pub async fn serve(
