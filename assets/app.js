@@ -592,6 +592,7 @@
     const up = state === 'connected';
     const lines = ['NATS server ' + (str(n.url).slice(0, 200) || '(unknown)') + ': ' + state];
     if (n.stream) lines.push('JetStream stream ' + str(n.stream).slice(0, 80) + (n.replaying ? ': replaying' : ''));
+    if (n.stream_error) lines.push(str(n.stream_error).slice(0, 300));
     if (!up && n.error) lines.push(str(n.error).slice(0, 300));
     const count = (v) => (typeof v === 'number' && isFinite(v) ? v : 0);
     const more = [fmtInt(count(n.hits)) + ' hits received'];
@@ -600,12 +601,15 @@
     if (count(n.missed)) more.push(fmtInt(count(n.missed)) + ' messages never arrived');
     if (count(n.dropped_by_publishers)) more.push(fmtInt(count(n.dropped_by_publishers)) + ' hits dropped by publishers');
     lines.push(more.join(' · '));
-    setText(node, up ? (n.replaying === true ? 'NATS: replaying' : 'NATS connected') : 'NATS: ' + state);
-    const cls = 'conn nats ' + (up ? 'nats-up' : 'nats-down');
+    const streamDown = up && !!n.stream_error;
+    setText(node, !up ? 'NATS: ' + state
+      : streamDown ? 'NATS: stream unavailable'
+      : n.replaying === true ? 'NATS: replaying' : 'NATS connected');
+    const cls = 'conn nats ' + (up && !streamDown ? 'nats-up' : 'nats-down');
     if (node.className !== cls) node.className = cls; // also clears "stale"
     const title = lines.join('\n');
     if (node.title !== title) node.title = title;
-    node.dataset.state = up ? 'connected' : 'down';
+    node.dataset.state = up && !streamDown ? 'connected' : 'down';
     if (node.hidden) node.hidden = false;
   }
 

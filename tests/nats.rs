@@ -736,3 +736,24 @@ async fn two_hubs_on_one_stream_serve_alike() {
     let sb = wait_stats(&b, "b counted", |s| s["total"] == 40);
     assert_eq!(replayable(&sa), replayable(&sb));
 }
+
+#[tokio::test]
+async fn jetstream_not_enabled_is_said_once() {
+    let nats = NatsServer::start(&["--no-jetstream"]);
+    let (_d, log) = new_log("access.log");
+    let web1 = Publisher::start(&nats.url(), "web1", &log, &["--jetstream", "WEBPEEK"]);
+    append_paths(&web1, "203.0.113.1", &numbered("/n", 3));
+    let said = web1.wait_output("JetStream is not enabled", Duration::from_secs(10));
+    assert!(said.contains("start nats-server with -js"), "{said}");
+    let hub = spawn_hub(&nats.url(), &["--jetstream", "WEBPEEK"]);
+    hub.wait_output("JetStream is not enabled", Duration::from_secs(10));
+    // Retried quietly: one line each.
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(web1.count_output("JetStream is not enabled"), 1);
+    let stats = hub.stats();
+    assert_eq!(stats["nats"]["state"], "connected", "{stats}");
+    assert_eq!(stats["nats"]["stream"], "WEBPEEK", "{stats}");
+    let shown = stats["nats"]["stream_error"].as_str().unwrap_or_default();
+    assert!(shown.contains("JetStream is not enabled"), "{stats}");
+    assert_eq!(stats["total"], 0, "{stats}");
+}

@@ -838,6 +838,8 @@ pub struct NatsStatus {
     pub url: String,
     /// The JetStream stream read (`--jetstream`).
     pub stream: Option<String>,
+    /// Why the stream cannot be read now (JetStream not enabled, ...).
+    pub stream_error: Option<String>,
     /// The stream's hits are being replayed.
     pub replaying: bool,
     /// Hits the replay of the stream gave, once done.

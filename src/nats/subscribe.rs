@@ -159,9 +159,14 @@ async fn replay_and_follow(
     let mut replay = Some(Replay::start(receiver));
     let mut problem: Option<String> = None;
     let mut wait = Duration::from_millis(50);
+    let hub = receiver.hub.clone();
+    // Logged once per new problem, and shown to viewers until the stream is read again.
     let complain = |problem: &mut Option<String>, what: String| {
         if problem.as_deref() != Some(what.as_str()) {
             tracing::warn!("NATS {}: {what}; trying again", link.url());
+            if let Some(nats) = hub.stats().nats.as_mut() {
+                nats.stream_error = Some(what.clone());
+            }
             *problem = Some(what);
         }
     };
@@ -203,6 +208,9 @@ async fn replay_and_follow(
             }
         };
         if problem.take().is_some() {
+            if let Some(nats) = hub.stats().nats.as_mut() {
+                nats.stream_error = None;
+            }
             tracing::info!(
                 "NATS {}: reading JetStream stream {} again",
                 link.url(),

@@ -330,6 +330,16 @@ test('no pill without --nats; what the hub says is shown as text, never as HTML'
   const p = await pill(odd.page);
   assert.ok(p.title.includes(`nats://${evil}`) && p.title.includes(`\n${evil}`), `the tooltip holds the text as it came (${JSON.stringify(p.title)})`);
   assert.equal(await odd.page.$$eval('img', (i) => i.length), 0, 'no element made from it');
+  // --jetstream: a replay under way, and a stream that cannot be read (as tests/nats.rs makes
+  // the hub say them)
+  await odd.page.evaluate(() => { window.__nats = { state: 'connected', url: 'nats://127.0.0.1:4222', stream: 'WEBPEEK', replaying: true, hits: 5 }; });
+  await waitNats(odd.page, 'NATS: replaying', 3000);
+  assert.ok((await pill(odd.page)).title.includes('JetStream stream WEBPEEK: replaying'));
+  const notEnabled = 'JetStream is not enabled on the NATS server (start nats-server with -js)';
+  await odd.page.evaluate((e) => { window.__nats = { state: 'connected', url: 'nats://127.0.0.1:4222', stream: 'WEBPEEK', stream_error: e }; }, notEnabled);
+  await waitNats(odd.page, 'NATS: stream unavailable', 3000);
+  const down = await pill(odd.page);
+  assert.ok(down.title.includes(notEnabled), `the tooltip says why (${JSON.stringify(down.title)})`);
   await odd.page.evaluate(() => { window.__nats = null; });
   await odd.page.waitForSelector('#nats', { state: 'hidden', timeout: 3000 });
   assert.deepEqual(odd.dialogs, []);

@@ -31,7 +31,7 @@ pub struct NatsServer {
 
 impl NatsServer {
     /// Starts `nats-server -a 127.0.0.1 -p PORT -m MONITOR -js -sd DIR EXTRA...` and waits until
-    /// it answers.
+    /// it answers (`--no-jetstream` among `extra`: without `-js -sd DIR`).
     pub fn start(extra: &[&str]) -> NatsServer {
         Self::start_on(free_port(), extra)
     }
@@ -59,9 +59,13 @@ impl NatsServer {
             .unwrap();
         let child = Command::new("nats-server")
             .args(["-a", "127.0.0.1", "-p", &self.port.to_string()])
-            .args(["-m", &self.monitor.to_string(), "-js", "-sd"])
-            .arg(&store)
-            .args(&self.extra)
+            .args(["-m", &self.monitor.to_string()])
+            .args(if self.extra.iter().any(|a| a == "--no-jetstream") {
+                vec![]
+            } else {
+                vec!["-js".into(), "-sd".into(), store.into_os_string()]
+            })
+            .args(self.extra.iter().filter(|a| *a != "--no-jetstream"))
             .stdout(log.try_clone().unwrap())
             .stderr(log)
             .spawn()
