@@ -495,6 +495,13 @@ impl HitSink for Mutex<Pipeline> {
 /// Counts a request that arrived as a [`Hit`] (from NATS) as [`Pipeline::step`] counts a line.
 fn count_hit(stats: &mut Stats, hit: &Hit, now: i64) {
     let network = hit.asn.as_ref().map(ToString::to_string);
+    // The publisher's own site (the host of the `url` its `--site` made) is no referring site
+    // either, as the hub's own `--site` is not.
+    let own_host = hit.vhost.as_deref().or_else(|| {
+        hit.url
+            .as_deref()
+            .and_then(|url| crate::hub::panels::referring_site(url, None, None))
+    });
     stats.count_request(
         &Request {
             time: hit.time,
@@ -504,7 +511,7 @@ fn count_hit(stats: &mut Stats, hit: &Hit, now: i64) {
             status: hit.status,
             bytes: hit.bytes,
             referer: hit.referer.as_deref(),
-            vhost: hit.vhost.as_deref(),
+            vhost: own_host,
             agent: hit.agent.as_deref(),
             browser: hit.browser.as_deref(),
             os: hit.os.as_deref(),

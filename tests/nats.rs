@@ -757,3 +757,32 @@ async fn jetstream_not_enabled_is_said_once() {
     assert!(shown.contains("JetStream is not enabled"), "{stats}");
     assert_eq!(stats["total"], 0, "{stats}");
 }
+
+#[tokio::test]
+async fn a_publishers_own_site_is_not_a_referring_site() {
+    let nats = NatsServer::start(&[]);
+    let hub = hub(&nats, &[]);
+    let (_d1, log1) = new_log("web1.log");
+    let (_d2, log2) = new_log("web2.log");
+    // The lines' referer is https://example.com/: web1 serves that site, web2 another.
+    let web1 = Publisher::start(
+        &nats.url(),
+        "web1",
+        &log1,
+        &["--site", "https://example.com"],
+    );
+    let web2 = Publisher::start(
+        &nats.url(),
+        "web2",
+        &log2,
+        &["--site", "https://other.example"],
+    );
+    append_paths(&web1, "203.0.113.1", &numbered("/one", 2));
+    append_paths(&web2, "203.0.113.2", &numbered("/two", 3));
+    let stats = wait_stats(&hub, "both counted", |s| s["total"] == 5);
+    assert_eq!(
+        stats["panels"]["all"]["sites"],
+        serde_json::json!([["example.com", 3]]),
+        "only web2's hits came from another site: {stats}"
+    );
+}
