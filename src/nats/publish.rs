@@ -29,7 +29,7 @@ use async_nats::jetstream::message::PublishMessage;
 use rand::RngExt;
 use tokio::sync::Notify;
 
-use super::jetstream::{StreamError, StreamOptions};
+use super::jetstream::StreamOptions;
 use super::{Batch, Link, LinkState, MAX_MESSAGE_BYTES, MAX_MESSAGE_HITS, NatsError, NatsOptions};
 use crate::hit::Hit;
 
@@ -38,6 +38,8 @@ use crate::hit::Hit;
 pub const ANSWER_TIMEOUT: Duration = Duration::from_secs(2);
 /// Longest wait before asking again while no hub listens (or the stream cannot be written).
 const NO_HUB_RETRY: Duration = Duration::from_secs(1);
+/// Failed attempts in a row to store a message before the publisher says so and buffers.
+const STORE_FAILURES: u32 = 3;
 /// How long a server has to answer a ping after a message went unanswered: one that does not
 /// is behind a half-open connection, and the message is sent again on a new one.
 const PING_TIMEOUT: Duration = Duration::from_secs(2);
@@ -266,6 +268,8 @@ impl Publisher {
                 jetstream,
                 stream_ready: false,
                 stream_problem: None,
+                probe: None,
+                probe_broken: false,
             }
             .run(),
         );
@@ -388,7 +392,11 @@ struct Sender {
     /// The stream is known to exist.
     stream_ready: bool,
     /// Why the stream could not be used, as last logged.
-    stream_problem: Option<StreamError>,
+    stream_problem: Option<String>,
+    /// The inbox of the connection check, once used.
+    probe: Option<(String, async_nats::Subscriber)>,
+    /// The connection check cannot pass here (said once).
+    probe_broken: bool,
 }
 
 impl Sender {
@@ -457,9 +465,12 @@ impl Sender {
 
     /// Sends one message until a hub has answered it (or a subscriber that does not answer
     /// has it); false when it is over the server's limit.
-    async fn deliver(&self, payload: &[u8]) -> bool {
-        let counters = self.queue.counters();
+    async fn deliver(&mut self, payload: &[u8]) -> bool {
+        let counters = self.queue.counters().clone();
         let mut no_hub_wait = Duration::from_millis(50);
+        // The connection was made again once for this message because the server did not
+        // answer the check.
+        let mut reconnected = false;
         loop {
             self.connected().await;
             let stats = self.client.statistics();
@@ -478,13 +489,26 @@ impl Sender {
             // Somebody that does not answer has the message, or the connection is half-open
             // (the server gone without a word): a ping tells which.
             if unanswered && !self.server_answers().await {
-                tracing::debug!(
-                    "NATS {}: the server does not answer, reconnecting and sending again",
-                    self.link.url()
-                );
-                counters.resent.fetch_add(1, Ordering::Relaxed);
-                let _ = self.client.force_reconnect().await;
-                continue;
+                if !reconnected {
+                    tracing::debug!(
+                        "NATS {}: the server does not answer, reconnecting and sending again",
+                        self.link.url()
+                    );
+                    counters.resent.fetch_add(1, Ordering::Relaxed);
+                    reconnected = true;
+                    let _ = self.client.force_reconnect().await;
+                    continue;
+                }
+                // Not answered on a new connection either: the check itself cannot pass (no
+                // permission for this client's inbox?). The message counts as delivered, as
+                // it did before the check.
+                if !self.probe_broken {
+                    tracing::warn!(
+                        "NATS {}: cannot check the connection (publishing to this client's _INBOX is refused?): a message nobody answers counts as delivered",
+                        self.link.url()
+                    );
+                    self.probe_broken = true;
+                }
             }
             match kind {
                 None => {}
@@ -518,19 +542,38 @@ impl Sender {
         }
     }
 
-    /// Whether the server answers a request now: one to a subject nobody listens on comes back
-    /// at once as "no responders" over a live connection.
-    async fn server_answers(&self) -> bool {
-        let probe = async_nats::Request::new()
-            .payload(Default::default())
-            .timeout(Some(PING_TIMEOUT));
-        let answer = self
+    /// Whether the server relays a message now, by a round trip to an inbox only this client
+    /// listens on (nobody else can swallow or answer it).
+    async fn server_answers(&mut self) -> bool {
+        use futures_util::{FutureExt, StreamExt};
+        if self.probe.is_none() {
+            let inbox = self.client.new_inbox();
+            match self.client.subscribe(inbox.clone()).await {
+                Ok(subscriber) => self.probe = Some((inbox, subscriber)),
+                Err(_) => return false,
+            }
+        }
+        let Some((inbox, subscriber)) = self.probe.as_mut() else {
+            return false;
+        };
+        // An answer to an earlier check that came late.
+        while let Some(Some(_)) = subscriber.next().now_or_never() {}
+        let token = format!("{:016x}", rand::rng().random::<u64>());
+        if self
             .client
-            .send_request(format!("_webpeek.ping.{}", self.run), probe)
-            .await;
-        match answer {
-            Ok(_) => true,
-            Err(e) => e.kind() != async_nats::RequestErrorKind::TimedOut,
+            .publish(inbox.clone(), token.clone().into())
+            .await
+            .is_err()
+        {
+            return false;
+        }
+        let deadline = tokio::time::Instant::now() + PING_TIMEOUT;
+        loop {
+            match tokio::time::timeout_at(deadline, subscriber.next()).await {
+                Ok(Some(m)) if m.payload == token.as_bytes() => return true,
+                Ok(Some(_)) => continue,
+                _ => return false,
+            }
         }
     }
 
@@ -543,12 +586,15 @@ impl Sender {
         // Shared by every attempt to send it.
         let payload = bytes::Bytes::from(payload);
         let mut wait = Duration::from_millis(50);
+        // Failed attempts in a row.
+        let mut failures = 0u32;
         loop {
             self.connected().await;
             if !self.stream_ready {
                 match super::jetstream::ensure_stream(&js, &options).await {
                     Ok(_) => self.stream_ready = true,
                     Err(e) => {
+                        let e = e.to_string();
                         if self.stream_problem.as_ref() != Some(&e) {
                             tracing::warn!(
                                 "NATS {}: {e}; keeping the hits (at most --buffer) and trying again",
@@ -570,7 +616,7 @@ impl Sender {
                 Ok(ack) => ack.await,
                 Err(e) => Err(e),
             };
-            let kind = match stored {
+            let error = match stored {
                 Ok(_) => {
                     if self.stream_problem.take().is_some() || self.queue.set_no_hub(false) {
                         tracing::info!(
@@ -582,19 +628,37 @@ impl Sender {
                     self.queue.set_no_hub(false);
                     return true;
                 }
-                Err(e) => e.kind(),
+                Err(e) => e,
             };
-            match kind {
+            match error.kind() {
                 PublishErrorKind::MaxPayloadExceeded => return false,
                 // Deleted meanwhile, or the server lost it: made again above.
                 PublishErrorKind::StreamNotFound => self.stream_ready = false,
-                other => {
-                    tracing::debug!(
-                        "NATS {}: storing not confirmed ({other}), sending again",
-                        self.link.url()
-                    );
+                _ => {
                     counters.resent.fetch_add(1, Ordering::Relaxed);
-                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    failures += 1;
+                    if failures < STORE_FAILURES {
+                        tracing::debug!(
+                            "NATS {}: storing not confirmed ({error}), sending again",
+                            self.link.url()
+                        );
+                    } else {
+                        // Not a passing hiccup (the server refuses: its limits, its disk): said
+                        // once, and the hits wait in the buffer (the oldest dropped past it)
+                        // instead of holding the reader.
+                        let text =
+                            format!("JetStream stream {}: storing fails ({error})", options.name);
+                        if self.stream_problem.as_ref() != Some(&text) {
+                            tracing::warn!(
+                                "NATS {}: {text}; keeping the hits (at most --buffer) and trying again",
+                                self.link.url()
+                            );
+                            self.stream_problem = Some(text);
+                        }
+                        self.queue.set_no_hub(true);
+                    }
+                    tokio::time::sleep(wait).await;
+                    wait = (wait * 2).min(NO_HUB_RETRY);
                 }
             }
         }

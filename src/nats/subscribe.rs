@@ -130,22 +130,32 @@ pub async fn run(
         let answer = receiver
             .take(message.subject.as_str(), &message.payload)
             .await;
-        // The answer tells the publisher a hub has the message: it sends the next one.
-        if answer && let Some(reply) = message.reply {
+        // The answer tells the publisher a hub has the message: it sends the next one. A
+        // message with an id went to a JetStream stream, whose acknowledgement the publisher
+        // waits for: an answer from here would come first and not be one.
+        let for_a_stream = message
+            .headers
+            .as_ref()
+            .is_some_and(|h| h.get(async_nats::header::NATS_MESSAGE_ID).is_some());
+        if answer
+            && !for_a_stream
+            && let Some(reply) = message.reply
+        {
             let _ = client.publish(reply, Vec::new().into()).await;
         }
     }
     Ok(())
 }
 
-/// Hits taken from the stream at most per pull (messages of up to [`MAX_MESSAGE_HITS`] hits,
-/// so a pull asks for a few MB, not the whole stream).
-///
-/// [`MAX_MESSAGE_HITS`]: super::MAX_MESSAGE_HITS
-const MESSAGES_PER_PULL: i64 = 64;
+/// Messages taken from the stream at most per pull: up to 1,000 hits and 512 KiB each, so a
+/// pull asks for at most 16 MiB, not the whole stream.
+const MESSAGES_PER_PULL: i64 = 32;
+/// How often the hub checks that the stream it reads is still the same one (deleted and made
+/// again, or a server that lost its store, numbers its messages from 1 again).
+const STREAM_CHECK: Duration = Duration::from_secs(5);
 
 /// With `--jetstream`: takes every message the stream holds, then the new ones as they come,
-/// through an ordered consumer of the hub's own (recreated after an outage, from the message
+/// through an ordered consumer of the hub's own (made again after an outage, from the message
 /// after the last one taken). The stream is created when missing; problems are logged once
 /// and retried.
 async fn replay_and_follow(
@@ -155,7 +165,10 @@ async fn replay_and_follow(
     receiver: &mut Receiver,
 ) {
     let js = async_nats::jetstream::new(client.clone());
+    // The next message to take, by stream sequence.
     let mut next = 1u64;
+    // When the stream read was created: another time is another stream.
+    let mut created = None;
     let mut replay = Some(Replay::start(receiver));
     let mut problem: Option<String> = None;
     let mut wait = Duration::from_millis(50);
@@ -170,11 +183,33 @@ async fn replay_and_follow(
             *problem = Some(what);
         }
     };
+    let solved = |problem: &mut Option<String>| {
+        if problem.take().is_some() {
+            if let Some(nats) = hub.stats().nats.as_mut() {
+                nats.stream_error = None;
+            }
+            tracing::info!(
+                "NATS {}: reading JetStream stream {} again",
+                link.url(),
+                options.name
+            );
+        }
+    };
     loop {
         let started = async {
             let stream = ensure_stream(&js, options)
                 .await
                 .map_err(|e| e.to_string())?;
+            let made = stream.cached_info().created;
+            if created.is_some_and(|c| c != made) {
+                tracing::warn!(
+                    "NATS {}: JetStream stream {} was made again (deleted, or the server lost its store): reading it from its first message",
+                    link.url(),
+                    options.name
+                );
+                next = 1;
+            }
+            created = Some(made);
             let deliver_policy = if next == 1 {
                 DeliverPolicy::All
             } else {
@@ -207,42 +242,70 @@ async fn replay_and_follow(
                 continue;
             }
         };
-        if problem.take().is_some() {
-            if let Some(nats) = hub.stats().nats.as_mut() {
-                nats.stream_error = None;
-            }
-            tracing::info!(
-                "NATS {}: reading JetStream stream {} again",
-                link.url(),
-                options.name
-            );
-        }
-        wait = Duration::from_millis(50);
         if pending == 0
             && let Some(done) = replay.take()
         {
             receiver.counter.finish(done, &options.name).await;
         }
-        while let Some(message) = messages.next().await {
+        let mut check = tokio::time::interval(STREAM_CHECK);
+        check.tick().await;
+        // A server restarted may have lost the consumer (it is not kept on disk): a new one as
+        // soon as the connection is back, rather than when the old one misses its heartbeats.
+        let mut status = link.watch();
+        let disconnects = status.borrow_and_update().disconnects;
+        loop {
+            let message = tokio::select! {
+                message = messages.next() => message,
+                Ok(()) = status.changed() => {
+                    let now = status.borrow_and_update().clone();
+                    if now.state == super::LinkState::Connected && now.disconnects > disconnects {
+                        break;
+                    }
+                    continue;
+                }
+                _ = check.tick() => {
+                    // Still the same stream? The consumer itself would wait for ever for
+                    // message numbers a stream made again reaches only much later.
+                    let same = match js.get_stream(&options.name).await {
+                        Ok(stream) => created == Some(stream.cached_info().created),
+                        Err(e) => {
+                            complain(&mut problem, format!("JetStream stream {}: {e}", options.name));
+                            false
+                        }
+                    };
+                    if !same {
+                        break;
+                    }
+                    // This consumer has worked for a while.
+                    solved(&mut problem);
+                    continue;
+                }
+            };
             let message = match message {
-                Ok(message) => message,
-                Err(e) => {
-                    // The ordered consumer makes itself again after most problems; what it
-                    // reports here it could not mend (the stream deleted, say).
+                Some(Ok(message)) => message,
+                Some(Err(e)) => {
+                    // The ordered consumer mends a missed heartbeat or a deleted consumer by
+                    // itself; what it reports here it did not mend (a pull refused: the
+                    // consumer lost in a server restart, say): a new one, from `next`, after
+                    // a wait that grows while it keeps failing.
                     complain(
                         &mut problem,
                         format!("JetStream stream {}: {e}", options.name),
                     );
                     break;
                 }
+                None => break,
             };
-            let pending = match message.info() {
-                Ok(info) => {
-                    next = info.stream_sequence + 1;
-                    info.pending
-                }
-                Err(_) => 1,
-            };
+            wait = Duration::from_millis(50);
+            let Ok(info) = message.info() else { continue };
+            // An ordered consumer that made itself again before its first message starts
+            // from the stream's beginning: what was taken already is skipped.
+            if info.stream_sequence < next {
+                continue;
+            }
+            next = info.stream_sequence + 1;
+            let pending = info.pending;
+            solved(&mut problem);
             receiver
                 .take(message.subject.as_str(), &message.payload)
                 .await;
@@ -253,6 +316,7 @@ async fn replay_and_follow(
             }
         }
         tokio::time::sleep(wait).await;
+        wait = (wait * 2).min(super::MAX_RECONNECT_DELAY);
     }
 }
 
