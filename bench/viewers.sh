@@ -2,8 +2,10 @@
 # Many viewers: webpeek and a minimal axum broadcast server (bench/viewers/reference.rs), each
 # with 1,000 then 10,000 WebSocket viewers while 1,000 lines/s are appended to a log for 30 s.
 # One table: connect time, latency (append → frame received, p50/p99 over 100 viewers that parse
-# every frame), the server's CPU and memory, viewers that got every hit, frames/s per viewer, and
-# what happened to one viewer that stopped reading.
+# every frame), the server's CPU and memory (over the 30 s of traffic and 2 s more), viewers that
+# got every hit, viewers that lost some (a gap, `lagged`, or closed), how long after the writer
+# stopped (+2 s) the last viewer had the last hit, frames/s per viewer, and what happened to one
+# viewer that stopped reading.
 #
 # Usage: bench/viewers.sh [VIEWERS...]   (default: 1000 10000; SECONDS=30 RATE=1000 SERVERS="webpeek reference")
 # Everything listens on and connects from 127.0.0.x only; every server and client is killed on
@@ -85,13 +87,15 @@ run() {
   baseline=$(rss_kb "$pid")
 
   # Viewers: 5,000 per process at most, each process from its own address (127.0.0.2, .3, ...).
-  local procs=$(( (n + per_process - 1) / per_process )) p
+  local procs=$(( (n + per_process - 1) / per_process )) p last_hit
+  # The last hit's number: webpeek's seq (after the 1,000 of the backlog), the reference's line index.
+  if [ "$server" = webpeek ]; then last_hit=$(( 1000 + rate * seconds )); else last_hit=$(( rate * seconds - 1 )); fi
   local views=()
   for p in $(seq 0 $(( procs - 1 ))); do
     local mine=$(( n / procs + (p < n % procs ? 1 : 0) ))
     "$client" view --url "ws://127.0.0.1:$port/ws" --mode "$server" --viewers "$mine" \
       --bind "127.0.0.$(( p + 2 ))" --sample $(( sample / procs )) --stalled $(( p == 0 ? 1 : 0 )) \
-      --stop "$dir/stop" --ready "$dir/ready-$p" > "$dir/view-$p.json" 2> "$dir/view-$p.err" &
+      --stop "$dir/stop" --final "$last_hit" --drain 20 --ready "$dir/ready-$p" > "$dir/view-$p.json" 2> "$dir/view-$p.err" &
     views+=($!)
     pids+=($!)
   done
@@ -105,6 +109,7 @@ run() {
   sleep 2
   touch "$dir/stop"
   wait "$watcher"
+  # The viewers get up to 20 s more to reach the last hit ("last hit after").
   for v in "${views[@]}"; do wait "$v"; done
 
   local stalled
@@ -115,7 +120,11 @@ run() {
     local slow silent
     slow=$(metric "$port" 'webpeek_dropped_viewers_total{reason="slow"}')
     silent=$(metric "$port" 'webpeek_dropped_viewers_total{reason="silent"}')
-    stalled="dropped by webpeek (slow $slow, silent $silent in /metrics)"
+    if [ "${slow:-0}" -ge 1 ] || [ "${silent:-0}" -ge 1 ]; then
+      stalled="read nothing; dropped (/metrics: slow $slow, silent $silent)"
+    else
+      stalled="read nothing; not dropped yet"
+    fi
   else
     stalled="kept, its sender blocked (no write timeout)"
   fi

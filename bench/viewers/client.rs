@@ -3,7 +3,8 @@
 //!
 //! ```text
 //! client view  --url ws://127.0.0.1:P/ws --viewers N [--bind 127.0.0.2] [--sample K]
-//!              [--stalled 1] --mode webpeek|reference --stop FILE   > view.json
+//!              [--stalled 1] --mode webpeek|reference --stop FILE --final SEQ [--drain S]
+//!              [--ready FILE]                                            > view.json
 //! client write --log FILE --rate 1000 --count 30000
 //! client watch --pid PID --stop FILE                                  > watch.json
 //! client table DIR...
@@ -149,14 +150,7 @@ fn clf_time(unix: u64) -> String {
 fn watch(opts: &Opts) {
     let pid = opts.get("pid");
     let stop = PathBuf::from(opts.get("stop"));
-    let ticks = |pid: &str| -> u64 {
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-        // Fields after the command name (which may hold spaces): utime is the 14th field.
-        let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
-        let f: Vec<&str> = rest.split_whitespace().collect();
-        let n = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
-        n(11) + n(12)
-    };
+    let ticks = cpu_ticks;
     let status = |pid: &str, key: &str| -> u64 {
         let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
         s.lines()
@@ -331,12 +325,29 @@ async fn view_async(opts: &Opts) {
         std::fs::write(ready, "ready\n").unwrap();
     }
     let ready_at = Instant::now();
+    let cpu_at_ready = own_cpu_ticks();
     let frames_at_ready: u64 = seen.iter().map(|s| s.frames.load(Ordering::Relaxed)).sum();
     while !stop.exists() && started.elapsed() < MAX_RUN {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let run_s = ready_at.elapsed().as_secs_f64();
+    let cpu_percent = (own_cpu_ticks() - cpu_at_ready) as f64 / CLOCK_TICKS / run_s * 100.0;
     let frames: u64 = seen.iter().map(|s| s.frames.load(Ordering::Relaxed)).sum();
+    // Then up to `--drain` seconds for viewers still behind to reach the last hit (`--final`):
+    // a viewer that is late is told apart from one that lost hits.
+    let last_hit = opts.num("final", 0);
+    let drain = Instant::now();
+    let behind = |seen: &[Arc<Seen>]| {
+        seen.iter()
+            .filter(|s| {
+                !s.closed.load(Ordering::Relaxed) && s.last.load(Ordering::Relaxed) < last_hit
+            })
+            .count()
+    };
+    while behind(&seen) > 0 && drain.elapsed() < Duration::from_secs(opts.num("drain", 20)) {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let drain_s = drain.elapsed().as_secs_f64();
     let viewers: Vec<Value> = seen
         .iter()
         .map(|s| {
@@ -360,12 +371,31 @@ async fn view_async(opts: &Opts) {
         "connect_s": connect_s,
         "run_s": run_s,
         "frames_in_run": frames - frames_at_ready,
+        "drain_s": drain_s,
+        "cpu_percent": cpu_percent,
+        "final": last_hit,
         "viewers": viewers,
         "latency_us": lat,
         "stalled": held.len(),
     });
     println!("{out}");
     drop(held);
+}
+
+/// This process's CPU time so far, in clock ticks.
+fn own_cpu_ticks() -> u64 {
+    cpu_ticks("self")
+}
+
+/// utime + stime of a process, in clock ticks.
+fn cpu_ticks(pid: &str) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (which may hold spaces): utime and stime are the 14th and
+    // 15th fields.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let n = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    n(11) + n(12)
 }
 
 /// Opens a TCP connection from `bind` and upgrades it; returns the stream and any bytes read
@@ -428,7 +458,6 @@ async fn read_frames(
 ) {
     // Fragments of one message (a server may split a long one; webpeek does not).
     let mut message: Vec<u8> = Vec::new();
-    let mut chunk = vec![0u8; 16 * 1024];
     loop {
         // Whole frames in `buf`.
         let mut at = 0;
@@ -477,13 +506,13 @@ async fn read_frames(
             }
         }
         buf.drain(..at);
-        let n = match stream.read(&mut chunk).await {
+        // Straight into the buffer's free space: one copy, the kernel's.
+        if buf.capacity() - buf.len() < 8 * 1024 {
+            buf.reserve(16 * 1024);
+        }
+        match stream.read_buf(&mut buf).await {
             Ok(0) | Err(_) => return,
-            Ok(n) => n,
-        };
-        buf.extend_from_slice(&chunk[..n]);
-        if buf.is_empty() && buf.capacity() > 256 * 1024 {
-            buf.shrink_to(64 * 1024);
+            Ok(_) => {}
         }
     }
 }
@@ -544,7 +573,10 @@ fn rfind(hay: &[u8], needle: &[u8]) -> Option<usize> {
 fn number_after(text: &[u8], key: &[u8]) -> Option<u64> {
     let at = find(text, key)? + key.len();
     let digits = text[at..].iter().take_while(|b| b.is_ascii_digit()).count();
-    std::str::from_utf8(&text[at..at + digits]).ok()?.parse().ok()
+    std::str::from_utf8(&text[at..at + digits])
+        .ok()?
+        .parse()
+        .ok()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -554,9 +586,9 @@ fn number_after(text: &[u8], key: &[u8]) -> Option<u64> {
 /// RSS, the stalled viewer's fate), `watch.json` and `view-*.json`.
 fn table(dirs: &[String]) {
     println!(
-        "| server | viewers | connected in | p50 | p99 | server CPU | RSS steady / peak | RSS per viewer | got every hit | frames/s per viewer | stalled viewer |"
+        "| server | viewers | connected in | p50 | p99 | server CPU | RSS steady / peak | RSS per viewer | got every hit | lost hits | last hit after | frames/s per viewer | client CPU | viewer that stopped reading |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     for dir in dirs {
         let dir = Path::new(dir);
         let read = |name: &str| -> Value {
@@ -574,7 +606,12 @@ fn table(dirs: &[String]) {
                 views.push(read(&name));
             }
         }
-        let sum = |key: &str| views.iter().map(|v| v[key].as_f64().unwrap_or(0.0)).sum::<f64>();
+        let sum = |key: &str| {
+            views
+                .iter()
+                .map(|v| v[key].as_f64().unwrap_or(0.0))
+                .sum::<f64>()
+        };
         let max = |key: &str| {
             views
                 .iter()
@@ -595,25 +632,22 @@ fn table(dirs: &[String]) {
             let i = ((lat.len() as f64 * p).ceil() as usize).clamp(1, lat.len()) - 1;
             format!("{:.1} ms", lat[i] as f64 / 1000.0)
         };
-        // Every hit: no gap, no `lagged`, still open, and up to the newest hit any viewer saw
-        // (the reference: from the first line written, index 0).
+        // Every hit: no gap, no `lagged`, still open, and up to the last hit written (the
+        // reference: from the first line written, index 0). Lost: a gap, a `lagged` or closed.
         let all: Vec<&Value> = views
             .iter()
             .flat_map(|v| v["viewers"].as_array().into_iter().flatten())
             .collect();
-        let newest = all.iter().map(|v| v[1].as_u64().unwrap_or(0)).max().unwrap_or(0);
+        let last_hit = views
+            .first()
+            .map_or(0, |v| v["final"].as_u64().unwrap_or(0));
         let reference = meta["server"] == "reference";
+        let lost = |v: &&&Value| v[3] != 0 || v[4] != 0 || v[5] == true;
         let complete = all
             .iter()
-            .filter(|v| {
-                v[3] == 0
-                    && v[4] == 0
-                    && v[5] == false
-                    && v[1].as_u64() == Some(newest)
-                    && (!reference || v[0] == 0)
-                    && v[2].as_u64().unwrap_or(0) > 0
-            })
+            .filter(|v| !lost(v) && v[1].as_u64() == Some(last_hit) && (!reference || v[0] == 0))
             .count();
+        let lost = all.iter().filter(|v| lost(v)).count();
         let rss: Vec<u64> = watch["rss_kb"]
             .as_array()
             .into_iter()
@@ -640,7 +674,7 @@ fn table(dirs: &[String]) {
             0.0
         };
         println!(
-            "| {} | {} of {} | {:.1} s | {} | {} | {:.0} % | {} / {} MiB | {} KiB | {} | {:.1} | {} |",
+            "| {} | {} of {} | {:.1} s | {} | {} | {:.0} % | {} / {} MiB | {} KiB | {} | {} | +{:.1} s | {:.1} | {:.0} % | {} |",
             meta["server"].as_str().unwrap_or("?"),
             connected,
             meta["viewers"],
@@ -652,7 +686,10 @@ fn table(dirs: &[String]) {
             hwm / 1024,
             per_viewer,
             complete,
+            lost,
+            max("drain_s"),
             frames_per_s,
+            sum("cpu_percent"),
             meta["stalled"].as_str().unwrap_or("?"),
         );
     }
