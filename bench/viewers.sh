@@ -91,10 +91,17 @@ run() {
   # The last hit's number: webpeek's seq (after the 1,000 of the backlog), the reference's line index.
   if [ "$server" = webpeek ]; then last_hit=$(( 1000 + rate * seconds )); else last_hit=$(( rate * seconds - 1 )); fi
   local views=()
+  # The viewer that stops reading right after the upgrade, in a process of its own that holds
+  # it open until webpeek has had the time to drop it (the others may exit sooner).
+  "$client" view --url "ws://127.0.0.1:$port/ws" --mode "$server" --viewers 0 --stalled 1 \
+    --bind 127.0.0.2 --stop "$dir/released" --final 0 --drain 0 > /dev/null 2> "$dir/stalled.err" &
+  local stalled_client=$! stalled_since
+  stalled_since=$(date +%s)
+  pids+=("$stalled_client")
   for p in $(seq 0 $(( procs - 1 ))); do
     local mine=$(( n / procs + (p < n % procs ? 1 : 0) ))
     "$client" view --url "ws://127.0.0.1:$port/ws" --mode "$server" --viewers "$mine" \
-      --bind "127.0.0.$(( p + 2 ))" --sample $(( sample / procs )) --stalled $(( p == 0 ? 1 : 0 )) \
+      --bind "127.0.0.$(( p + 2 ))" --sample $(( sample / procs )) \
       --stop "$dir/stop" --final "$last_hit" --drain 20 --ready "$dir/ready-$p" > "$dir/view-$p.json" 2> "$dir/view-$p.err" &
     views+=($!)
     pids+=($!)
@@ -121,13 +128,15 @@ run() {
     slow=$(metric "$port" 'webpeek_dropped_viewers_total{reason="slow"}')
     silent=$(metric "$port" 'webpeek_dropped_viewers_total{reason="silent"}')
     if [ "${slow:-0}" -ge 1 ] || [ "${silent:-0}" -ge 1 ]; then
-      stalled="read nothing; dropped (/metrics: slow $slow, silent $silent)"
+      stalled="read nothing; dropped (/metrics: slow $slow, silent $silent; read $(( $(date +%s) - stalled_since )) s after it connected)"
     else
       stalled="read nothing; not dropped yet"
     fi
   else
     stalled="kept, its sender blocked (no write timeout)"
   fi
+  touch "$dir/released"
+  wait "$stalled_client" || true
   printf '{"server":"%s","viewers":%d,"baseline_kb":%d,"stalled":"%s"}\n' \
     "$server" "$n" "$baseline" "$stalled" > "$dir/meta.json"
   kill "$pid" $tailer 2>/dev/null || true

@@ -647,7 +647,7 @@ fn table(dirs: &[String]) {
             .iter()
             .filter(|v| !lost(v) && v[1].as_u64() == Some(last_hit) && (!reference || v[0] == 0))
             .count();
-        let lost = all.iter().filter(|v| lost(v)).count();
+        let lost = all.iter().filter(lost).count();
         let rss: Vec<u64> = watch["rss_kb"]
             .as_array()
             .into_iter()
