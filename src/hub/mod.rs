@@ -30,7 +30,7 @@ pub use stats::{Stats, StatsSnapshot};
 pub const MAX_FRAME_HITS: usize = 1000;
 
 /// Least time between two `hits` frames, per connected viewer. Each frame costs each viewer
-/// a wake-up, a copy and a `write()` (~5 µs here, most of it the kernel's loopback TCP), so the
+/// a wake-up, a copy and a `write()` (~5 µs on the 2-core VM of `bench/viewers.sh`), so the
 /// frame rate falls as viewers grow: 1,000 viewers get at most 100 frames/s, 5,000 and more 20
 /// frames/s ...
 const FRAME_INTERVAL_PER_VIEWER: Duration = Duration::from_micros(10);
