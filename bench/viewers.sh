@@ -121,7 +121,7 @@ run() {
 
   local stalled
   if [ "$server" = webpeek ]; then
-    # The stalled viewer stopped reading before the others connected; webpeek drops it 30 s
+    # The stalled viewer stopped reading right after its upgrade; webpeek drops it 30 s
     # after its socket stopped taking data (or 60 s after its last pong).
     wait_for "[ \"\$(metric $port 'webpeek_dropped_viewers_total{reason=\"slow\"}')\" -ge 1 ] 2>/dev/null || [ \"\$(metric $port 'webpeek_dropped_viewers_total{reason=\"silent\"}')\" -ge 1 ] 2>/dev/null" 40 || true
     local slow silent
