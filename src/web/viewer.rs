@@ -9,7 +9,12 @@ use tokio::sync::broadcast::error::RecvError;
 
 use super::{Counters, WebState};
 use crate::filter::ViewerGuard;
-use crate::hub::{self, MAX_FRAME_HITS};
+use crate::hub;
+
+/// Hits per frame of the backlog. tungstenite keeps a write buffer as large as the largest
+/// message a socket ever sent: 1,000 hits (~450 KiB) would stay with every viewer, 4.5 GB for
+/// 10,000 of them; 100 hits (~45 KiB) is the size of the `history` message sent anyway.
+const BACKLOG_FRAME_HITS: usize = 100;
 
 /// How long a new viewer has to ask for a resume before it gets the whole backlog (the
 /// dashboard always asks at once, with `after: 0` when it has seen nothing).
@@ -93,7 +98,7 @@ pub async fn run(mut socket: WebSocket, state: WebState, registered: ViewerGuard
         }
         None => &sub.backlog[..],
     };
-    for chunk in backlog.chunks(MAX_FRAME_HITS) {
+    for chunk in backlog.chunks(BACKLOG_FRAME_HITS) {
         if !send(
             &mut socket,
             hub::Message::Hits { hits: chunk }.to_text(),
@@ -114,7 +119,9 @@ pub async fn run(mut socket: WebSocket, state: WebState, registered: ViewerGuard
     {
         return;
     }
+    // What the viewer holds from here on is its place in the ring and its socket.
     drop(sub.backlog);
+    drop(sub.hosts);
     let mut closing = state.closing.clone();
     // Anything the viewer sends (a pong above all) shows it is still there.
     let mut heard = tokio::time::Instant::now();
