@@ -190,10 +190,11 @@ impl Hub {
         self.0.frames.receiver_count()
     }
 
-    /// Stamps, keeps and sends hits; one frame per [`MAX_FRAME_HITS`].
-    pub fn publish(&self, hits: Vec<Hit>) {
+    /// Stamps, keeps and sends hits; one frame per [`MAX_FRAME_HITS`]. Returns the stamped
+    /// hits (for counting them once they are on their way).
+    pub fn publish(&self, hits: Vec<Hit>) -> Vec<Arc<Hit>> {
         if hits.is_empty() {
-            return;
+            return Vec::new();
         }
         let mut backlog = self.0.backlog.lock().expect("backlog lock");
         let mut stamped = Vec::with_capacity(hits.len());
@@ -211,7 +212,7 @@ impl Hub {
         }
         // With nobody watching there is nothing to serialize; the backlog has the hits.
         if self.0.frames.receiver_count() == 0 {
-            return;
+            return stamped;
         }
         // Serialize and send under the lock so a subscriber's snapshot and its live
         // frames neither overlap nor leave a gap.
@@ -223,6 +224,7 @@ impl Hub {
                 seqs: Some(seqs),
             });
         }
+        stamped
     }
 
     /// Sends host names that reverse DNS found, and remembers them for late viewers.

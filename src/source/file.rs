@@ -299,13 +299,16 @@ impl Follower {
     ///
     /// Returns true when more is waiting than one batch held (read again without waiting).
     pub fn poll(&mut self, out: &mut Vec<Line>) -> bool {
-        self.check_path(out);
+        // The path's length when it still names the current file (the usual case): no second
+        // `stat` of the same file on the way from an append to the viewers.
+        let len = self.check_path(out);
         let mut more = false;
-        let limit = self
-            .current
-            .as_ref()
-            .and_then(|r| r.file.metadata().ok())
-            .map_or(0, |m| m.len());
+        let limit = len.unwrap_or_else(|| {
+            self.current
+                .as_ref()
+                .and_then(|r| r.file.metadata().ok())
+                .map_or(0, |m| m.len())
+        });
         for r in &mut self.draining {
             match r.read_available(&mut self.buf, out) {
                 Ok(capped) => more |= capped,
@@ -335,8 +338,9 @@ impl Follower {
         more
     }
 
-    /// Notices a new file at the path (rotation) or a truncation of ours.
-    fn check_path(&mut self, out: &mut Vec<Line>) {
+    /// Notices a new file at the path (rotation) or a truncation of ours. Returns the length
+    /// the path's `stat` found when the path still names the current file.
+    fn check_path(&mut self, out: &mut Vec<Line>) -> Option<u64> {
         match std::fs::metadata(&self.path) {
             Ok(meta) => {
                 self.said_missing = false;
@@ -346,6 +350,7 @@ impl Follower {
                     .is_some_and(|r| r.id == file_id(&meta));
                 if !same {
                     self.switch_to_new_file();
+                    return None;
                 } else if let Some(r) = &mut self.current
                     && r.truncated(meta.len())
                 {
@@ -355,6 +360,7 @@ impl Follower {
                         tracing::warn!("{}: {e}", self.path.display());
                     }
                 }
+                return Some(meta.len());
             }
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 if !self.said_missing {
@@ -364,6 +370,7 @@ impl Follower {
             }
             Err(e) => tracing::warn!("{}: {e}", self.path.display()),
         }
+        None
     }
 
     /// A new file stands at the path: rotation, re-creation, or a symlink now pointing

@@ -64,7 +64,7 @@ impl DirWatch {
         Ok(())
     }
 
-    /// Sleeps until an event (all pending ones are taken at once) or `timeout`.
+    /// Sleeps until an event (the pending ones are taken with one read) or `timeout`.
     pub fn wait(&mut self, timeout: Duration) {
         let Some(inotify) = &mut self.inotify else {
             std::thread::sleep(timeout);
@@ -79,11 +79,11 @@ impl DirWatch {
         // SAFETY: one valid pollfd, for the duration of the call.
         let ready = unsafe { libc::poll(&mut pollfd, 1, ms) };
         if ready > 0 {
-            // The events only say "look again"; the reader re-reads and re-stats anyway.
-            while inotify
-                .read_events(&mut self.events)
-                .is_ok_and(|mut e| e.next().is_some())
-            {}
+            // The events only say "look again"; the reader re-reads and re-stats anyway. One
+            // read takes every event that fits the buffer: no second read just to hear EAGAIN
+            // (a system call on every append); any left over make the next `poll` return at
+            // once.
+            let _ = inotify.read_events(&mut self.events);
         }
     }
 }
