@@ -462,7 +462,9 @@ enum Collector {
         until: mpsc::Sender<Instant>,
     },
     /// Lines from a pipe (tail's stdout), as (instant of the read, line).
-    Pipe { rx: mpsc::Receiver<(Instant, String)> },
+    Pipe {
+        rx: mpsc::Receiver<(Instant, String)>,
+    },
 }
 
 /// One follower under test: its log, its processes, and how its arrivals are collected.
@@ -1010,7 +1012,14 @@ fn throughput(n: usize) {
         let got = arrived.iter().flatten().count();
         let first = arrived.first().copied().flatten();
         let last = arrived.iter().rev().find_map(|t| *t);
-        rows.push((name, got, wrote, first.map(|t| t - t0), last.map(|t| t - t0), used));
+        rows.push((
+            name,
+            got,
+            wrote,
+            first.map(|t| t - t0),
+            last.map(|t| t - t0),
+            used,
+        ));
     }
     println!();
     println!(
@@ -1033,7 +1042,11 @@ fn throughput(n: usize) {
             wrote.as_secs_f64(),
             first.map_or("-".into(), |d| format!("{:.3} s", d.as_secs_f64())),
             last.map_or("-".into(), |d| format!("{:.3} s", d.as_secs_f64())),
-            if got == n { n as f64 / secs.max(1e-9) } else { 0.0 },
+            if got == n {
+                n as f64 / secs.max(1e-9)
+            } else {
+                0.0
+            },
             used.iter()
                 .map(|d| format!("{:.2}", d.as_secs_f64()))
                 .collect::<Vec<_>>()

@@ -21,7 +21,7 @@ use crate::nats::subscribe::HitSink;
 use crate::parse::{LogFormat, Parser, RawHit};
 use crate::report::PanelContext;
 use crate::source::{
-    FollowOptions, Input, LineSink, Registry, Sink, SourceError, Sources, StateError,
+    FollowOptions, Input, Later, LineSink, Registry, Sink, SourceError, Sources, StateError,
 };
 use crate::web::{self, Access, Auth, WebState};
 
@@ -117,6 +117,9 @@ pub async fn run(config: Config) -> Result<(), AppError> {
         poll: config.log.poll_interval,
         inotify: config.log.inotify,
         progress: true,
+        // Followed files wake a runtime worker, which runs the pipeline and then the viewers'
+        // tasks: the hub's pipeline never blocks.
+        runtime: Some(tokio::runtime::Handle::current()),
         ..FollowOptions::default()
     };
     let registry = match &config.log.state {
@@ -424,6 +427,28 @@ impl LineSink for Mutex<Pipeline> {
             Output::Nats(queue) => queue.push(pipeline.step(&lines, false).shown),
         }
         true
+    }
+
+    /// As `take`, but the counting is left for later, after the viewers' tasks have sent the
+    /// batch (a follower running on the runtime). Until then `/api/stats` and a new viewer's
+    /// `history` lag behind the backlog by this batch: they never count a hit the backlog does
+    /// not hold yet.
+    fn take_then<'a>(&'a self, lines: &'a [Line]) -> (bool, Option<Later<'a>>) {
+        let mut pipeline = self.lock().expect("pipeline lock");
+        let Output::Hub(hub) = pipeline.output.clone() else {
+            drop(pipeline);
+            return (self.take(lines.to_vec()), None);
+        };
+        let now = crate::unix_now();
+        let batch = pipeline.step(lines, true);
+        let shown = hub.publish(batch.shown);
+        drop(pipeline);
+        let counted = batch.counted;
+        let later = move || {
+            let pipeline = self.lock().expect("pipeline lock");
+            pipeline.count(&counted, &shown, &mut hub.stats(), now);
+        };
+        (true, Some(Box::new(later)))
     }
 }
 

@@ -18,7 +18,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use super::lines::LineSplitter;
 use super::registry::{Checkpoint, FINGERPRINT_BYTES, FileId, Fingerprint, Registry, file_id};
-use super::wake::DirWatch;
+use super::wake::{AsyncDirWatch, DirWatch};
 use super::{Sink, SourceError, source_name};
 use crate::hit::Line;
 
@@ -37,6 +37,9 @@ pub struct FollowOptions {
     pub drain_quiet: Duration,
     /// Show a progress bar while reading existing content (only on a terminal).
     pub progress: bool,
+    /// Follow files as tasks of this runtime ([`Follower::spawn_on`]) rather than on threads of
+    /// their own, when inotify is used: for a sink that never blocks.
+    pub runtime: Option<tokio::runtime::Handle>,
 }
 
 impl Default for FollowOptions {
@@ -48,6 +51,7 @@ impl Default for FollowOptions {
             flush_quiet: Duration::from_secs(1),
             drain_quiet: Duration::from_secs(5),
             progress: false,
+            runtime: None,
         }
     }
 }
@@ -418,6 +422,35 @@ impl Follower {
         dirs
     }
 
+    /// Reads what is new, covering the directories of a new file with `cover`; true when
+    /// more is waiting than one batch held.
+    fn read_round(
+        &mut self,
+        out: &mut Vec<Line>,
+        cover: impl FnOnce(Vec<PathBuf>) -> Result<(), SourceError>,
+    ) -> bool {
+        let before = self.current.as_ref().map(|r| r.id);
+        let more = self.poll(out);
+        if self.current.as_ref().map(|r| r.id) != before
+            && let Err(e) = cover(self.watched_dirs())
+        {
+            tracing::warn!("{}: {e}", self.path.display());
+        }
+        more
+    }
+
+    /// How long to wait for events before the next round (zero: more is waiting).
+    fn next_wait(&self, more: bool) -> Duration {
+        if more {
+            Duration::ZERO
+        } else if self.draining.is_empty() {
+            self.options.poll
+        } else {
+            // Wake in time to flush a rotated file's last line.
+            self.options.poll.min(self.options.flush_quiet / 2)
+        }
+    }
+
     /// Runs the follower on its own thread until `stop` is set or the sink wants no more.
     pub fn spawn(
         mut self,
@@ -431,26 +464,15 @@ impl Follower {
             .spawn(move || {
                 loop {
                     let mut out = Vec::new();
-                    let before = self.current.as_ref().map(|r| r.id);
-                    let more = self.poll(&mut out);
-                    if self.current.as_ref().map(|r| r.id) != before
-                        && let Err(e) = watch.cover(self.watched_dirs())
-                    {
-                        tracing::warn!("{}: {e}", self.path.display());
-                    }
+                    let more = self.read_round(&mut out, |dirs| watch.cover(dirs));
                     if !out.is_empty() && !sink.take(out) {
                         break;
                     }
                     if stop.load(Ordering::Relaxed) {
                         break;
                     }
-                    let wait = if self.draining.is_empty() {
-                        self.options.poll
-                    } else {
-                        // Wake in time to flush a rotated file's last line.
-                        self.options.poll.min(self.options.flush_quiet / 2)
-                    };
-                    if !more {
+                    let wait = self.next_wait(more);
+                    if !wait.is_zero() {
                         watch.wait(wait);
                     }
                 }
@@ -458,6 +480,53 @@ impl Follower {
             })
             .map_err(SourceError::Thread)?;
         Ok(handle)
+    }
+
+    /// Runs the follower as a task of `runtime` until `stop` is set or the sink wants no more:
+    /// the runtime's I/O driver waits on inotify, so an append wakes a worker that reads the
+    /// lines, runs `sink` and then the viewers' tasks that `sink` woke, all on one thread (one
+    /// wake-up fewer than [`Follower::spawn`]'s thread handing frames to a worker). What the
+    /// sink leaves for later ([`LineSink::take_then`]: counting) runs after a yield, once the
+    /// viewers' tasks have sent the batch. Needs inotify, and a `sink` that never blocks (the
+    /// hub's pipeline; not `publish`'s queue, which waits while it is full). A backlog is read
+    /// one batch ([`MAX_BATCH_BYTES`]) per turn, yielding in between.
+    pub fn spawn_on(
+        mut self,
+        runtime: &tokio::runtime::Handle,
+        sink: Sink,
+        stop: Arc<AtomicBool>,
+    ) -> Result<tokio::task::JoinHandle<()>, SourceError> {
+        let mut watch = DirWatch::new(true)?;
+        watch.cover(self.watched_dirs())?;
+        let _entered = runtime.enter();
+        let mut watch = AsyncDirWatch::new(watch)?;
+        Ok(runtime.spawn(async move {
+            loop {
+                let mut out = Vec::new();
+                let more = self.read_round(&mut out, |dirs| watch.cover(dirs));
+                if !out.is_empty() {
+                    let (wanted, later) = sink.take_then(&out);
+                    if let Some(later) = later {
+                        // The viewers' tasks this batch woke run first, on this thread.
+                        tokio::task::yield_now().await;
+                        later();
+                    }
+                    if !wanted {
+                        break;
+                    }
+                }
+                if stop.load(Ordering::Relaxed) {
+                    break;
+                }
+                let wait = self.next_wait(more);
+                if wait.is_zero() {
+                    tokio::task::yield_now().await;
+                } else {
+                    watch.wait(wait).await;
+                }
+            }
+            self.close();
+        }))
     }
 
     /// Records final positions and releases the files.
