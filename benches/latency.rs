@@ -960,6 +960,9 @@ fn latency() {
 
 // ---------------------------------------------------------------- throughput
 
+/// Starts a follower for `total` lines, its viewer reading this `Wire`.
+type StartFollower = fn(usize, Wire) -> Follower;
+
 /// `--throughput [N]`: N lines (default 500,000, ~75 MB) appended in one `write_all` to a log
 /// followed by webpeek, then to one followed by `webpeek publish` → `nats-server` → hub; for
 /// each, the time from right before the write until one WebSocket viewer (which only counts the
@@ -978,7 +981,7 @@ fn throughput(n: usize) {
         bytes.len() as f64 / 1e6
     );
     let mut rows = Vec::new();
-    let mut runs: Vec<(&str, fn(usize, Wire) -> Follower)> = vec![("webpeek", Follower::webpeek)];
+    let mut runs: Vec<(&str, StartFollower)> = vec![("webpeek", Follower::webpeek)];
     if check_installed("nats-server", "nats-server", "NATS") {
         runs.push(("NATS", Follower::nats));
     }
