@@ -21,7 +21,7 @@ use crate::nats::subscribe::HitSink;
 use crate::parse::{LogFormat, Parser, RawHit};
 use crate::report::PanelContext;
 use crate::source::{
-    FollowOptions, Input, Later, LineSink, Registry, Sink, SourceError, Sources, StateError,
+    FollowOptions, Input, LineSink, Registry, Sink, SourceError, Sources, StateError,
 };
 use crate::web::{self, Access, Auth, WebState};
 
@@ -405,8 +405,8 @@ impl Pipeline {
     }
 }
 
-/// The pipeline runs on the thread of the source that read the lines: one hand-off fewer
-/// between a `write()` to the log and the viewers.
+/// The pipeline runs on the thread (or runtime task) of the source that read the lines: one
+/// hand-off fewer between a `write()` to the log and the viewers.
 impl LineSink for Mutex<Pipeline> {
     fn take(&self, lines: Vec<Line>) -> bool {
         let mut pipeline = self.lock().expect("pipeline lock");
@@ -414,9 +414,9 @@ impl LineSink for Mutex<Pipeline> {
             Output::Hub(hub) => {
                 // The counts are published with the hits, under one lock: `/api/stats` never
                 // counts a hit that a viewer connecting at that moment would miss from the
-                // backlog. The hits go out first: counting (top lists, panels, charts) costs
-                // more than the rest of the way to the viewers, and it runs here while they
-                // are being sent.
+                // backlog, and a viewer that has a hit finds it counted. The hits go out
+                // first: counting (top lists, panels, charts) costs more than the rest of the
+                // way, and a follower on a thread of its own counts while a worker sends them.
                 let now = crate::unix_now();
                 let mut stats = hub.stats();
                 let batch = pipeline.step(&lines, true);
@@ -427,28 +427,6 @@ impl LineSink for Mutex<Pipeline> {
             Output::Nats(queue) => queue.push(pipeline.step(&lines, false).shown),
         }
         true
-    }
-
-    /// As `take`, but the counting is left for later, after the viewers' tasks have sent the
-    /// batch (a follower running on the runtime). Until then `/api/stats` and a new viewer's
-    /// `history` lag behind the backlog by this batch: they never count a hit the backlog does
-    /// not hold yet.
-    fn take_then<'a>(&'a self, lines: &'a [Line]) -> (bool, Option<Later<'a>>) {
-        let mut pipeline = self.lock().expect("pipeline lock");
-        let Output::Hub(hub) = pipeline.output.clone() else {
-            drop(pipeline);
-            return (self.take(lines.to_vec()), None);
-        };
-        let now = crate::unix_now();
-        let batch = pipeline.step(lines, true);
-        let shown = hub.publish(batch.shown);
-        drop(pipeline);
-        let counted = batch.counted;
-        let later = move || {
-            let pipeline = self.lock().expect("pipeline lock");
-            pipeline.count(&counted, &shown, &mut hub.stats(), now);
-        };
-        (true, Some(Box::new(later)))
     }
 }
 

@@ -485,11 +485,10 @@ impl Follower {
     /// Runs the follower as a task of `runtime` until `stop` is set or the sink wants no more:
     /// the runtime's I/O driver waits on inotify, so an append wakes a worker that reads the
     /// lines, runs `sink` and then the viewers' tasks that `sink` woke, all on one thread (one
-    /// wake-up fewer than [`Follower::spawn`]'s thread handing frames to a worker). What the
-    /// sink leaves for later ([`LineSink::take_then`]: counting) runs after a yield, once the
-    /// viewers' tasks have sent the batch. Needs inotify, and a `sink` that never blocks (the
-    /// hub's pipeline; not `publish`'s queue, which waits while it is full). A backlog is read
-    /// one batch ([`MAX_BATCH_BYTES`]) per turn, yielding in between.
+    /// wake-up fewer than [`Follower::spawn`]'s thread handing frames to a worker). Needs
+    /// inotify, and a `sink` that never blocks (the hub's pipeline; not `publish`'s queue,
+    /// which waits while it is full). A backlog is read one batch ([`MAX_BATCH_BYTES`]) per
+    /// turn, yielding in between.
     pub fn spawn_on(
         mut self,
         runtime: &tokio::runtime::Handle,
@@ -504,16 +503,8 @@ impl Follower {
             loop {
                 let mut out = Vec::new();
                 let more = self.read_round(&mut out, |dirs| watch.cover(dirs));
-                if !out.is_empty() {
-                    let (wanted, later) = sink.take_then(&out);
-                    if let Some(later) = later {
-                        // The viewers' tasks this batch woke run first, on this thread.
-                        tokio::task::yield_now().await;
-                        later();
-                    }
-                    if !wanted {
-                        break;
-                    }
+                if !out.is_empty() && !sink.take(out) {
+                    break;
                 }
                 if stop.load(Ordering::Relaxed) {
                     break;

@@ -70,20 +70,10 @@ pub fn read_head(file: &std::fs::File, max: usize) -> std::io::Result<Vec<u8>> {
     Ok(head)
 }
 
-/// Work a sink left for after the viewers have a batch (see [`LineSink::take_then`]).
-pub type Later<'a> = Box<dyn FnOnce() + Send + 'a>;
-
 /// Where sources hand their lines; called on the source's own thread (or task).
 pub trait LineSink: Send + Sync + 'static {
     /// Takes one batch of lines; false when no more are wanted.
     fn take(&self, lines: Vec<Line>) -> bool;
-
-    /// Takes one batch like [`LineSink::take`], but may leave work that need not delay the
-    /// viewers (counting the aggregates) to the returned closure, which the caller runs once
-    /// it has let the viewers' tasks run. By default: `take`, nothing left.
-    fn take_then<'a>(&'a self, lines: &'a [Line]) -> (bool, Option<Later<'a>>) {
-        (self.take(lines.to_vec()), None)
-    }
 }
 
 /// A channel is a sink too (tests, and anything that wants lines on another thread).
