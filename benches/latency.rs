@@ -1,24 +1,36 @@
-//! Append-to-viewer latency: webpeek's WebSocket against GNU `tail -F` (DESIGN.md section 6).
+//! Append-to-viewer latency: webpeek's WebSocket against `websocketd` serving `tail -n0 -F`,
+//! GNU `tail -F` itself, and webpeek through NATS (DESIGN.md section 6).
 //!
-//! `cargo bench --bench latency` runs, in one process, on temp-dir log files:
+//! `cargo bench --bench latency` runs, in one process, on temp-dir log files, up to four
+//! followers at the same time:
 //!
 //! - **webpeek**: the release binary follows `access.log`; a real WebSocket client
 //!   (tokio-tungstenite, no `Origin`) on `/ws` records when the `hits` frame carrying each line
 //!   arrives. Latency = that instant minus the instant taken right before the `write_all` that
 //!   appended the line (one `write_all` per line, on a file kept open in append mode, as a web
 //!   server does).
-//! - **GNU `tail -n0 -F`** (inotify on Debian's coreutils 9.x): the same appends to another
-//!   file in another directory; a reader thread records when each line comes out of tail's
-//!   stdout pipe.
+//! - **websocketd** (Debian package) running `tail -n0 -F` on another log: the same kind of
+//!   client on its socket records when the text message carrying each line arrives.
+//! - **GNU `tail -n0 -F`** (inotify on Debian's coreutils 9.x), its stdout piped to a reader
+//!   thread: the floor.
+//! - **webpeek through NATS**: `webpeek publish --nats URL` follows a fourth log, a local
+//!   `nats-server` carries its messages to a hub (`webpeek --nats URL`), and the same kind of
+//!   client on the hub's `/ws` records the hits.
 //!
-//! 20 warm-up lines, then 1,000 measured lines spaced 5 ms apart on an absolute schedule, each
-//! with its index in the path (`/bench/<i>`); lines are matched by path. Both followers run at
-//! the same time and their appends are interleaved: line i goes to one log, 2.5 ms later to the
-//! other, the order alternating line by line. Each follower still gets a line every 5 ms, is
-//! idle when the other one's line is written, and both live through the same noise of this
-//! shared machine, so their ratio means something even when the absolute figures wander.
-//! Everything is bounded: a watchdog kills the children and exits after 58 s; children are
-//! also killed on drop (panics unwind).
+//! 20 warm-up lines, then 1,000 measured lines per follower spaced 5 ms apart on an absolute
+//! schedule, each with its index in the path (`/bench/<i>`); lines are matched by path. The
+//! followers' appends are interleaved: line i goes to each log in turn, a quarter period apart
+//! (with four followers), the order rotating line by line. Each follower still gets a line
+//! every 5 ms, is idle when another one's line is written, and all live through the same noise
+//! of this shared machine, so their ratios mean something even when the absolute figures
+//! wander. Everything is bounded: a watchdog kills the children and exits after 58 s; children
+//! (and websocketd's `tail`) are also killed on drop (panics unwind). Everything listens on
+//! 127.0.0.1 only.
+//!
+//! `cargo bench --bench latency -- --throughput [N]` measures instead how many hits per second
+//! reach one viewer when N lines (default 500,000) are appended in one `write` to a log that
+//! webpeek follows directly, and to one that `webpeek publish` sends through `nats-server` to a
+//! hub (see [`throughput`]).
 //!
 //! Under `cargo test --all-targets` (no `--bench` argument) it only says so and exits: a
 //! latency figure from a debug build on a loaded CI machine means nothing.
@@ -37,7 +49,7 @@ use tokio_tungstenite::tungstenite::Message;
 const N: usize = 1000;
 /// Lines sent first and not counted.
 const WARMUP: usize = 20;
-/// Time between two appends (`LATENCY_SPACING_MS` overrides it, for diagnosis only).
+/// Time between two appends to one log (`LATENCY_SPACING_MS` overrides it, for diagnosis only).
 fn spacing() -> Duration {
     let ms = std::env::var("LATENCY_SPACING_MS")
         .ok()
@@ -46,8 +58,10 @@ fn spacing() -> Duration {
         .unwrap_or(5);
     Duration::from_millis(ms)
 }
-/// The whole bench, at most.
+/// The whole latency bench, at most.
 const WHOLE_RUN: Duration = Duration::from_secs(58);
+/// The whole throughput bench, at most.
+const WHOLE_THROUGHPUT_RUN: Duration = Duration::from_secs(170);
 /// How long the last lines may take to show up after the last append.
 const DRAIN: Duration = Duration::from_secs(5);
 
@@ -56,7 +70,38 @@ const AGENT: &str = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Fi
 /// Process ids of the children, for the watchdog.
 static CHILDREN: Mutex<Vec<u32>> = Mutex::new(Vec::new());
 
-/// A child process killed (and reaped) when dropped, also on panic.
+/// Children of a process (found through `/proc/*/stat`), so that websocketd's `tail` does not
+/// outlive it.
+fn children_of(pid: u32) -> Vec<u32> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|&p| {
+            std::fs::read_to_string(format!("/proc/{p}/stat"))
+                .ok()
+                .and_then(|s| {
+                    // pid (comm) state ppid ...: comm may hold spaces, so cut after the last ')'.
+                    let rest = &s[s.rfind(')')? + 2..];
+                    rest.split_whitespace().nth(1)?.parse::<u32>().ok()
+                })
+                == Some(pid)
+        })
+        .collect()
+}
+
+/// SIGKILLs a process and the children it started.
+fn kill_tree(pid: u32) {
+    for child in children_of(pid) {
+        // SAFETY: plain kill(2) of a process this bench started (directly or through websocketd).
+        unsafe { libc::kill(child as i32, libc::SIGKILL) };
+    }
+    // SAFETY: as above.
+    unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+}
+
+/// A child process killed (with its own children) and reaped when dropped, also on panic.
 struct Guard(Child);
 
 impl Guard {
@@ -68,36 +113,38 @@ impl Guard {
 
 impl Drop for Guard {
     fn drop(&mut self) {
-        let _ = self.0.kill();
+        kill_tree(self.0.id());
         let _ = self.0.wait();
         CHILDREN.lock().unwrap().retain(|&p| p != self.0.id());
     }
 }
 
 /// Kills whatever children are left and exits if the bench overruns its time.
-fn start_watchdog() {
+fn start_watchdog(limit: Duration) {
     std::thread::Builder::new()
         .name("watchdog".into())
-        .spawn(|| {
-            std::thread::sleep(WHOLE_RUN);
+        .spawn(move || {
+            std::thread::sleep(limit);
             eprintln!(
                 "latency bench: still running after {} s, giving up",
-                WHOLE_RUN.as_secs()
+                limit.as_secs()
             );
-            for pid in CHILDREN.lock().unwrap().iter() {
-                let _ = Command::new("kill")
-                    .args(["-KILL", &pid.to_string()])
-                    .status();
+            for &pid in CHILDREN.lock().unwrap().iter() {
+                kill_tree(pid);
             }
             std::process::exit(2);
         })
         .expect("watchdog thread");
 }
 
-fn line(i: usize) -> String {
+fn line_with_path(path: &str) -> String {
     format!(
-        "203.0.113.9 - - [25/Nov/2026:10:00:00 +0000] \"GET /bench/{i} HTTP/1.1\" 200 512 \"-\" \"{AGENT}\"\n"
+        "203.0.113.9 - - [25/Nov/2026:10:00:00 +0000] \"GET {path} HTTP/1.1\" 200 512 \"-\" \"{AGENT}\"\n"
     )
+}
+
+fn line(i: usize) -> String {
+    line_with_path(&format!("/bench/{i}"))
 }
 
 /// The index in `/bench/<i>`, from a path or from a whole log line.
@@ -109,38 +156,37 @@ fn index_in(text: &str) -> Option<usize> {
     rest[..end].parse().ok()
 }
 
-/// Appends lines `0..WARMUP+N` to both logs, one `write_all` each, every `spacing()`; the
-/// second log's line goes half a period after the first's, and the order alternates line by
-/// line, so each follower sees a line every period and both live through the same noise.
+fn open_append(p: &Path) -> std::fs::File {
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(p)
+        .expect("open log for append")
+}
+
+/// Appends lines `0..WARMUP+N` to every log, one `write_all` each, every `spacing()`; within a
+/// period the logs get their line `spacing() / logs.len()` apart, in an order that rotates line
+/// by line, so each follower sees a line every period and all live through the same noise.
 /// Returns, per log, the instant taken right before each write.
-fn append_interleaved(a: &Path, b: &Path) -> (Vec<Instant>, Vec<Instant>) {
-    let open = |p: &Path| {
-        std::fs::OpenOptions::new()
-            .append(true)
-            .open(p)
-            .expect("open log for append")
-    };
-    let mut files = [open(a), open(b)];
+fn append_interleaved(logs: &[&Path]) -> Vec<Vec<Instant>> {
+    let k = logs.len();
+    let mut files: Vec<_> = logs.iter().map(|p| open_append(p)).collect();
     let lines: Vec<String> = (0..WARMUP + N).map(line).collect();
-    let mut written = [
-        Vec::with_capacity(lines.len()),
-        Vec::with_capacity(lines.len()),
-    ];
+    let mut written = vec![Vec::with_capacity(lines.len()); k];
     let spacing = spacing();
+    let slot = spacing / k as u32;
     let start = Instant::now();
     for (i, l) in lines.iter().enumerate() {
-        let order = if i % 2 == 0 { [0, 1] } else { [1, 0] };
-        for (half, &k) in order.iter().enumerate() {
-            let due = start + spacing * i as u32 + spacing / 2 * half as u32;
+        for j in 0..k {
+            let f = (i + j) % k;
+            let due = start + spacing * i as u32 + slot * j as u32;
             if let Some(wait) = due.checked_duration_since(Instant::now()) {
                 std::thread::sleep(wait);
             }
-            written[k].push(Instant::now());
-            files[k].write_all(l.as_bytes()).expect("append");
+            written[f].push(Instant::now());
+            files[f].write_all(l.as_bytes()).expect("append");
         }
     }
-    let [wa, wb] = written;
-    (wa, wb)
+    written
 }
 
 /// Latencies of the measured lines (warm-up dropped), and how many never arrived.
@@ -156,24 +202,58 @@ fn latencies(written: &[Instant], arrived: &[Option<Instant>]) -> (Vec<Duration>
     (lat, lost)
 }
 
-// ---------------------------------------------------------------- webpeek
+fn installed(cmd: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", &format!("command -v {cmd} >/dev/null 2>&1")])
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// A free loopback port (nobody listens on it when this returns).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port()
+}
+
+/// A new temp dir with an empty `name` in it.
+fn new_log(name: &str) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let log = dir.path().join(name);
+    std::fs::write(&log, "").expect("create log");
+    (dir, log)
+}
+
+/// User + system CPU time of a process so far, from `/proc/PID/stat`.
+fn cpu_time(pid: u32) -> Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let ticks: u64 = stat
+        .rfind(')')
+        .map(|i| &stat[i + 2..])
+        .map(|rest| {
+            rest.split_whitespace()
+                .skip(11)
+                .take(2)
+                .filter_map(|t| t.parse::<u64>().ok())
+                .sum()
+        })
+        .unwrap_or(0);
+    // USER_HZ is 100 on Linux.
+    Duration::from_millis(ticks * 10)
+}
+
+// ---------------------------------------------------------------- processes
 
 fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_webpeek"))
 }
 
-/// Starts webpeek on `log`; returns the guard and the port it serves on.
-fn start_webpeek(log: &Path) -> (Guard, u16) {
+/// Starts webpeek with `args`; its stderr is shown with `tag`, but for the `serving` line,
+/// whose port is returned (when `serving` is true; else when `ready` appears).
+fn start_webpeek(args: &[&str], tag: &'static str, ready: &'static str) -> (Guard, Option<u16>) {
     let mut child = Command::new(bin())
-        .args([
-            "--listen",
-            "127.0.0.1:0",
-            "--no-dns",
-            "--all",
-            "--poll-interval",
-            "1",
-        ])
-        .arg(log)
+        .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -191,23 +271,75 @@ fn start_webpeek(log: &Path) -> (Guard, u16) {
                     .and_then(|a| a.rsplit(':').next())
                     .and_then(|p| p.parse::<u16>().ok());
                 let _ = tx.send(port);
+            } else if l.starts_with(ready) {
+                let _ = tx.send(None);
             } else {
-                eprintln!("  [webpeek] {l}");
+                eprintln!("  [{tag}] {l}");
             }
         }
     });
     let port = rx
-        .recv_timeout(Duration::from_secs(10))
-        .expect("webpeek did not print `serving` within 10 s")
-        .expect("cannot parse the port of `serving`");
+        .recv_timeout(Duration::from_secs(20))
+        .unwrap_or_else(|_| panic!("{tag} did not start within 20 s"));
     (guard, port)
 }
 
-/// Connects a viewer, reads `hello`, says so on `ready`, then records the arrival of every
-/// `/bench/<i>` hit until all have arrived or `until` (set by the writer) passes.
+/// Starts `nats-server -a 127.0.0.1 -p PORT` and waits until it answers.
+fn start_nats_server() -> (Guard, u16) {
+    let port = free_port();
+    let child = Command::new("nats-server")
+        .args(["-a", "127.0.0.1", "-p", &port.to_string()])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("cannot start nats-server");
+    let guard = Guard::new(child);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+            let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+            let mut hello = [0u8; 4];
+            if s.read_exact(&mut hello).is_ok() && &hello == b"INFO" {
+                return (guard, port);
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "nats-server did not start within 10 s"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+// ---------------------------------------------------------------- viewers
+
+/// What a WebSocket carries.
+#[derive(Clone, Copy, PartialEq)]
+enum Wire {
+    /// webpeek's JSON messages; a `hello` comes first.
+    Hits,
+    /// websocketd: one text message per line of the command's output.
+    Lines,
+    /// webpeek's JSON, only counted (throughput): hits in `hits` frames, by their `"seq":`.
+    Count,
+}
+
+/// What a viewer thread says while it starts.
+enum Event {
+    Connected,
+    /// A probe line (path `/probe`) came through.
+    Probe,
+}
+
+/// Connects a viewer, says so, then records the arrival of every `/bench/<i>` hit (or line)
+/// until all `total` have arrived or `until` (set by the writer) passes. With [`Wire::Count`]
+/// the arrivals are recorded in order of arrival, one per hit.
 fn ws_reader(
-    port: u16,
-    ready: mpsc::Sender<()>,
+    url: String,
+    wire: Wire,
+    total: usize,
+    events: mpsc::Sender<Event>,
     until: mpsc::Receiver<Instant>,
 ) -> Vec<Option<Instant>> {
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -215,31 +347,37 @@ fn ws_reader(
         .build()
         .expect("runtime");
     rt.block_on(async move {
-        let url = format!("ws://127.0.0.1:{port}/ws");
-        let (mut ws, _) = tokio::time::timeout(
-            Duration::from_secs(10),
-            tokio_tungstenite::connect_async(url.as_str()),
-        )
-        .await
-        .expect("WebSocket connect timed out")
-        .expect("WebSocket connect");
-        let first = tokio::time::timeout(Duration::from_secs(10), ws.next())
-            .await
-            .expect("no hello within 10 s")
-            .expect("socket ended before hello")
-            .expect("socket error before hello");
-        let hello: serde_json::Value = match first {
-            Message::Text(t) => serde_json::from_str(&t).expect("hello is JSON"),
-            other => panic!("first message is not text: {other:?}"),
+        let connect = async {
+            let give_up = Instant::now() + Duration::from_secs(10);
+            loop {
+                match tokio_tungstenite::connect_async(url.as_str()).await {
+                    Ok((ws, _)) => return ws,
+                    Err(e) if Instant::now() > give_up => panic!("WebSocket {url}: {e}"),
+                    Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+                }
+            }
         };
-        assert_eq!(hello["type"], "hello", "{hello}");
-        let _ = ready.send(());
+        let mut ws = tokio::time::timeout(Duration::from_secs(15), connect)
+            .await
+            .expect("WebSocket connect timed out");
+        if wire != Wire::Lines {
+            let first = tokio::time::timeout(Duration::from_secs(10), ws.next())
+                .await
+                .expect("no hello within 10 s")
+                .expect("socket ended before hello")
+                .expect("socket error before hello");
+            let hello: serde_json::Value = match first {
+                Message::Text(t) => serde_json::from_str(&t).expect("hello is JSON"),
+                other => panic!("first message is not text: {other:?}"),
+            };
+            assert_eq!(hello["type"], "hello", "{hello}");
+        }
+        let _ = events.send(Event::Connected);
 
-        let total = WARMUP + N;
         let mut arrived: Vec<Option<Instant>> = vec![None; total];
         let mut seen = 0;
         // Until the writer is done, wait at most the whole run; then DRAIN more.
-        let mut deadline = Instant::now() + WHOLE_RUN;
+        let mut deadline = Instant::now() + WHOLE_THROUGHPUT_RUN;
         while seen < total {
             if let Ok(end) = until.try_recv() {
                 deadline = end;
@@ -253,25 +391,60 @@ fn ws_reader(
             let msg = match tokio::time::timeout(left, ws.next()).await {
                 Err(_) => continue,
                 Ok(Some(Ok(m))) => m,
-                Ok(other) => panic!("WebSocket ended: {other:?}"),
+                Ok(other) => panic!("WebSocket {url} ended: {other:?}"),
             };
             let now = Instant::now();
             let Message::Text(t) = msg else { continue };
-            let v: serde_json::Value = serde_json::from_str(&t).expect("frame is JSON");
-            match v["type"].as_str() {
-                Some("hits") => {
-                    for h in v["hits"].as_array().into_iter().flatten() {
-                        if let Some(i) = h["path"].as_str().and_then(index_in)
-                            && i < total
-                            && arrived[i].is_none()
-                        {
-                            arrived[i] = Some(now);
-                            seen += 1;
-                        }
+            match wire {
+                Wire::Lines => {
+                    if t.contains("/probe") {
+                        let _ = events.send(Event::Probe);
+                    } else if let Some(i) = index_in(&t)
+                        && i < total
+                        && arrived[i].is_none()
+                    {
+                        arrived[i] = Some(now);
+                        seen += 1;
                     }
                 }
-                Some("lagged") => panic!("the bench viewer fell behind: {v}"),
-                _ => {}
+                Wire::Hits => {
+                    let v: serde_json::Value = serde_json::from_str(&t).expect("frame is JSON");
+                    match v["type"].as_str() {
+                        Some("hits") => {
+                            for h in v["hits"].as_array().into_iter().flatten() {
+                                let path = h["path"].as_str().unwrap_or("");
+                                if path.starts_with("/probe") {
+                                    let _ = events.send(Event::Probe);
+                                } else if let Some(i) = index_in(path)
+                                    && i < total
+                                    && arrived[i].is_none()
+                                {
+                                    arrived[i] = Some(now);
+                                    seen += 1;
+                                }
+                            }
+                        }
+                        Some("lagged") => panic!("the bench viewer fell behind: {v}"),
+                        _ => {}
+                    }
+                }
+                Wire::Count => {
+                    let text = t.as_bytes();
+                    if text.starts_with(br#"{"type":"hits""#) {
+                        if memchr::memmem::find(text, b"\"/probe").is_some() {
+                            let _ = events.send(Event::Probe);
+                        } else {
+                            for _ in memchr::memmem::find_iter(text, br#"{"seq":"#) {
+                                if seen < total {
+                                    arrived[seen] = Some(now);
+                                    seen += 1;
+                                }
+                            }
+                        }
+                    } else if text.starts_with(br#"{"type":"lagged""#) {
+                        panic!("the bench viewer fell behind: {}", t.as_str());
+                    }
+                }
             }
         }
         let _ = ws.close(None).await;
@@ -279,65 +452,171 @@ fn ws_reader(
     })
 }
 
-/// webpeek following its log, with a viewer recording arrivals.
-struct WebpeekRun {
-    _dir: tempfile::TempDir,
-    log: PathBuf,
-    guard: Guard,
-    reader: std::thread::JoinHandle<Vec<Option<Instant>>>,
-    until: mpsc::Sender<Instant>,
+// ---------------------------------------------------------------- followers
+
+/// How a follower's arrivals are collected.
+enum Collector {
+    /// A WebSocket viewer on its own thread.
+    Ws {
+        reader: std::thread::JoinHandle<Vec<Option<Instant>>>,
+        until: mpsc::Sender<Instant>,
+    },
+    /// Lines from a pipe (tail's stdout), as (instant of the read, line).
+    Pipe {
+        rx: mpsc::Receiver<(Instant, String)>,
+    },
 }
 
-impl WebpeekRun {
-    fn start() -> WebpeekRun {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let log = dir.path().join("access.log");
-        std::fs::write(&log, "").expect("create log");
-        let (guard, port) = start_webpeek(&log);
-        let (ready_tx, ready_rx) = mpsc::channel();
+/// One follower under test: its log, its processes, and how its arrivals are collected.
+struct Follower {
+    name: &'static str,
+    log: PathBuf,
+    /// Where the line count is kept (throughput: arrivals in order, not by index).
+    total: usize,
+    collector: Collector,
+    /// Its processes, killed after the viewer has closed (in this order).
+    guards: Vec<Guard>,
+    _dirs: Vec<tempfile::TempDir>,
+}
+
+impl Follower {
+    /// A WebSocket viewer on `url`, with probes appended to `log` until one comes through.
+    fn on_websocket(
+        name: &'static str,
+        url: String,
+        wire: Wire,
+        total: usize,
+        log: PathBuf,
+        guards: Vec<Guard>,
+        dirs: Vec<tempfile::TempDir>,
+    ) -> Follower {
+        let (events_tx, events) = mpsc::channel();
         let (until, until_rx) = mpsc::channel();
         let reader = std::thread::Builder::new()
-            .name("ws reader".into())
-            .spawn(move || ws_reader(port, ready_tx, until_rx))
-            .expect("reader thread");
-        ready_rx
-            .recv_timeout(Duration::from_secs(20))
-            .expect("the WebSocket viewer did not get its hello");
-        // A new viewer may send `resume` within 200 ms; live frames wait until then.
-        std::thread::sleep(Duration::from_millis(300));
-        WebpeekRun {
-            _dir: dir,
+            .name(format!("viewer {name}"))
+            .spawn(move || ws_reader(url, wire, total, events_tx, until_rx))
+            .expect("viewer thread");
+        match events.recv_timeout(Duration::from_secs(30)) {
+            Ok(Event::Connected) => {}
+            _ => panic!("{name}: the WebSocket viewer did not connect"),
+        }
+        probe_until_through(name, &log, &events);
+        Follower {
+            name,
             log,
-            guard,
-            reader,
-            until,
+            total,
+            collector: Collector::Ws { reader, until },
+            guards,
+            _dirs: dirs,
         }
     }
 
-    /// Arrival instants, waiting at most until `deadline` for the last ones.
-    fn finish(self, deadline: Instant) -> Vec<Option<Instant>> {
-        let _ = self.until.send(deadline);
-        let arrived = self.reader.join().expect("reader thread panicked");
-        drop(self.guard);
-        arrived
+    /// webpeek following its own log.
+    fn webpeek(total: usize, wire: Wire) -> Follower {
+        let (dir, log) = new_log("access.log");
+        let (guard, port) = start_webpeek(
+            &[
+                "--listen",
+                "127.0.0.1:0",
+                "--no-dns",
+                "--all",
+                "--poll-interval",
+                "1",
+                log.to_str().expect("UTF-8 path"),
+            ],
+            "webpeek",
+            "webpeek: serving",
+        );
+        let port = port.expect("webpeek's port");
+        Follower::on_websocket(
+            "webpeek",
+            format!("ws://127.0.0.1:{port}/ws"),
+            wire,
+            total,
+            log,
+            vec![guard],
+            vec![dir],
+        )
     }
-}
 
-// ---------------------------------------------------------------- tail -F
+    /// `websocketd` running `tail -n0 -F` on its own log, for each connection.
+    fn websocketd() -> Follower {
+        let (dir, log) = new_log("access.log");
+        let port = free_port();
+        let child = Command::new("websocketd")
+            .arg("--address=127.0.0.1")
+            .arg(format!("--port={port}"))
+            .arg("--loglevel=error")
+            .args(["tail", "-n0", "-F"])
+            .arg(&log)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("cannot start websocketd");
+        let guard = Guard::new(child);
+        Follower::on_websocket(
+            "websocketd",
+            format!("ws://127.0.0.1:{port}/"),
+            Wire::Lines,
+            WARMUP + N,
+            log,
+            vec![guard],
+            vec![dir],
+        )
+    }
 
-/// `tail -n0 -F` following its log, with a thread reading its stdout.
-struct TailRun {
-    _dir: tempfile::TempDir,
-    log: PathBuf,
-    guard: Guard,
-    rx: mpsc::Receiver<(Instant, String)>,
-}
+    /// `webpeek publish` → `nats-server` → a hub (`webpeek --nats`) → its WebSocket.
+    fn nats(total: usize, wire: Wire) -> Follower {
+        let (server, nats_port) = start_nats_server();
+        let url = format!("nats://127.0.0.1:{nats_port}");
+        let (hub_dir, hub_log) = new_log("unused.log");
+        let (hub, port) = start_webpeek(
+            &[
+                "--listen",
+                "127.0.0.1:0",
+                "--no-dns",
+                "--all",
+                "--name",
+                "hub",
+                "--nats",
+                &url,
+                hub_log.to_str().expect("UTF-8 path"),
+            ],
+            "hub",
+            "webpeek: serving",
+        );
+        let port = port.expect("the hub's port");
+        let (dir, log) = new_log("access.log");
+        let (publisher, _) = start_webpeek(
+            &[
+                "publish",
+                "--nats",
+                &url,
+                "--name",
+                "web1",
+                "--all",
+                "--poll-interval",
+                "1",
+                log.to_str().expect("UTF-8 path"),
+            ],
+            "publish",
+            "webpeek: publishing to NATS",
+        );
+        Follower::on_websocket(
+            "NATS",
+            format!("ws://127.0.0.1:{port}/ws"),
+            wire,
+            total,
+            log,
+            vec![publisher, hub, server],
+            vec![dir, hub_dir],
+        )
+    }
 
-impl TailRun {
-    fn start() -> TailRun {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let log = dir.path().join("access.log");
-        std::fs::write(&log, "").expect("create log");
+    /// GNU `tail -n0 -F` with a thread reading its stdout.
+    fn tail() -> Follower {
+        let (dir, log) = new_log("access.log");
         let mut child = Command::new("tail")
             .args(["-n0", "-F"])
             .arg(&log)
@@ -349,6 +628,7 @@ impl TailRun {
         let stdout = child.stdout.take().expect("stdout");
         let guard = Guard::new(child);
         let (tx, rx) = mpsc::channel::<(Instant, String)>();
+        let (probe_tx, probes) = mpsc::channel();
         std::thread::Builder::new()
             .name("tail reader".into())
             .spawn(move || {
@@ -366,70 +646,84 @@ impl TailRun {
                     pending.extend_from_slice(&buf[..n]);
                     while let Some(nl) = pending.iter().position(|&b| b == b'\n') {
                         let l: Vec<u8> = pending.drain(..=nl).collect();
-                        if tx
-                            .send((now, String::from_utf8_lossy(&l).into_owned()))
-                            .is_err()
-                        {
+                        let l = String::from_utf8_lossy(&l).into_owned();
+                        if l.contains("/probe") {
+                            let _ = probe_tx.send(Event::Probe);
+                        } else if tx.send((now, l)).is_err() {
                             return;
                         }
                     }
                 }
             })
             .expect("tail reader thread");
-
-        // tail says nothing when its watches are in place: append probes until one comes out.
-        let mut f = std::fs::OpenOptions::new()
-            .append(true)
-            .open(&log)
-            .expect("open");
-        let give_up = Instant::now() + Duration::from_secs(10);
-        'probe: loop {
-            assert!(
-                Instant::now() < give_up,
-                "tail -F printed nothing within 10 s"
-            );
-            f.write_all(b"probe\n").expect("append");
-            let until = Instant::now() + Duration::from_millis(50);
-            while let Some(left) = until.checked_duration_since(Instant::now()) {
-                if rx.recv_timeout(left).is_ok() {
-                    break 'probe;
-                }
-            }
-        }
-        // Let late probes come out before the measured lines.
-        std::thread::sleep(Duration::from_millis(100));
-        while rx.try_recv().is_ok() {}
-        TailRun {
-            _dir: dir,
+        probe_until_through("tail", &log, &probes);
+        Follower {
+            name: "tail",
             log,
-            guard,
-            rx,
+            total: WARMUP + N,
+            collector: Collector::Pipe { rx },
+            guards: vec![guard],
+            _dirs: vec![dir],
         }
     }
 
-    /// Arrival instants, waiting at most until `deadline` for the last ones.
+    /// Arrival instants, waiting at most until `deadline` for the last ones; then the viewer
+    /// closes and the processes are killed.
     fn finish(self, deadline: Instant) -> Vec<Option<Instant>> {
-        let total = WARMUP + N;
-        let mut arrived: Vec<Option<Instant>> = vec![None; total];
-        let mut seen = 0;
-        while seen < total {
-            let Some(left) = deadline.checked_duration_since(Instant::now()) else {
-                break;
-            };
-            let Ok((t, l)) = self.rx.recv_timeout(left) else {
-                break;
-            };
-            if let Some(i) = index_in(&l)
-                && i < total
-                && arrived[i].is_none()
-            {
-                arrived[i] = Some(t);
-                seen += 1;
+        let arrived = match self.collector {
+            Collector::Ws { reader, until } => {
+                let _ = until.send(deadline);
+                reader.join().expect("viewer thread panicked")
             }
-        }
-        drop(self.guard);
+            Collector::Pipe { rx } => {
+                let mut arrived: Vec<Option<Instant>> = vec![None; self.total];
+                let mut seen = 0;
+                while seen < self.total {
+                    let Some(left) = deadline.checked_duration_since(Instant::now()) else {
+                        break;
+                    };
+                    let Ok((t, l)) = rx.recv_timeout(left) else {
+                        break;
+                    };
+                    if let Some(i) = index_in(&l)
+                        && i < self.total
+                        && arrived[i].is_none()
+                    {
+                        arrived[i] = Some(t);
+                        seen += 1;
+                    }
+                }
+                arrived
+            }
+        };
+        drop(self.guards);
         arrived
     }
+}
+
+/// Nothing says when a follower's watches (or a publisher's subscription on the hub's side)
+/// are in place: append probe lines until one comes out, then let late ones pass.
+fn probe_until_through(name: &str, log: &Path, events: &mpsc::Receiver<Event>) {
+    let mut f = open_append(log);
+    let give_up = Instant::now() + Duration::from_secs(20);
+    let probe = line_with_path("/probe");
+    'probe: loop {
+        assert!(
+            Instant::now() < give_up,
+            "{name}: no probe line came through within 20 s"
+        );
+        f.write_all(probe.as_bytes()).expect("append");
+        let until = Instant::now() + Duration::from_millis(100);
+        while let Some(left) = until.checked_duration_since(Instant::now()) {
+            if let Ok(Event::Probe) = events.recv_timeout(left) {
+                break 'probe;
+            }
+        }
+    }
+    // Late probes come out before the measured lines (webpeek: a new viewer's live frames
+    // start after its 200 ms resume window, which the probe has already waited out).
+    std::thread::sleep(Duration::from_millis(300));
+    while events.try_recv().is_ok() {}
 }
 
 // ---------------------------------------------------------------- report
@@ -439,7 +733,8 @@ fn summarize(
     written: &[Instant],
     arrived: &[Option<Instant>],
 ) -> (Vec<Duration>, usize, Vec<(usize, Duration)>) {
-    let (lat, lost) = latencies(written, arrived);
+    let (mut lat, lost) = latencies(written, arrived);
+    lat.sort();
     let mut slow: Vec<(usize, Duration)> = (WARMUP..WARMUP + N)
         .filter_map(|i| arrived[i].map(|t| (i, t.saturating_duration_since(written[i]))))
         .collect();
@@ -479,81 +774,152 @@ fn first_line(cmd: &str, args: &[&str]) -> String {
         .args(args)
         .output()
         .ok()
-        .and_then(|o| String::from_utf8(o.stdout).ok())
-        .and_then(|s| s.lines().next().map(str::to_owned))
+        .and_then(|o| {
+            let mut s = String::from_utf8_lossy(&o.stdout).into_owned();
+            s.push_str(&String::from_utf8_lossy(&o.stderr));
+            s.lines().next().map(str::to_owned)
+        })
         .unwrap_or_else(|| "?".into())
 }
 
-fn main() {
-    if !std::env::args().any(|a| a == "--bench") {
-        println!(
-            "latency bench: skipped (run it with `cargo bench --bench latency`; a debug build under \
-             `cargo test` measures nothing useful)"
-        );
-        return;
-    }
-    start_watchdog();
-    let began = Instant::now();
+fn machine(began: Instant, load: &str, stolen: Duration) -> String {
     let nproc = std::thread::available_parallelism().map_or(0, |n| n.get());
-    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
-    eprintln!("latency bench: webpeek = {}", bin().display());
-    eprintln!(
-        "latency bench: {WARMUP} warm-up + {N} measured appends, {} ms apart, per follower",
-        spacing().as_millis()
-    );
+    format!(
+        "machine: {nproc} CPUs (shared, noisy VM), Linux {}, load average at start {}; {}; {}; \
+         steal time while appending {} ms; whole bench {:.1} s",
+        kernel.trim(),
+        load.split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" "),
+        first_line("tail", &["--version"]),
+        first_line("websocketd", &["--version"]).trim_end_matches(" --"),
+        stolen.as_millis(),
+        began.elapsed().as_secs_f64()
+    )
+}
 
-    let wp_run = WebpeekRun::start();
-    let tail_run = TailRun::start();
+/// Says how to install a missing program; the bench runs without its row.
+fn check_installed(cmd: &str, package: &str, what: &str) -> bool {
+    let ok = installed(cmd);
+    if !ok {
+        eprintln!(
+            "latency bench: `{cmd}` is not installed, so there is no {what} row; install it with \
+             `sudo apt-get install {package}` (Debian package `{package}`)"
+        );
+    }
+    ok
+}
+
+fn latency() {
+    start_watchdog(WHOLE_RUN);
+    let began = Instant::now();
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    eprintln!("latency bench: webpeek = {}", bin().display());
+    let with_websocketd = check_installed("websocketd", "websocketd", "websocketd");
+    let with_nats = std::env::var_os("LATENCY_NO_NATS").is_none()
+        && check_installed("nats-server", "nats-server", "NATS");
+
+    let mut followers = vec![Follower::webpeek(WARMUP + N, Wire::Hits)];
+    if with_websocketd {
+        followers.push(Follower::websocketd());
+    }
+    followers.push(Follower::tail());
+    if with_nats {
+        followers.push(Follower::nats(WARMUP + N, Wire::Hits));
+    }
+    eprintln!(
+        "latency bench: {WARMUP} warm-up + {N} measured appends, {} ms apart, per follower ({})",
+        spacing().as_millis(),
+        followers
+            .iter()
+            .map(|f| f.name)
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let logs: Vec<&Path> = followers.iter().map(|f| f.log.as_path()).collect();
     let s0 = steal();
-    let (wp_written, tl_written) = append_interleaved(&wp_run.log, &tail_run.log);
+    let written = append_interleaved(&logs);
     let s1 = steal();
     let deadline = Instant::now() + DRAIN;
-    let wp_arrived = wp_run.finish(deadline);
-    let tl_arrived = tail_run.finish(deadline);
-    let (mut wp, wp_lost, wp_slow) = summarize(&wp_written, &wp_arrived);
-    let (mut tl, tl_lost, tl_slow) = summarize(&tl_written, &tl_arrived);
-    wp.sort();
-    tl.sort();
+    let results: Vec<_> = followers
+        .into_iter()
+        .zip(&written)
+        .map(|(f, w)| {
+            let name = f.name;
+            let arrived = f.finish(deadline);
+            (name, summarize(w, &arrived))
+        })
+        .collect();
+    let get = |name: &str| {
+        results
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, (lat, _, _))| lat.as_slice())
+    };
 
-    let qs = [0.5, 0.9, 0.99];
     println!();
     println!(
-        "### Append-to-delivery latency, {N} lines, {} ms apart",
+        "### Append-to-delivery latency, {N} lines per follower, {} ms apart, interleaved",
         spacing().as_millis()
     );
     println!();
     println!("| follower | delivered | min ms | p50 ms | p90 ms | p99 ms | max ms |");
     println!("|---|---:|---:|---:|---:|---:|---:|");
-    for (name, lat, lost) in [
-        ("webpeek → WebSocket client", &wp, wp_lost),
-        ("GNU `tail -n0 -F` → pipe", &tl, tl_lost),
-    ] {
+    for (name, (lat, lost, _)) in &results {
+        let label = match *name {
+            "webpeek" => "webpeek → WebSocket client",
+            "websocketd" => "`websocketd` running `tail -n0 -F` → WebSocket client",
+            "tail" => "GNU `tail -n0 -F` → pipe (the floor)",
+            "NATS" => "`webpeek publish` → `nats-server` → hub → WebSocket client",
+            other => other,
+        };
         println!(
-            "| {name} | {}/{N} | {} | {} | {} | {} | {} |",
+            "| {label} | {}/{N} | {} | {} | {} | {} | {} |",
             N - lost,
             ms(pct(lat, 0.0)),
-            ms(pct(lat, qs[0])),
-            ms(pct(lat, qs[1])),
-            ms(pct(lat, qs[2])),
+            ms(pct(lat, 0.5)),
+            ms(pct(lat, 0.9)),
+            ms(pct(lat, 0.99)),
             ms(lat.last().copied().unwrap_or_default()),
         );
     }
-    let ratio = |q: f64| pct(&wp, q).as_secs_f64() / pct(&tl, q).as_secs_f64().max(1e-9);
     println!();
+    let wp = get("webpeek").expect("webpeek row");
+    let ratio = |a: &[Duration], b: &[Duration], q: f64| {
+        pct(a, q).as_secs_f64() / pct(b, q).as_secs_f64().max(1e-9)
+    };
+    let ratios = |label: &str, a: &[Duration], b: &[Duration]| {
+        println!(
+            "ratio {label}: p50 {:.2}×, p90 {:.2}×, p99 {:.2}×",
+            ratio(a, b, 0.5),
+            ratio(a, b, 0.9),
+            ratio(a, b, 0.99)
+        );
+    };
+    if let Some(wd) = get("websocketd") {
+        ratios("webpeek / websocketd", wp, wd);
+    }
+    if let Some(tl) = get("tail") {
+        ratios("webpeek / tail -F", wp, tl);
+    }
+    if let Some(nats) = get("NATS") {
+        ratios("NATS path / webpeek local", nats, wp);
+    }
+    let wp_lost = results[0].1.1;
     println!(
-        "ratio webpeek / tail -F: p50 {:.2}×, p99 {:.2}×",
-        ratio(0.5),
-        ratio(0.99)
-    );
-    println!(
-        "DESIGN.md §6 target: p99 < 5 ms → {}; no later than tail -F at p99 → {}",
-        if pct(&wp, 0.99) < Duration::from_millis(5) && wp_lost == 0 {
+        "DESIGN.md §6: p99 < 5 ms → {}; no later than websocketd at p50 and p99 → {}",
+        if pct(wp, 0.99) < Duration::from_millis(5) && wp_lost == 0 {
             "met"
         } else {
             "NOT met"
         },
-        if ratio(0.99) <= 1.0 { "met" } else { "NOT met" }
+        match get("websocketd") {
+            Some(wd) if ratio(wp, wd, 0.5) <= 1.0 && ratio(wp, wd, 0.99) <= 1.0 => "met",
+            Some(_) => "NOT met",
+            None => "not measured (no websocketd)",
+        }
     );
     let slow = |v: &[(usize, Duration)]| {
         v.iter()
@@ -561,8 +927,6 @@ fn main() {
             .collect::<Vec<_>>()
             .join(", ")
     };
-    println!("slowest webpeek: {}", slow(&wp_slow));
-    println!("slowest tail -F: {}", slow(&tl_slow));
     let hist = |v: &[Duration]| {
         let edges = [0.5, 1.0, 2.0, 4.0, 6.0];
         let mut counts = [0usize; 6];
@@ -575,28 +939,148 @@ fn main() {
             counts[0], counts[1], counts[2], counts[3], counts[4], counts[5]
         )
     };
-    println!("histogram webpeek: {}", hist(&wp));
-    println!("histogram tail -F: {}", hist(&tl));
+    for (name, (lat, _, slowest)) in &results {
+        println!("{name}: slowest {}", slow(slowest));
+        println!("{name}: histogram {}", hist(lat));
+    }
+    println!();
+    println!("{}", machine(began, &load, s1 - s0));
+    println!(
+        "method: Instant before one write_all (O_APPEND) → Instant when the WebSocket message / \
+         the pipe read carrying the line returned; warm-up {WARMUP} lines not counted; all \
+         followers run at once, their appends interleaved {:.2} ms apart, order rotating.",
+        spacing().as_secs_f64() * 1e3 / results.len() as f64
+    );
+    let lost: usize = results.iter().map(|(_, (_, lost, _))| lost).sum();
+    if lost > 0 {
+        eprintln!("latency bench: lines lost: {lost}");
+        std::process::exit(1);
+    }
+}
+
+// ---------------------------------------------------------------- throughput
+
+/// Starts a follower for `total` lines, its viewer reading this `Wire`.
+type StartFollower = fn(usize, Wire) -> Follower;
+
+/// `--throughput [N]`: N lines (default 500,000, ~75 MB) appended in one `write_all` to a log
+/// followed by webpeek, then to one followed by `webpeek publish` → `nats-server` → hub; for
+/// each, the time from right before the write until one WebSocket viewer (which only counts the
+/// hits of each frame) has all N hits, and the CPU time each process used meanwhile. One after
+/// the other, not at once: each has the machine to itself.
+fn throughput(n: usize) {
+    start_watchdog(WHOLE_THROUGHPUT_RUN);
+    let began = Instant::now();
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let mut bytes = Vec::with_capacity(n * 160);
+    for i in 0..n {
+        bytes.extend_from_slice(line(i).as_bytes());
+    }
+    eprintln!(
+        "latency bench: throughput, {n} lines ({:.1} MB) in one write",
+        bytes.len() as f64 / 1e6
+    );
+    let mut rows = Vec::new();
+    let mut runs: Vec<(&str, StartFollower)> = vec![("webpeek", Follower::webpeek)];
+    if check_installed("nats-server", "nats-server", "NATS") {
+        runs.push(("NATS", Follower::nats));
+    }
+    for (name, start) in runs {
+        let f = start(n, Wire::Count);
+        let pids: Vec<u32> = f.guards.iter().map(|g| g.0.id()).collect();
+        let cpu0: Vec<Duration> = pids.iter().map(|&p| cpu_time(p)).collect();
+        let mut file = open_append(&f.log);
+        let t0 = Instant::now();
+        file.write_all(&bytes).expect("append");
+        let wrote = t0.elapsed();
+        let cpu = || {
+            pids.iter()
+                .zip(&cpu0)
+                .map(|(&p, &c)| cpu_time(p).saturating_sub(c))
+                .collect::<Vec<_>>()
+        };
+        let (cpu_tx, cpu_rx) = mpsc::channel();
+        // CPU times are read right when the last hit arrives, before the viewer closes.
+        let arrived = {
+            let Collector::Ws { reader, until } = f.collector else {
+                unreachable!("throughput runs have viewers")
+            };
+            let _ = until.send(Instant::now() + Duration::from_secs(120));
+            let arrived = reader.join().expect("viewer thread panicked");
+            let _ = cpu_tx.send(cpu());
+            arrived
+        };
+        drop(f.guards);
+        let used = cpu_rx.recv().unwrap_or_default();
+        let got = arrived.iter().flatten().count();
+        let first = arrived.first().copied().flatten();
+        let last = arrived.iter().rev().find_map(|t| *t);
+        rows.push((
+            name,
+            got,
+            wrote,
+            first.map(|t| t - t0),
+            last.map(|t| t - t0),
+            used,
+        ));
+    }
     println!();
     println!(
-        "machine: {nproc} CPUs (shared, noisy VM), Linux {}, load average at start {}, {}; \
-         steal time while appending {} ms; whole bench {:.1} s",
-        kernel.trim(),
-        load.split_whitespace()
-            .take(3)
-            .collect::<Vec<_>>()
-            .join(" "),
-        first_line("tail", &["--version"]),
-        (s1 - s0).as_millis(),
-        began.elapsed().as_secs_f64()
+        "### Throughput: {n} lines ({:.1} MB) appended in one write → one WebSocket viewer",
+        bytes.len() as f64 / 1e6
     );
+    println!();
     println!(
-        "method: Instant before one write_all (O_APPEND) → Instant when the WebSocket frame / the \
-         pipe read carrying the line returned; warm-up {WARMUP} lines not counted; both followers \
-         run at once, their appends interleaved half a period apart, order alternating."
+        "| path | hits seen | write | first hit | last hit | hits/s | CPU s (webpeek or publisher, hub, nats-server) |"
     );
-    if wp_lost + tl_lost > 0 {
-        eprintln!("latency bench: lines lost (webpeek {wp_lost}, tail {tl_lost})");
-        std::process::exit(1);
+    println!("|---|---:|---:|---:|---:|---:|---|");
+    for (name, got, wrote, first, last, used) in rows {
+        let label = match name {
+            "webpeek" => "webpeek follows the log → WebSocket client",
+            _ => "`webpeek publish` → `nats-server` → hub → WebSocket client",
+        };
+        let secs = last.map_or(0.0, |d| d.as_secs_f64());
+        println!(
+            "| {label} | {got}/{n} | {:.3} s | {} | {} | {:.0} | {} |",
+            wrote.as_secs_f64(),
+            first.map_or("-".into(), |d| format!("{:.3} s", d.as_secs_f64())),
+            last.map_or("-".into(), |d| format!("{:.3} s", d.as_secs_f64())),
+            if got == n {
+                n as f64 / secs.max(1e-9)
+            } else {
+                0.0
+            },
+            used.iter()
+                .map(|d| format!("{:.2}", d.as_secs_f64()))
+                .collect::<Vec<_>>()
+                .join(" / ")
+        );
+    }
+    println!();
+    println!("{}", machine(began, &load, Duration::ZERO));
+    println!(
+        "method: Instant before one write_all of all lines (O_APPEND) → Instant when the \
+         WebSocket frame holding the last hit returned; hits/s = N / that time; each path alone \
+         on the machine; CPU = utime+stime from /proc over the same span."
+    );
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if !args.iter().any(|a| a == "--bench") {
+        println!(
+            "latency bench: skipped (run it with `cargo bench --bench latency`; a debug build under \
+             `cargo test` measures nothing useful)"
+        );
+        return;
+    }
+    if let Some(at) = args.iter().position(|a| a == "--throughput") {
+        let n = args
+            .get(at + 1)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(500_000);
+        throughput(n);
+    } else {
+        latency();
     }
 }

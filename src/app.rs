@@ -18,7 +18,7 @@ use crate::hub::{Hub, HubOptions, Stats};
 use crate::nats::NatsError;
 use crate::nats::publish::{HitQueue, Publisher};
 use crate::nats::subscribe::HitSink;
-use crate::parse::{LogFormat, Parser};
+use crate::parse::{LogFormat, Parser, RawHit};
 use crate::report::PanelContext;
 use crate::source::{
     FollowOptions, Input, LineSink, Registry, Sink, SourceError, Sources, StateError,
@@ -117,6 +117,9 @@ pub async fn run(config: Config) -> Result<(), AppError> {
         poll: config.log.poll_interval,
         inotify: config.log.inotify,
         progress: true,
+        // Followed files wake a runtime worker, which runs the pipeline and then the viewers'
+        // tasks: the hub's pipeline never blocks.
+        runtime: Some(tokio::runtime::Handle::current()),
         ..FollowOptions::default()
     };
     let registry = match &config.log.state {
@@ -429,8 +432,8 @@ impl Pipeline {
     }
 }
 
-/// The pipeline runs on the thread of the source that read the lines: one hand-off fewer
-/// between a `write()` to the log and the viewers.
+/// The pipeline runs on the thread (or runtime task) of the source that read the lines: one
+/// hand-off fewer between a `write()` to the log and the viewers.
 impl LineSink for Mutex<Pipeline> {
     fn take(&self, lines: Vec<Line>) -> bool {
         let mut pipeline = self.lock().expect("pipeline lock");
@@ -438,13 +441,17 @@ impl LineSink for Mutex<Pipeline> {
             Output::Hub(hub) => {
                 // The counts are published with the hits, under one lock: `/api/stats` never
                 // counts a hit that a viewer connecting at that moment would miss from the
-                // backlog.
+                // backlog, and a viewer that has a hit finds it counted. The hits go out
+                // first: counting (top lists, panels, charts) costs more than the rest of the
+                // way, and a follower on a thread of its own counts while a worker sends them.
+                let now = crate::unix_now();
                 let mut stats = hub.stats();
-                let shown = pipeline.step(&lines, Some(&mut stats));
-                hub.publish(shown);
+                let batch = pipeline.step(&lines, true);
+                let shown = hub.publish(batch.shown);
+                pipeline.count(&batch.counted, &shown, &mut stats, now);
             }
             // Waits here while the queue is full and NATS is up (the log waits on disk).
-            Output::Nats(queue) => queue.push(pipeline.step(&lines, None)),
+            Output::Nats(queue) => queue.push(pipeline.step(&lines, false).shown),
         }
         true
     }
@@ -524,16 +531,31 @@ fn count_hit(stats: &mut Stats, hit: &Hit, now: i64) {
     );
 }
 
+/// What a batch of lines gave: the hits viewers see, and what the aggregates count.
+struct Batch<'a> {
+    /// Hits kept by the filter, enriched, in order.
+    shown: Vec<Hit>,
+    /// What is counted (when asked for).
+    counted: Counted<'a>,
+}
+
+/// A batch's lines as the aggregates count them.
+#[derive(Default)]
+struct Counted<'a> {
+    /// Every parsed request, in order.
+    requests: Vec<RawHit<'a>>,
+    unparsed: u64,
+    truncated: u64,
+}
+
 impl Pipeline {
-    /// Parses, counts (into `stats`, when given), filters and enriches one batch; returns
-    /// the hits viewers see.
-    fn step(&mut self, batch: &[Line], mut stats: Option<&mut Stats>) -> Vec<Hit> {
-        let now = crate::unix_now();
+    /// Parses, filters and enriches one batch; with `count`, also keeps the parsed requests
+    /// (borrowing the lines) for [`Pipeline::count`].
+    fn step<'a>(&mut self, batch: &'a [Line], count: bool) -> Batch<'a> {
         let mut shown = Vec::new();
+        let mut counted = Counted::default();
         for line in batch {
-            if let Some(stats) = stats.as_deref_mut() {
-                stats.truncated += u64::from(line.truncated);
-            }
+            counted.truncated += u64::from(line.truncated);
             if line.text.trim().is_empty() {
                 continue;
             }
@@ -547,44 +569,10 @@ impl Pipeline {
                 continue;
             }
             let Some(raw) = parser.parse_raw(&line.text) else {
-                if let Some(stats) = stats.as_deref_mut() {
-                    stats.unparsed += 1;
-                }
+                counted.unparsed += 1;
                 continue;
             };
             let request = raw.request();
-            if let Some(stats) = stats.as_deref_mut() {
-                let referer = raw.referer.map(|r| raw.unescaped(r));
-                let path = raw.unescaped(request.path);
-                let agent = raw.agent.map(|a| raw.text(a));
-                // Browsers, OS and devices are counted for page views: classify only those.
-                let class = agent
-                    .as_deref()
-                    .filter(|_| is_page_view(request.method, &path))
-                    .map(|a| self.agents.classify(a));
-                let (country, asn) = raw.ip.map(|ip| self.enricher.geo(ip)).unwrap_or_default();
-                let network = asn.as_ref().map(ToString::to_string);
-                stats.count_request(
-                    &Request {
-                        time: raw.time,
-                        ip: raw.ip,
-                        method: request.method,
-                        path: &path,
-                        status: raw.status,
-                        bytes: raw.bytes,
-                        referer: referer.as_deref(),
-                        vhost: raw.vhost,
-                        agent: agent.as_deref(),
-                        browser: class.as_ref().and_then(|c| c.browser.as_deref()),
-                        os: class.as_ref().and_then(|c| c.os.as_deref()),
-                        device: class.as_ref().and_then(|c| c.device).map(Device::as_str),
-                        country: country.as_deref(),
-                        network: network.as_deref(),
-                        server: &self.server,
-                    },
-                    now,
-                );
-            }
             if self
                 .filter
                 .keep_request(raw.ip, request.method, request.path, raw.agent)
@@ -593,13 +581,57 @@ impl Pipeline {
                 hit.server = self.server.clone();
                 self.enricher.enrich(&mut hit);
                 hit.url = self.site.as_deref().map(|s| full_url(s, &hit));
-                if let Some(stats) = stats.as_deref_mut() {
-                    stats.count_shown(&hit);
-                }
                 shown.push(hit);
             }
+            if count {
+                counted.requests.push(raw);
+            }
         }
-        shown
+        Batch { shown, counted }
+    }
+
+    /// Counts a batch's requests and the hits it showed into `stats`. The two are counted
+    /// into separate aggregates, so counting all requests and then all shown hits gives what
+    /// counting them line by line would.
+    fn count(&self, counted: &Counted<'_>, shown: &[Arc<Hit>], stats: &mut Stats, now: i64) {
+        stats.truncated += counted.truncated;
+        stats.unparsed += counted.unparsed;
+        for raw in &counted.requests {
+            let request = raw.request();
+            let referer = raw.referer.map(|r| raw.unescaped(r));
+            let path = raw.unescaped(request.path);
+            let agent = raw.agent.map(|a| raw.text(a));
+            // Browsers, OS and devices are counted for page views: classify only those.
+            let class = agent
+                .as_deref()
+                .filter(|_| is_page_view(request.method, &path))
+                .map(|a| self.agents.classify(a));
+            let (country, asn) = raw.ip.map(|ip| self.enricher.geo(ip)).unwrap_or_default();
+            let network = asn.as_ref().map(ToString::to_string);
+            stats.count_request(
+                &Request {
+                    time: raw.time,
+                    ip: raw.ip,
+                    method: request.method,
+                    path: &path,
+                    status: raw.status,
+                    bytes: raw.bytes,
+                    referer: referer.as_deref(),
+                    vhost: raw.vhost,
+                    agent: agent.as_deref(),
+                    browser: class.as_ref().and_then(|c| c.browser.as_deref()),
+                    os: class.as_ref().and_then(|c| c.os.as_deref()),
+                    device: class.as_ref().and_then(|c| c.device).map(Device::as_str),
+                    country: country.as_deref(),
+                    network: network.as_deref(),
+                    server: &self.server,
+                },
+                now,
+            );
+        }
+        for hit in shown {
+            stats.count_shown(hit);
+        }
     }
 }
 

@@ -214,10 +214,11 @@ impl Hub {
         self.0.frames.receiver_count()
     }
 
-    /// Stamps, keeps and sends hits; one frame per [`MAX_FRAME_HITS`].
-    pub fn publish(&self, hits: Vec<Hit>) {
+    /// Stamps, keeps and sends hits; one frame per [`MAX_FRAME_HITS`]. Returns the stamped
+    /// hits (for counting them once they are on their way).
+    pub fn publish(&self, hits: Vec<Hit>) -> Vec<Arc<Hit>> {
         if hits.is_empty() {
-            return;
+            return Vec::new();
         }
         let mut backlog = self.0.backlog.lock().expect("backlog lock");
         let mut stamped = Vec::with_capacity(hits.len());
@@ -236,9 +237,9 @@ impl Hub {
         // With nobody watching there is nothing to serialize; the backlog has the hits.
         if self.0.frames.receiver_count() == 0 {
             backlog.pending.clear();
-            return;
+            return stamped;
         }
-        backlog.pending.extend(stamped);
+        backlog.pending.extend(stamped.iter().cloned());
         let interval = self.frame_interval();
         let recent = backlog.last_frame.is_some_and(|t| t.elapsed() < interval);
         if recent && self.0.paced.load(Ordering::Relaxed) {
@@ -248,6 +249,7 @@ impl Hub {
             // A quiet stream: at once.
             self.send_pending(&mut backlog);
         }
+        stamped
     }
 
     /// The least time between two `hits` frames for the viewers connected now.

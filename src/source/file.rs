@@ -18,7 +18,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use super::lines::LineSplitter;
 use super::registry::{Checkpoint, FINGERPRINT_BYTES, FileId, Fingerprint, Registry, file_id};
-use super::wake::DirWatch;
+use super::wake::{AsyncDirWatch, DirWatch};
 use super::{Sink, SourceError, source_name};
 use crate::hit::Line;
 
@@ -37,6 +37,9 @@ pub struct FollowOptions {
     pub drain_quiet: Duration,
     /// Show a progress bar while reading existing content (only on a terminal).
     pub progress: bool,
+    /// Follow files as tasks of this runtime ([`Follower::spawn_on`]) rather than on threads of
+    /// their own, when inotify is used: for a sink that never blocks.
+    pub runtime: Option<tokio::runtime::Handle>,
 }
 
 impl Default for FollowOptions {
@@ -48,6 +51,7 @@ impl Default for FollowOptions {
             flush_quiet: Duration::from_secs(1),
             drain_quiet: Duration::from_secs(5),
             progress: false,
+            runtime: None,
         }
     }
 }
@@ -299,13 +303,16 @@ impl Follower {
     ///
     /// Returns true when more is waiting than one batch held (read again without waiting).
     pub fn poll(&mut self, out: &mut Vec<Line>) -> bool {
-        self.check_path(out);
+        // The path's length when it still names the current file (the usual case): no second
+        // `stat` of the same file on the way from an append to the viewers.
+        let len = self.check_path(out);
         let mut more = false;
-        let limit = self
-            .current
-            .as_ref()
-            .and_then(|r| r.file.metadata().ok())
-            .map_or(0, |m| m.len());
+        let limit = len.unwrap_or_else(|| {
+            self.current
+                .as_ref()
+                .and_then(|r| r.file.metadata().ok())
+                .map_or(0, |m| m.len())
+        });
         for r in &mut self.draining {
             match r.read_available(&mut self.buf, out) {
                 Ok(capped) => more |= capped,
@@ -335,8 +342,9 @@ impl Follower {
         more
     }
 
-    /// Notices a new file at the path (rotation) or a truncation of ours.
-    fn check_path(&mut self, out: &mut Vec<Line>) {
+    /// Notices a new file at the path (rotation) or a truncation of ours. Returns the length
+    /// the path's `stat` found when the path still names the current file.
+    fn check_path(&mut self, out: &mut Vec<Line>) -> Option<u64> {
         match std::fs::metadata(&self.path) {
             Ok(meta) => {
                 self.said_missing = false;
@@ -346,6 +354,7 @@ impl Follower {
                     .is_some_and(|r| r.id == file_id(&meta));
                 if !same {
                     self.switch_to_new_file();
+                    return None;
                 } else if let Some(r) = &mut self.current
                     && r.truncated(meta.len())
                 {
@@ -355,6 +364,7 @@ impl Follower {
                         tracing::warn!("{}: {e}", self.path.display());
                     }
                 }
+                return Some(meta.len());
             }
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 if !self.said_missing {
@@ -364,6 +374,7 @@ impl Follower {
             }
             Err(e) => tracing::warn!("{}: {e}", self.path.display()),
         }
+        None
     }
 
     /// A new file stands at the path: rotation, re-creation, or a symlink now pointing
@@ -411,6 +422,35 @@ impl Follower {
         dirs
     }
 
+    /// Reads what is new, covering the directories of a new file with `cover`; true when
+    /// more is waiting than one batch held.
+    fn read_round(
+        &mut self,
+        out: &mut Vec<Line>,
+        cover: impl FnOnce(Vec<PathBuf>) -> Result<(), SourceError>,
+    ) -> bool {
+        let before = self.current.as_ref().map(|r| r.id);
+        let more = self.poll(out);
+        if self.current.as_ref().map(|r| r.id) != before
+            && let Err(e) = cover(self.watched_dirs())
+        {
+            tracing::warn!("{}: {e}", self.path.display());
+        }
+        more
+    }
+
+    /// How long to wait for events before the next round (zero: more is waiting).
+    fn next_wait(&self, more: bool) -> Duration {
+        if more {
+            Duration::ZERO
+        } else if self.draining.is_empty() {
+            self.options.poll
+        } else {
+            // Wake in time to flush a rotated file's last line.
+            self.options.poll.min(self.options.flush_quiet / 2)
+        }
+    }
+
     /// Runs the follower on its own thread until `stop` is set or the sink wants no more.
     pub fn spawn(
         mut self,
@@ -424,26 +464,15 @@ impl Follower {
             .spawn(move || {
                 loop {
                     let mut out = Vec::new();
-                    let before = self.current.as_ref().map(|r| r.id);
-                    let more = self.poll(&mut out);
-                    if self.current.as_ref().map(|r| r.id) != before
-                        && let Err(e) = watch.cover(self.watched_dirs())
-                    {
-                        tracing::warn!("{}: {e}", self.path.display());
-                    }
+                    let more = self.read_round(&mut out, |dirs| watch.cover(dirs));
                     if !out.is_empty() && !sink.take(out) {
                         break;
                     }
                     if stop.load(Ordering::Relaxed) {
                         break;
                     }
-                    let wait = if self.draining.is_empty() {
-                        self.options.poll
-                    } else {
-                        // Wake in time to flush a rotated file's last line.
-                        self.options.poll.min(self.options.flush_quiet / 2)
-                    };
-                    if !more {
+                    let wait = self.next_wait(more);
+                    if !wait.is_zero() {
                         watch.wait(wait);
                     }
                 }
@@ -451,6 +480,44 @@ impl Follower {
             })
             .map_err(SourceError::Thread)?;
         Ok(handle)
+    }
+
+    /// Runs the follower as a task of `runtime` until `stop` is set or the sink wants no more:
+    /// the runtime's I/O driver waits on inotify, so an append wakes a worker that reads the
+    /// lines, runs `sink` and then the viewers' tasks that `sink` woke, all on one thread (one
+    /// wake-up fewer than [`Follower::spawn`]'s thread handing frames to a worker). Needs
+    /// inotify, and a `sink` that never blocks (the hub's pipeline; not `publish`'s queue,
+    /// which waits while it is full). A backlog is read one batch ([`MAX_BATCH_BYTES`]) per
+    /// turn, yielding in between.
+    pub fn spawn_on(
+        mut self,
+        runtime: &tokio::runtime::Handle,
+        sink: Sink,
+        stop: Arc<AtomicBool>,
+    ) -> Result<tokio::task::JoinHandle<()>, SourceError> {
+        let mut watch = DirWatch::new(true)?;
+        watch.cover(self.watched_dirs())?;
+        let _entered = runtime.enter();
+        let mut watch = AsyncDirWatch::new(watch)?;
+        Ok(runtime.spawn(async move {
+            loop {
+                let mut out = Vec::new();
+                let more = self.read_round(&mut out, |dirs| watch.cover(dirs));
+                if !out.is_empty() && !sink.take(out) {
+                    break;
+                }
+                if stop.load(Ordering::Relaxed) {
+                    break;
+                }
+                let wait = self.next_wait(more);
+                if wait.is_zero() {
+                    tokio::task::yield_now().await;
+                } else {
+                    watch.wait(wait).await;
+                }
+            }
+            self.close();
+        }))
     }
 
     /// Records final positions and releases the files.

@@ -70,7 +70,7 @@ pub fn read_head(file: &std::fs::File, max: usize) -> std::io::Result<Vec<u8>> {
     Ok(head)
 }
 
-/// Where sources hand their lines; called on the source's own thread.
+/// Where sources hand their lines; called on the source's own thread (or task).
 pub trait LineSink: Send + Sync + 'static {
     /// Takes one batch of lines; false when no more are wanted.
     fn take(&self, lines: Vec<Line>) -> bool;
@@ -133,6 +133,8 @@ pub enum InputError {
 pub struct Sources {
     stop: Arc<AtomicBool>,
     followers: Vec<JoinHandle<()>>,
+    /// Followers running as tasks, and their runtime.
+    tasks: Vec<(tokio::runtime::Handle, tokio::task::JoinHandle<()>)>,
     registry: Registry,
 }
 
@@ -146,11 +148,17 @@ impl Sources {
     ) -> Result<Sources, SourceError> {
         let stop = Arc::new(AtomicBool::new(false));
         let mut followers = Vec::new();
+        let mut tasks = Vec::new();
         for input in inputs {
             match input {
                 Input::File(path) => {
                     let f = Follower::open(path, options.clone(), registry.clone(), true)?;
-                    followers.push(f.spawn(sink.clone(), stop.clone())?);
+                    match options.runtime.as_ref().filter(|_| options.inotify) {
+                        Some(rt) => {
+                            tasks.push((rt.clone(), f.spawn_on(rt, sink.clone(), stop.clone())?))
+                        }
+                        None => followers.push(f.spawn(sink.clone(), stop.clone())?),
+                    }
                 }
                 Input::Pattern(p) => {
                     followers.push(glob::spawn(
@@ -169,6 +177,7 @@ impl Sources {
         Ok(Sources {
             stop,
             followers,
+            tasks,
             registry,
         })
     }
@@ -179,11 +188,15 @@ impl Sources {
     }
 
     /// Stops the followers after their current read and waits for them; their last lines are
-    /// handed on and their final positions in the registry when this returns.
+    /// handed on and their final positions in the registry when this returns. Blocks: call it
+    /// outside the runtime's tasks (`spawn_blocking`).
     pub fn stop(self) {
         self.stop.store(true, Ordering::Relaxed);
         for f in self.followers {
             let _ = f.join();
+        }
+        for (runtime, task) in self.tasks {
+            let _ = runtime.block_on(task);
         }
     }
 }

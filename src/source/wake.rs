@@ -3,11 +3,12 @@
 //! The thread that reads the log waits on inotify itself (`poll(2)` on the inotify descriptor),
 //! so an append wakes exactly the thread that will read it: no event thread in between.
 
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, RawFd};
 use std::path::PathBuf;
 use std::time::Duration;
 
 use inotify::{Inotify, WatchMask};
+use tokio::io::unix::AsyncFd;
 
 use super::SourceError;
 
@@ -64,7 +65,7 @@ impl DirWatch {
         Ok(())
     }
 
-    /// Sleeps until an event (all pending ones are taken at once) or `timeout`.
+    /// Sleeps until an event (the pending ones are taken with one read) or `timeout`.
     pub fn wait(&mut self, timeout: Duration) {
         let Some(inotify) = &mut self.inotify else {
             std::thread::sleep(timeout);
@@ -79,11 +80,71 @@ impl DirWatch {
         // SAFETY: one valid pollfd, for the duration of the call.
         let ready = unsafe { libc::poll(&mut pollfd, 1, ms) };
         if ready > 0 {
-            // The events only say "look again"; the reader re-reads and re-stats anyway.
-            while inotify
-                .read_events(&mut self.events)
-                .is_ok_and(|mut e| e.next().is_some())
-            {}
+            // The events only say "look again"; the reader re-reads and re-stats anyway. One
+            // read takes every event that fits the buffer: no second read just to hear EAGAIN
+            // (a system call on every append); any left over make the next `poll` return at
+            // once.
+            let _ = inotify.read_events(&mut self.events);
+        }
+    }
+}
+
+/// The inotify descriptor, for a runtime's I/O driver to wait on (only for a watch made with
+/// inotify).
+impl AsRawFd for DirWatch {
+    fn as_raw_fd(&self) -> RawFd {
+        self.inotify
+            .as_ref()
+            .expect("an async watch needs inotify")
+            .as_raw_fd()
+    }
+}
+
+/// Room for one more inotify event in the buffer: its header and the longest name.
+const EVENT_MAX: usize = std::mem::size_of::<libc::inotify_event>() + 256;
+
+/// A [`DirWatch`] with inotify whose descriptor the tokio runtime waits on (its `epoll`), so
+/// that an append wakes a runtime worker directly: the follower then runs on that worker and
+/// the viewers' tasks it wakes run right after it on the same thread (tokio's LIFO slot), with
+/// no thread in between.
+pub struct AsyncDirWatch(AsyncFd<DirWatch>);
+
+impl AsyncDirWatch {
+    /// Registers the watch's descriptor with the current runtime (call it inside one).
+    pub fn new(watch: DirWatch) -> Result<AsyncDirWatch, SourceError> {
+        if watch.inotify.is_none() {
+            return Err(SourceError::Watch(std::io::Error::other(
+                "an async watch needs inotify",
+            )));
+        }
+        // SAFETY: the descriptor is the watch's `Inotify`, owned by it and never replaced: it
+        // stays open and the same for as long as the `AsyncFd` holds the watch.
+        unsafe { AsyncFd::register_with_interest(watch, tokio::io::Interest::READABLE) }
+            .map(AsyncDirWatch)
+            .map_err(|e| SourceError::Watch(e.into_parts().1))
+    }
+
+    /// Adds the directories not watched yet.
+    pub fn cover(&mut self, dirs: impl IntoIterator<Item = PathBuf>) -> Result<(), SourceError> {
+        self.0.get_mut().cover(dirs)
+    }
+
+    /// Waits until an event (the pending ones are taken with one read) or `timeout`.
+    pub async fn wait(&mut self, timeout: Duration) {
+        let Ok(Ok(mut ready)) = tokio::time::timeout(timeout, self.0.readable_mut()).await else {
+            return;
+        };
+        let watch = ready.get_inner_mut();
+        let fd = watch.as_raw_fd();
+        let buf = &mut watch.events;
+        // SAFETY: reads into a buffer we own, at most its length.
+        let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
+        // The events only say "look again". When this read emptied the queue (it returned
+        // less than a full buffer, or nothing), the descriptor is idle until the next event:
+        // tokio keeps it ready if an event came in meanwhile. A full buffer may have left
+        // events behind: the next wait reads them at once.
+        if n < 0 || (n as usize) + EVENT_MAX <= buf.len() {
+            ready.clear_ready();
         }
     }
 }
