@@ -28,6 +28,13 @@ pub use stats::{Stats, StatsSnapshot};
 
 /// Hits per `hits` frame at most; a bigger batch is split.
 pub const MAX_FRAME_HITS: usize = 1000;
+/// Hits per frame at most, summed over the viewers: each socket keeps a write buffer as large
+/// as the largest message it ever sent (tungstenite), so with many viewers frames stay small:
+/// 200 viewers or fewer get up to [`MAX_FRAME_HITS`] a frame, 2,000 or more
+/// [`MIN_FRAME_HITS`] (~45 KB; 450 MB of buffers for 10,000 viewers instead of 4.5 GB).
+const FRAME_HITS_ALL_VIEWERS: usize = 200_000;
+/// Hits per frame at most, however many viewers.
+const MIN_FRAME_HITS: usize = 100;
 
 /// Least time between two `hits` frames, per connected viewer. Each frame costs each viewer
 /// a wake-up, a copy and a `write()` (~5 µs on the 2-core VM of `bench/viewers.sh`), so the
@@ -258,11 +265,13 @@ impl Hub {
         (FRAME_INTERVAL_PER_VIEWER * viewers).min(MAX_FRAME_INTERVAL)
     }
 
-    /// Serializes and sends the waiting hits, one frame per [`MAX_FRAME_HITS`]. Called under
-    /// the backlog lock, so a subscriber's snapshot and its live frames neither overlap nor
-    /// leave a gap.
+    /// Serializes and sends the waiting hits, in frames of at most [`MAX_FRAME_HITS`] (fewer
+    /// with many viewers). Called under the backlog lock, so a subscriber's snapshot and its
+    /// live frames neither overlap nor leave a gap.
     fn send_pending(&self, backlog: &mut Backlog) {
-        for chunk in backlog.pending.chunks(MAX_FRAME_HITS) {
+        let viewers = self.0.frames.receiver_count().max(1);
+        let per_frame = (FRAME_HITS_ALL_VIEWERS / viewers).clamp(MIN_FRAME_HITS, MAX_FRAME_HITS);
+        for chunk in backlog.pending.chunks(per_frame) {
             let text = Message::Hits { hits: chunk }.to_text();
             let seqs = chunk[0].seq..=chunk[chunk.len() - 1].seq;
             let _ = self.0.frames.send(Frame {
@@ -448,6 +457,24 @@ mod tests {
         assert_eq!(viewers[1].try_recv().unwrap().seqs, Some(2..=3));
         assert_eq!(viewers[1].try_recv().unwrap().seqs, Some(4..=4));
         viewers.truncate(2);
+    }
+
+    #[test]
+    fn frames_are_smaller_with_many_viewers() {
+        let hub = Hub::new(HubOptions::default());
+        let sizes = |hub: &Hub, viewers: &mut Vec<broadcast::Receiver<Frame>>| {
+            hub.publish((0..1000).map(|i| hit(&format!("/{i}"))).collect());
+            let mut sizes = Vec::new();
+            while let Ok(frame) = viewers[0].try_recv() {
+                let seqs = frame.seqs.unwrap();
+                sizes.push(seqs.end() - seqs.start() + 1);
+            }
+            sizes
+        };
+        let mut few: Vec<_> = (0..2).map(|_| hub.subscribe().frames).collect();
+        assert_eq!(sizes(&hub, &mut few), [1000]);
+        let mut many: Vec<_> = (0..2000).map(|_| hub.subscribe().frames).collect();
+        assert_eq!(sizes(&hub, &mut many), [100; 10]);
     }
 
     #[test]
