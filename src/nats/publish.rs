@@ -594,15 +594,7 @@ impl Sender {
                 match super::jetstream::ensure_stream(&js, &options).await {
                     Ok(_) => self.stream_ready = true,
                     Err(e) => {
-                        let e = e.to_string();
-                        if self.stream_problem.as_ref() != Some(&e) {
-                            tracing::warn!(
-                                "NATS {}: {e}; keeping the hits (at most --buffer) and trying again",
-                                self.link.url()
-                            );
-                            self.stream_problem = Some(e);
-                        }
-                        self.queue.set_no_hub(true);
+                        self.stream_unusable(e.to_string());
                         tokio::time::sleep(wait).await;
                         wait = (wait * 2).min(NO_HUB_RETRY);
                         continue;
@@ -643,25 +635,30 @@ impl Sender {
                             self.link.url()
                         );
                     } else {
-                        // Not a passing hiccup (the server refuses: its limits, its disk): said
-                        // once, and the hits wait in the buffer (the oldest dropped past it)
-                        // instead of holding the reader.
-                        let text =
-                            format!("JetStream stream {}: storing fails ({error})", options.name);
-                        if self.stream_problem.as_ref() != Some(&text) {
-                            tracing::warn!(
-                                "NATS {}: {text}; keeping the hits (at most --buffer) and trying again",
-                                self.link.url()
-                            );
-                            self.stream_problem = Some(text);
-                        }
-                        self.queue.set_no_hub(true);
+                        // Not a passing hiccup (the server refuses: its limits, its disk).
+                        self.stream_unusable(format!(
+                            "JetStream stream {}: storing fails ({error})",
+                            options.name
+                        ));
                     }
                     tokio::time::sleep(wait).await;
                     wait = (wait * 2).min(NO_HUB_RETRY);
                 }
             }
         }
+    }
+
+    /// The stream cannot take messages now: said once per new problem, and the hits wait in
+    /// the buffer (the oldest dropped past it) instead of holding the reader.
+    fn stream_unusable(&mut self, problem: String) {
+        if self.stream_problem.as_ref() != Some(&problem) {
+            tracing::warn!(
+                "NATS {}: {problem}; keeping the hits (at most --buffer) and trying again",
+                self.link.url()
+            );
+            self.stream_problem = Some(problem);
+        }
+        self.queue.set_no_hub(true);
     }
 
     /// Waits until the client is connected (for ever: the client retries for ever).

@@ -462,16 +462,7 @@ impl Follower {
         let handle = std::thread::Builder::new()
             .name(format!("follow {}", self.name))
             .spawn(move || {
-                loop {
-                    let mut out = Vec::new();
-                    let more = self.read_round(&mut out, |dirs| watch.cover(dirs));
-                    if !out.is_empty() && !sink.take(out) {
-                        break;
-                    }
-                    if stop.load(Ordering::Relaxed) {
-                        break;
-                    }
-                    let wait = self.next_wait(more);
+                while let Some(wait) = self.turn(&sink, &stop, |dirs| watch.cover(dirs)) {
                     if !wait.is_zero() {
                         watch.wait(wait);
                     }
@@ -500,16 +491,7 @@ impl Follower {
         let _entered = runtime.enter();
         let mut watch = AsyncDirWatch::new(watch)?;
         Ok(runtime.spawn(async move {
-            loop {
-                let mut out = Vec::new();
-                let more = self.read_round(&mut out, |dirs| watch.cover(dirs));
-                if !out.is_empty() && !sink.take(out) {
-                    break;
-                }
-                if stop.load(Ordering::Relaxed) {
-                    break;
-                }
-                let wait = self.next_wait(more);
+            while let Some(wait) = self.turn(&sink, &stop, |dirs| watch.cover(dirs)) {
                 if wait.is_zero() {
                     tokio::task::yield_now().await;
                 } else {
@@ -518,6 +500,26 @@ impl Follower {
             }
             self.close();
         }))
+    }
+
+    /// One turn of following, for [`Follower::spawn`] and [`Follower::spawn_on`]: reads what is
+    /// new and hands it to `sink`; `None` when the follower is to stop (asked to, or the sink
+    /// wants no more), else how long to wait for news (zero: more is there already).
+    fn turn(
+        &mut self,
+        sink: &Sink,
+        stop: &AtomicBool,
+        cover: impl FnOnce(Vec<PathBuf>) -> Result<(), SourceError>,
+    ) -> Option<Duration> {
+        let mut out = Vec::new();
+        let more = self.read_round(&mut out, cover);
+        if !out.is_empty() && !sink.take(out) {
+            return None;
+        }
+        if stop.load(Ordering::Relaxed) {
+            return None;
+        }
+        Some(self.next_wait(more))
     }
 
     /// Records final positions and releases the files.
