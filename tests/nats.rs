@@ -192,13 +192,7 @@ async fn bad_messages_are_counted_and_logged_once() {
     wait_stats(&hub, "5 undecodable", |s| s["nats"]["undecodable"] == 5);
     hub.wait_output("message version 2", Duration::from_secs(5));
     hub.wait_output("is not a server name", Duration::from_secs(5));
-    let told = hub
-        .output
-        .lock()
-        .unwrap()
-        .iter()
-        .filter(|l| l.contains("webpeek.hits.evil"))
-        .count();
+    let told = hub.count_output("webpeek.hits.evil");
     assert_eq!(told, 1, "logged once per subject");
     assert_eq!(
         hub.metric(None, "webpeek_nats_messages_total{result=\"undecodable\"}"),
@@ -465,13 +459,7 @@ async fn token_authorization() {
     assert_eq!(stats["nats"]["state"], "disconnected, retrying");
     assert_eq!(bad_hub.get("/healthz", &[]).0, 200);
     std::thread::sleep(Duration::from_millis(1500));
-    let refusals = bad_hub
-        .output
-        .lock()
-        .unwrap()
-        .iter()
-        .filter(|l| l.contains("authorization violation"))
-        .count();
+    let refusals = bad_hub.count_output("authorization violation");
     assert_eq!(refusals, 1, "logged once, not once per attempt");
 }
 

@@ -145,6 +145,11 @@ impl Server {
         wait_for_line(&self.output, needle, limit, "webpeek")
     }
 
+    /// How many lines it wrote to stderr so far contain `needle`.
+    pub fn count_output(&self, needle: &str) -> usize {
+        count_lines(&self.output, needle)
+    }
+
     /// One HTTP/1.1 request: (status, lower-cased headers, body).
     pub fn request(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> Reply {
         http_request(self.addr, None, method, path, headers, body)
@@ -228,6 +233,16 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// How many of the lines a child wrote so far contain `needle`.
+pub fn count_lines(output: &std::sync::Mutex<Vec<String>>, needle: &str) -> usize {
+    output
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|l| l.contains(needle))
+        .count()
 }
 
 /// Waits (bounded) until a process's captured `output` holds a line containing `needle`;

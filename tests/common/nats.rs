@@ -229,12 +229,7 @@ impl Publisher {
 
     /// How many lines it wrote contain `needle`.
     pub fn count_output(&self, needle: &str) -> usize {
-        self.output
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|l| l.contains(needle))
-            .count()
+        super::count_lines(&self.output, needle)
     }
 
     /// Waits (bounded) for it to exit by itself.
