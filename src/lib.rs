@@ -3,7 +3,8 @@
 //! Data flows one way, one module per stage:
 //! [`source`] (lines) → [`parse`] ([`Hit`]) → [`filter`] → [`enrich`] → [`hub`] (frames) → [`web`].
 //! [`app`] wires them together for a run; [`config`] is the command line; [`demo`] is a
-//! built-in site with synthetic visitors; [`nats`] carries hits from many servers to one hub.
+//! built-in site with synthetic visitors; [`nats`] carries hits from many servers to one hub;
+//! [`metrics`] writes `/metrics` pages.
 
 #![warn(missing_docs)]
 
@@ -15,6 +16,7 @@ pub mod enrich;
 pub mod filter;
 pub mod hit;
 pub mod hub;
+pub mod metrics;
 pub mod nats;
 pub mod parse;
 pub mod report;

@@ -22,6 +22,8 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
 use crate::hit::{Asn, Device, Hit};
+use crate::metrics::Kind::{Counter, Gauge};
+use crate::metrics::MetricsPage;
 
 /// Publishers send to `webpeek.hits.<name>`.
 pub const SUBJECT_PREFIX: &str = "webpeek.hits";
@@ -865,53 +867,49 @@ pub struct NatsStatus {
 }
 
 /// Appends the hub's NATS figures to a `/metrics` page (Prometheus text format).
-pub fn write_metrics(out: &mut String, nats: &NatsStatus) {
-    use std::fmt::Write;
-    let connected = u8::from(nats.state == state_text(LinkState::Connected));
-    let _ = writeln!(
-        out,
-        "# HELP webpeek_nats_connected 1 while the NATS connection is up (--nats).\n\
-         # TYPE webpeek_nats_connected gauge\nwebpeek_nats_connected {connected}"
+pub fn write_metrics(page: &mut MetricsPage, nats: &NatsStatus) {
+    let connected = nats.state == state_text(LinkState::Connected);
+    page.one(
+        "nats_connected",
+        Gauge,
+        "1 while the NATS connection is up (--nats).",
+        u64::from(connected),
     );
-    for (name, help, value) in [
-        (
-            "nats_disconnects_total",
-            "Times the NATS connection was lost.",
-            nats.disconnects,
-        ),
-        ("nats_hits_total", "Hits received over NATS.", nats.hits),
-        (
-            "nats_slow_consumer_total",
-            "Messages the NATS server dropped because this hub read too slowly.",
-            nats.slow,
-        ),
-    ] {
-        let _ = writeln!(
-            out,
-            "# HELP webpeek_{name} {help}\n# TYPE webpeek_{name} counter\nwebpeek_{name} {value}"
-        );
-    }
-    let _ = writeln!(
-        out,
-        "# HELP webpeek_nats_messages_total Messages received over NATS, by what became of them.\n\
-         # TYPE webpeek_nats_messages_total counter"
+    page.one(
+        "nats_disconnects_total",
+        Counter,
+        "Times the NATS connection was lost.",
+        nats.disconnects,
     );
-    for (result, n) in [
-        ("taken", nats.messages),
-        ("undecodable", nats.undecodable),
-        ("duplicate", nats.duplicates),
-        ("missed", nats.missed),
-    ] {
-        let _ = writeln!(
-            out,
-            "webpeek_nats_messages_total{{result=\"{result}\"}} {n}"
-        );
-    }
-    let _ = writeln!(
-        out,
-        "# HELP webpeek_nats_publisher_dropped_hits Hits publishers dropped during NATS outages (as each last said).\n\
-         # TYPE webpeek_nats_publisher_dropped_hits gauge\nwebpeek_nats_publisher_dropped_hits {}",
-        nats.dropped_by_publishers
+    page.one(
+        "nats_hits_total",
+        Counter,
+        "Hits received over NATS.",
+        nats.hits,
+    );
+    page.one(
+        "nats_slow_consumer_total",
+        Counter,
+        "Messages the NATS server dropped because this hub read too slowly.",
+        nats.slow,
+    );
+    page.labelled(
+        "nats_messages_total",
+        Counter,
+        "Messages received over NATS, by what became of them.",
+        "result",
+        &[
+            ("taken", nats.messages),
+            ("undecodable", nats.undecodable),
+            ("duplicate", nats.duplicates),
+            ("missed", nats.missed),
+        ],
+    );
+    page.one(
+        "nats_publisher_dropped_hits",
+        Gauge,
+        "Hits publishers dropped during NATS outages (as each last said).",
+        nats.dropped_by_publishers,
     );
 }
 

@@ -294,60 +294,53 @@ impl Publisher {
 
     /// The publisher's counters as a Prometheus `/metrics` page (`--metrics-listen`).
     pub fn metrics(&self) -> String {
-        use std::fmt::Write;
+        use crate::metrics::Kind::{Counter, Gauge};
         let c = self.queue.counters();
         let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
         let link = self.link.status();
-        let mut out = String::new();
-        let mut one = |name: &str, kind: &str, help: &str, value: u64| {
-            let _ = writeln!(
-                out,
-                "# HELP webpeek_publish_{name} {help}\n# TYPE webpeek_publish_{name} {kind}\nwebpeek_publish_{name} {value}"
-            );
-        };
-        one(
-            "connected",
-            "gauge",
+        let mut page = crate::metrics::MetricsPage::default();
+        page.one(
+            "publish_connected",
+            Gauge,
             "1 while the NATS connection is up.",
             u64::from(link.state == LinkState::Connected),
         );
-        one(
-            "disconnects_total",
-            "counter",
+        page.one(
+            "publish_disconnects_total",
+            Counter,
             "Times the NATS connection was lost.",
             link.disconnects,
         );
-        one(
-            "buffered_hits",
-            "gauge",
+        page.one(
+            "publish_buffered_hits",
+            Gauge,
             "Hits waiting to be delivered.",
             self.queue.len() as u64 + self.in_flight.load(Ordering::Relaxed),
         );
-        one(
-            "messages_total",
-            "counter",
+        page.one(
+            "publish_messages_total",
+            Counter,
             "Messages delivered (a hub answered, or the JetStream stream stored them).",
             load(&c.messages),
         );
-        one(
-            "resent_total",
-            "counter",
+        page.one(
+            "publish_resent_total",
+            Counter,
             "Messages sent again because their delivery could not be confirmed.",
             load(&c.resent),
         );
-        let _ = writeln!(
-            out,
-            "# HELP webpeek_publish_hits_total Hits, by what became of them.\n\
-             # TYPE webpeek_publish_hits_total counter"
+        page.labelled(
+            "publish_hits_total",
+            Counter,
+            "Hits, by what became of them.",
+            "result",
+            &[
+                ("published", load(&c.published)),
+                ("dropped", load(&c.dropped)),
+                ("too_big", load(&c.too_big)),
+            ],
         );
-        for (result, n) in [
-            ("published", load(&c.published)),
-            ("dropped", load(&c.dropped)),
-            ("too_big", load(&c.too_big)),
-        ] {
-            let _ = writeln!(out, "webpeek_publish_hits_total{{result=\"{result}\"}} {n}");
-        }
-        out
+        page.into_string()
     }
 
     /// Resolves when the server refuses the credentials: a publisher that cannot sign in stops

@@ -527,50 +527,52 @@ async fn api_stats(State(state): State<WebState>) -> Response {
 }
 
 async fn metrics(State(state): State<WebState>) -> Response {
-    use std::fmt::Write;
+    use crate::metrics::Kind::{Counter, Gauge};
     let s = state.hub.stats().snapshot(crate::unix_now());
-    let mut out = String::new();
-    let mut counter = |name: &str, help: &str, value: u64| {
-        let _ = writeln!(
-            out,
-            "# HELP webpeek_{name} {help}\n# TYPE webpeek_{name} counter\nwebpeek_{name} {value}"
-        );
-    };
-    counter("requests_total", "Requests parsed from the logs.", s.total);
-    counter("shown_total", "Requests shown to viewers.", s.shown);
-    counter(
+    let mut page = crate::metrics::MetricsPage::default();
+    page.one(
+        "requests_total",
+        Counter,
+        "Requests parsed from the logs.",
+        s.total,
+    );
+    page.one(
+        "shown_total",
+        Counter,
+        "Requests shown to viewers.",
+        s.shown,
+    );
+    page.one(
         "unparsed_total",
+        Counter,
         "Lines that matched no log format.",
         s.unparsed,
     );
-    counter(
+    page.one(
         "truncated_total",
+        Counter,
         "Lines cut at the 64 KiB limit.",
         s.truncated,
     );
     let status = serde_json::to_value(&s.status).unwrap_or_default();
-    let _ = writeln!(
-        out,
-        "# HELP webpeek_responses_total Requests by status class.\n# TYPE webpeek_responses_total counter"
+    let classes: Vec<(&str, u64)> = status
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(class, n)| (class.as_str(), n.as_u64().unwrap_or(0)))
+        .collect();
+    page.labelled(
+        "responses_total",
+        Counter,
+        "Requests by status class.",
+        "class",
+        &classes,
     );
-    if let Some(map) = status.as_object() {
-        for (class, n) in map {
-            let _ = writeln!(out, "webpeek_responses_total{{class=\"{class}\"}} {n}");
-        }
-    }
     let c = &state.counters;
     let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
-    let mut labelled = |name: &str, help: &str, label: &str, values: &[(&str, u64)]| {
-        let _ = writeln!(
-            out,
-            "# HELP webpeek_{name} {help}\n# TYPE webpeek_{name} counter"
-        );
-        for (value_label, n) in values {
-            let _ = writeln!(out, "webpeek_{name}{{{label}=\"{value_label}\"}} {n}");
-        }
-    };
-    labelled(
+    page.labelled(
         "refused_upgrades_total",
+        Counter,
         "WebSocket upgrades refused.",
         "reason",
         &[
@@ -579,8 +581,9 @@ async fn metrics(State(state): State<WebState>) -> Response {
             ("max_viewers_per_ip", load(&c.refused_per_ip)),
         ],
     );
-    labelled(
+    page.labelled(
         "auth_failures_total",
+        Counter,
         "Requests with a wrong token or forged cookie (wrong), and refused after too many (limited).",
         "kind",
         &[
@@ -588,8 +591,9 @@ async fn metrics(State(state): State<WebState>) -> Response {
             ("limited", load(&c.auth_limited)),
         ],
     );
-    labelled(
+    page.labelled(
         "dropped_viewers_total",
+        Counter,
         "Viewers disconnected by webpeek.",
         "reason",
         &[
@@ -598,14 +602,16 @@ async fn metrics(State(state): State<WebState>) -> Response {
             ("oversize", load(&c.dropped_oversize)),
         ],
     );
-    let _ = writeln!(
-        out,
-        "# HELP webpeek_viewers Connected viewers.\n# TYPE webpeek_viewers gauge\nwebpeek_viewers {}",
-        state.hub.viewers()
+    page.one(
+        "viewers",
+        Gauge,
+        "Connected viewers.",
+        state.hub.viewers() as u64,
     );
     if let Some(nats) = &s.nats {
-        crate::nats::write_metrics(&mut out, nats);
+        crate::nats::write_metrics(&mut page, nats);
     }
+    let out = page.into_string();
     (
         StatusCode::OK,
         [(
