@@ -603,14 +603,14 @@ impl Sender {
             };
             let error = match stored {
                 Ok(_) => {
-                    if self.stream_problem.take().is_some() || self.queue.set_no_hub(false) {
+                    let was_stuck = self.queue.set_no_hub(false);
+                    if self.stream_problem.take().is_some() || was_stuck {
                         tracing::info!(
                             "NATS {}: storing hits in JetStream stream {} again",
                             self.link.url(),
                             options.name
                         );
                     }
-                    self.queue.set_no_hub(false);
                     return true;
                 }
                 Err(e) => e,

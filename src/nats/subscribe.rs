@@ -169,7 +169,7 @@ async fn replay_and_follow(
     let mut next = 1u64;
     // When the stream read was created: another time is another stream.
     let mut created = None;
-    let mut replay = Some(Replay::start(receiver));
+    let mut replay = Some(Replay::start(&receiver.hub));
     let mut problem: Option<String> = None;
     let mut wait = Duration::from_millis(50);
     let hub = receiver.hub.clone();
@@ -327,25 +327,28 @@ struct Replay {
 }
 
 impl Replay {
-    fn start(receiver: &Receiver) -> Replay {
-        if let Some(nats) = receiver.hub.stats().nats.as_mut() {
+    fn start(hub: &Hub) -> Replay {
+        let mut stats = hub.stats();
+        let nats = stats.nats.as_mut();
+        let hits = nats.map_or(0, |nats| {
             nats.replaying = true;
-        }
+            nats.hits
+        });
         Replay {
             started: Instant::now(),
-            hits: receiver.hits(),
+            hits,
         }
     }
 
     /// The stream held nothing more, and every hit it held is counted: logs how long that
     /// took.
     fn finish(self, hub: &Hub, stream: &str) {
-        let hits = hub.stats().nats.as_ref().map_or(0, |n| n.hits) - self.hits;
-        let seconds = self.started.elapsed().as_secs_f64();
-        if let Some(nats) = hub.stats().nats.as_mut() {
+        let hits = hub.stats().nats.as_mut().map_or(0, |nats| {
             nats.replaying = false;
-            nats.replayed = hits;
-        }
+            nats.replayed = nats.hits - self.hits;
+            nats.replayed
+        });
+        let seconds = self.started.elapsed().as_secs_f64();
         tracing::info!(
             "JetStream stream {stream}: replayed {hits} hits in {seconds:.2} s ({:.0} hits/s); following it live",
             hits as f64 / seconds.max(1e-9)
@@ -412,11 +415,6 @@ struct Receiver {
 }
 
 impl Receiver {
-    /// Hits taken so far.
-    fn hits(&self) -> u64 {
-        self.hub.stats().nats.as_ref().map_or(0, |n| n.hits)
-    }
-
     /// Takes one message (counts it, and hands its hits to the sink unless it is a duplicate);
     /// returns whether it decoded (and so is answered).
     async fn take(&mut self, subject: &str, payload: &[u8]) -> bool {
