@@ -249,7 +249,8 @@ async fn view_async(opts: &Opts) {
     let stop = PathBuf::from(opts.get("stop"));
     let request: Arc<str> = format!(
         "GET {path} HTTP/1.1\r\nHost: {hostport}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\
+         Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n\r\n"
     )
     .into();
 
@@ -257,7 +258,7 @@ async fn view_async(opts: &Opts) {
     let mut held = Vec::new();
     for _ in 0..stalled {
         match connect(server, bind, &request, true).await {
-            Ok((stream, _)) => held.push(stream),
+            Ok((stream, ..)) => held.push(stream),
             Err(e) => eprintln!("stalled viewer: {e}"),
         }
     }
@@ -269,6 +270,7 @@ async fn view_async(opts: &Opts) {
     let started = Instant::now();
     let connected = Arc::new(AtomicU64::new(0));
     let failed = Arc::new(AtomicU64::new(0));
+    let compressed = Arc::new(AtomicU64::new(0));
     let gate = Arc::new(tokio::sync::Semaphore::new(CONNECT_CONCURRENCY));
     let (done_tx, mut done_rx) = tokio::sync::mpsc::unbounded_channel::<()>();
     for (i, s) in seen.iter().enumerate() {
@@ -280,10 +282,11 @@ async fn view_async(opts: &Opts) {
         };
         let (s, request, gate) = (s.clone(), request.clone(), gate.clone());
         let (connected, failed, done) = (connected.clone(), failed.clone(), done_tx.clone());
+        let compressed = compressed.clone();
         tokio::spawn(async move {
             let permit = gate.acquire_owned().await.unwrap();
             let mut tries = 0;
-            let (stream, leftover) = loop {
+            let (stream, leftover, deflate) = loop {
                 match connect(server, bind, &request, false).await {
                     Ok(ok) => break ok,
                     Err(e) if tries < 20 => {
@@ -302,6 +305,9 @@ async fn view_async(opts: &Opts) {
                 }
             };
             connected.fetch_add(1, Ordering::Relaxed);
+            if deflate {
+                compressed.fetch_add(1, Ordering::Relaxed);
+            }
             drop(permit);
             let _ = done.send(());
             read_frames(stream, leftover, mode, &s, lat.as_deref()).await;
@@ -367,6 +373,7 @@ async fn view_async(opts: &Opts) {
     }
     let out = json!({
         "connected": connected.load(Ordering::Relaxed),
+        "compressed": compressed.load(Ordering::Relaxed),
         "failed": failed.load(Ordering::Relaxed),
         "connect_s": connect_s,
         "run_s": run_s,
@@ -398,14 +405,14 @@ fn cpu_ticks(pid: &str) -> u64 {
     n(11) + n(12)
 }
 
-/// Opens a TCP connection from `bind` and upgrades it; returns the stream and any bytes read
-/// past the response head.
+/// Opens a TCP connection from `bind` and upgrades it (offering permessage-deflate); returns the
+/// stream, any bytes read past the response head, and whether the server agreed to compress.
 async fn connect(
     server: SocketAddr,
     bind: IpAddr,
     request: &str,
     small_buffer: bool,
-) -> std::io::Result<(TcpStream, Vec<u8>)> {
+) -> std::io::Result<(TcpStream, Vec<u8>, bool)> {
     let socket = match bind {
         IpAddr::V4(_) => TcpSocket::new_v4()?,
         IpAddr::V6(_) => TcpSocket::new_v6()?,
@@ -440,7 +447,11 @@ async fn connect(
                     head.lines().next().unwrap_or("")
                 )));
             }
-            return Ok((stream, buf.split_off(end + 4)));
+            let rest = buf.split_off(end + 4);
+            let deflate = String::from_utf8_lossy(&buf)
+                .to_ascii_lowercase()
+                .contains("sec-websocket-extensions: permessage-deflate");
+            return Ok((stream, rest, deflate));
         }
         if buf.len() > 16 * 1024 {
             return Err(std::io::Error::other("answer head too long"));
@@ -458,6 +469,8 @@ async fn read_frames(
 ) {
     // Fragments of one message (a server may split a long one; webpeek does not).
     let mut message: Vec<u8> = Vec::new();
+    // Whether the message being read is compressed (RSV1 on its first frame).
+    let mut compressed = false;
     loop {
         // Whole frames in `buf`.
         let mut at = 0;
@@ -466,7 +479,7 @@ async fn read_frames(
             if b.len() < 2 {
                 break;
             }
-            let (fin, opcode) = (b[0] & 0x80 != 0, b[0] & 0x0f);
+            let (fin, rsv1, opcode) = (b[0] & 0x80 != 0, b[0] & 0x40 != 0, b[0] & 0x0f);
             let (len, head) = match b[1] & 0x7f {
                 126 if b.len() >= 4 => (u16::from_be_bytes([b[2], b[3]]) as usize, 4),
                 127 if b.len() >= 10 => (
@@ -492,12 +505,15 @@ async fn read_frames(
                 }
                 0x8 => return,
                 0x1 | 0x0 => {
+                    if opcode == 0x1 {
+                        compressed = rsv1;
+                    }
                     if fin && message.is_empty() {
-                        on_message(payload, mode, seen, latencies);
+                        receive(payload, compressed, mode, seen, latencies);
                     } else {
                         message.extend_from_slice(payload);
                         if fin {
-                            on_message(&message, mode, seen, latencies);
+                            receive(&message, compressed, mode, seen, latencies);
                             message.clear();
                         }
                     }
@@ -514,6 +530,85 @@ async fn read_frames(
             Ok(0) | Err(_) => return,
             Ok(_) => {}
         }
+    }
+}
+
+/// Takes one message, inflating it first if it is compressed.
+fn receive(
+    payload: &[u8],
+    compressed: bool,
+    mode: Mode,
+    seen: &Seen,
+    latencies: Option<&Mutex<Vec<u32>>>,
+) {
+    if compressed {
+        let text = INFLATED.with_borrow_mut(|memo| memo.inflate(payload));
+        on_message(&text, mode, seen, latencies);
+    } else {
+        on_message(payload, mode, seen, latencies);
+    }
+}
+
+thread_local! {
+    static INFLATED: std::cell::RefCell<Inflated> = std::cell::RefCell::new(Inflated::default());
+}
+
+/// Compressed messages already inflated, by their bytes. The server compresses each frame once
+/// and sends the same bytes to every viewer, so 5,000 viewers inflate it once here; a message
+/// is only taken from here when its compressed bytes are equal, byte for byte, so every viewer
+/// still reads exactly what it received.
+#[derive(Default)]
+struct Inflated {
+    by_hash: HashMap<u64, (Vec<u8>, Arc<[u8]>)>,
+}
+
+impl Inflated {
+    fn inflate(&mut self, payload: &[u8]) -> Arc<[u8]> {
+        // FNV-1a over 8-byte words: cheap next to reading the socket.
+        let mut hash = 0xcbf2_9ce4_8422_2325u64 ^ payload.len() as u64;
+        let mut words = payload.chunks_exact(8);
+        for w in &mut words {
+            hash = (hash ^ u64::from_le_bytes(w.try_into().unwrap())).wrapping_mul(0x100_0000_01b3);
+        }
+        for &b in words.remainder() {
+            hash = (hash ^ u64::from(b)).wrapping_mul(0x100_0000_01b3);
+        }
+        if let Some((bytes, text)) = self.by_hash.get(&hash)
+            && bytes[..] == payload[..]
+        {
+            return text.clone();
+        }
+        // Each message on its own (the server takes no context over).
+        let mut d = flate2::Decompress::new(false);
+        let mut out = Vec::with_capacity(payload.len() * 8 + 64);
+        for input in [payload, &[0, 0, 0xff, 0xff][..]] {
+            let start = d.total_in();
+            loop {
+                let used = (d.total_in() - start) as usize;
+                if out.capacity() - out.len() < 1024 {
+                    out.reserve(out.capacity());
+                }
+                let before = out.len();
+                if d.decompress_vec(&input[used..], &mut out, flate2::FlushDecompress::Sync)
+                    .is_err()
+                {
+                    break;
+                }
+                if (d.total_in() - start) as usize == input.len() && out.len() == before {
+                    break;
+                }
+                if (d.total_in() - start) as usize == input.len() && out.capacity() > out.len() {
+                    break;
+                }
+            }
+        }
+        let text: Arc<[u8]> = out.into();
+        // Bounded: frames are not seen again once every viewer has had them.
+        if self.by_hash.len() >= 256 {
+            self.by_hash.clear();
+        }
+        self.by_hash.insert(hash, (payload.to_vec(), text.clone()));
+        text
     }
 }
 
@@ -619,6 +714,13 @@ fn table(dirs: &[String]) {
                 .fold(0.0, f64::max)
         };
         let connected = sum("connected") as u64;
+        // Viewers whose frames came compressed (permessage-deflate, offered by every viewer).
+        let compressed = sum("compressed") as u64;
+        let server = match meta["server"].as_str().unwrap_or("?") {
+            s if compressed == connected && connected > 0 => format!("{s} (deflate)"),
+            s if compressed > 0 => format!("{s} (deflate: {compressed})"),
+            s => s.to_owned(),
+        };
         let mut lat: Vec<u32> = views
             .iter()
             .flat_map(|v| v["latency_us"].as_array().cloned().unwrap_or_default())
@@ -675,7 +777,7 @@ fn table(dirs: &[String]) {
         };
         println!(
             "| {} | {} of {} | {:.1} s | {} | {} | {:.0} % | {} / {} MiB | {} KiB | {} | {} | +{:.1} s | {:.1} | {:.0} % | {} |",
-            meta["server"].as_str().unwrap_or("?"),
+            server,
             connected,
             meta["viewers"],
             max("connect_s"),

@@ -1,7 +1,7 @@
 //! hub: stamps hits with sequence numbers, keeps the backlog and live stats, fans frames out.
 //!
-//! Every frame is serialized once and shared by reference count with all viewers (a
-//! [`Utf8Bytes`] clone is a pointer copy). Fan-out is a `tokio::sync::broadcast` ring: a viewer
+//! Every frame is serialized once and shared by reference count with all viewers (a [`Frame`]
+//! clone is a pointer copy), and so is each encoding of it for the sockets ([`Encoded`]). Fan-out is a `tokio::sync::broadcast` ring: a viewer
 //! that stops reading never slows the stream or another viewer; it falls behind the ring, and
 //! the sequence numbers tell it how many hits it missed. Under load, `hits` frames are paced
 //! ([`Hub::pace_frames`]): hits published within a short interval after the previous frame wait
@@ -15,10 +15,10 @@ use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
 use std::ops::RangeInclusive;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
-use axum::extract::ws::Utf8Bytes;
+use bytes::Bytes;
 use serde::Serialize;
 use tokio::sync::broadcast;
 
@@ -44,13 +44,47 @@ const FRAME_INTERVAL_PER_VIEWER: Duration = Duration::from_micros(10);
 /// ... and a hit never waits longer than this for its frame.
 const MAX_FRAME_INTERVAL: Duration = Duration::from_millis(50);
 
-/// One serialized message, shared by every viewer.
+/// One serialized message, shared by every viewer (a clone is a reference count).
 #[derive(Debug, Clone)]
-pub struct Frame {
+pub struct Frame(Arc<FrameData>);
+
+/// What a [`Frame`] holds.
+#[derive(Debug)]
+pub struct FrameData {
     /// The JSON text.
-    pub text: Utf8Bytes,
+    pub text: Bytes,
     /// Sequence numbers of the hits it carries (`hits` frames only).
     pub seqs: Option<RangeInclusive<u64>>,
+    /// The frame as written to sockets, built by the first viewer that needs it.
+    pub encoded: Encoded,
+}
+
+/// A frame's encodings for the viewers' sockets (WebSocket frame head and payload), each built
+/// once, by the first viewer that sends it, and then written as it is to every other socket:
+/// with 10,000 viewers, compressing or copying a frame per viewer would be the cost of a frame.
+#[derive(Debug, Default)]
+pub struct Encoded {
+    /// As it is.
+    pub plain: OnceLock<Bytes>,
+    /// Compressed (permessage-deflate).
+    pub deflated: OnceLock<Bytes>,
+}
+
+impl Frame {
+    fn new(text: Bytes, seqs: Option<RangeInclusive<u64>>) -> Frame {
+        Frame(Arc::new(FrameData {
+            text,
+            seqs,
+            encoded: Encoded::default(),
+        }))
+    }
+}
+
+impl std::ops::Deref for Frame {
+    type Target = FrameData;
+    fn deref(&self) -> &FrameData {
+        &self.0
+    }
 }
 
 /// The messages of the WebSocket contract (DESIGN.md section 3).
@@ -95,7 +129,7 @@ pub enum Message<'a> {
 
 impl Message<'_> {
     /// Serializes the message once.
-    pub fn to_text(&self) -> Utf8Bytes {
+    pub fn to_text(&self) -> Bytes {
         // Hits run to a few hundred bytes each: reserve once rather than grow by doubling.
         let guess = match self {
             Message::Hits { hits } => 512 * hits.len(),
@@ -104,9 +138,7 @@ impl Message<'_> {
         };
         let mut out = Vec::with_capacity(guess);
         serde_json::to_writer(&mut out, self).expect("messages serialize");
-        String::from_utf8(out)
-            .expect("serde_json writes UTF-8")
-            .into()
+        out.into()
     }
 }
 
@@ -206,7 +238,7 @@ impl Hub {
     }
 
     /// The `history` message: the charts' data as of `now`.
-    pub fn history(&self, now: i64) -> Utf8Bytes {
+    pub fn history(&self, now: i64) -> Bytes {
         let snapshot = self.stats().history(now);
         Message::History(&snapshot).to_text()
     }
@@ -274,10 +306,7 @@ impl Hub {
         for chunk in backlog.pending.chunks(per_frame) {
             let text = Message::Hits { hits: chunk }.to_text();
             let seqs = chunk[0].seq..=chunk[chunk.len() - 1].seq;
-            let _ = self.0.frames.send(Frame {
-                text,
-                seqs: Some(seqs),
-            });
+            let _ = self.0.frames.send(Frame::new(text, Some(seqs)));
         }
         backlog.pending.clear();
         backlog.last_frame = Some(Instant::now());
@@ -316,19 +345,19 @@ impl Hub {
             backlog.hosts.clear();
         }
         backlog.hosts.extend(names);
-        let _ = self.0.frames.send(Frame { text, seqs: None });
+        let _ = self.0.frames.send(Frame::new(text, None));
     }
 
     /// Sends the current aggregates to every viewer.
     pub fn publish_stats(&self, now: i64) -> StatsSnapshot {
         let snapshot = self.stats().snapshot(now);
         let text = Message::Stats(&snapshot).to_text();
-        let _ = self.0.frames.send(Frame { text, seqs: None });
+        let _ = self.0.frames.send(Frame::new(text, None));
         snapshot
     }
 
     /// The `hello` message for a new viewer whose snapshot ends at `seq`.
-    pub fn hello(&self, seq: u64) -> Utf8Bytes {
+    pub fn hello(&self, seq: u64) -> Bytes {
         Message::Hello {
             version: 1,
             server: concat!("webpeek ", env!("CARGO_PKG_VERSION")),
@@ -422,8 +451,8 @@ mod tests {
         let fb = b.try_recv().unwrap();
         assert_eq!(fa.seqs, Some(1..=2));
         // Same allocation: serialized once.
-        assert_eq!(fa.text.as_str().as_ptr(), fb.text.as_str().as_ptr());
-        let v: serde_json::Value = serde_json::from_str(fa.text.as_str()).unwrap();
+        assert_eq!(fa.text.as_ptr(), fb.text.as_ptr());
+        let v: serde_json::Value = serde_json::from_slice(&fa.text).unwrap();
         assert_eq!(v["type"], "hits");
         assert_eq!(v["hits"][1]["path"], "/y");
         assert_eq!(v["hits"][1]["seq"], 2);
@@ -466,7 +495,7 @@ mod tests {
             hub.publish((0..1000).map(|i| hit(&format!("/{i}"))).collect());
             let mut sizes = Vec::new();
             while let Ok(frame) = viewers[0].try_recv() {
-                let seqs = frame.seqs.unwrap();
+                let seqs = frame.seqs.clone().unwrap();
                 sizes.push(seqs.end() - seqs.start() + 1);
             }
             sizes
@@ -480,7 +509,7 @@ mod tests {
     #[test]
     fn hello_and_hosts() {
         let hub = Hub::new(HubOptions::default());
-        let v: serde_json::Value = serde_json::from_str(hub.hello(0).as_str()).unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&hub.hello(0)).unwrap();
         assert_eq!(
             (
                 v["type"].as_str(),

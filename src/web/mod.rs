@@ -10,6 +10,7 @@ mod assets;
 mod auth;
 mod guard;
 mod seed;
+pub mod socket;
 mod tls;
 mod viewer;
 
@@ -509,16 +510,21 @@ fn limited_page(wait: u64) -> Response {
     )
 }
 
+/// `GET /ws`: the viewers' WebSocket, on [`socket`] (shared, compressed frames) rather than
+/// axum's.
 async fn ws_hits(
-    ws: WebSocketUpgrade,
+    upgrade: socket::Upgrade,
     State(state): State<WebState>,
     Extension(client): Extension<Client>,
     headers: HeaderMap,
 ) -> Response {
-    let serving = state.clone();
-    state.upgrade(ws, client, &headers, move |socket, registered| {
-        viewer::run(socket, serving, registered)
-    })
+    match state.admit(client, &headers) {
+        Ok(registered) => {
+            let serving = state.clone();
+            upgrade.on_upgrade(move |socket| viewer::run(socket, serving, registered))
+        }
+        Err(refused) => refused.into_response(),
+    }
 }
 
 async fn api_stats(State(state): State<WebState>) -> Response {
