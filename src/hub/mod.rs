@@ -14,7 +14,7 @@ pub mod stats;
 use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
 use std::ops::RangeInclusive;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -28,21 +28,17 @@ pub use stats::{Stats, StatsSnapshot};
 
 /// Hits per `hits` frame at most; a bigger batch is split.
 pub const MAX_FRAME_HITS: usize = 1000;
-/// Hits per frame at most, summed over the viewers: each socket keeps a write buffer as large
-/// as the largest message it ever sent (tungstenite), so with many viewers frames stay small:
-/// 200 viewers or fewer get up to [`MAX_FRAME_HITS`] a frame, 2,000 or more
-/// [`MIN_FRAME_HITS`] (~45 KB; 450 MB of buffers for 10,000 viewers instead of 4.5 GB).
-const FRAME_HITS_ALL_VIEWERS: usize = 200_000;
-/// Hits per frame at most, however many viewers.
-const MIN_FRAME_HITS: usize = 100;
 
-/// Least time between two `hits` frames, per connected viewer. Each frame costs each viewer
-/// a wake-up, a copy and a `write()` (~5 µs on the 2-core VM of `bench/viewers.sh`), so the
-/// frame rate falls as viewers grow: 1,000 viewers get at most 100 frames/s, 5,000 and more 20
-/// frames/s ...
-const FRAME_INTERVAL_PER_VIEWER: Duration = Duration::from_micros(10);
-/// ... and a hit never waits longer than this for its frame.
-const MAX_FRAME_INTERVAL: Duration = Duration::from_millis(50);
+/// Under load a `hits` frame waits until the previous one has been written to nearly every
+/// viewer ([`Hub::pace_frames`]): a frame costs each viewer a wake-up and a `write()`, so with
+/// many viewers the frame rate falls to what the machine can send, and hits that come in the
+/// meantime go together in the next frame. Viewers that fall behind (this many per 100, at
+/// least one) are not waited for; they have their queue.
+const STRAGGLERS_PER_100: usize = 1;
+/// Nor is the previous frame waited for longer than this, per connected viewer ...
+const FRAME_WAIT_PER_VIEWER: Duration = Duration::from_micros(20);
+/// ... and never longer than this.
+const MAX_FRAME_WAIT: Duration = Duration::from_millis(100);
 
 /// One serialized message, shared by every viewer (a clone is a reference count).
 #[derive(Debug, Clone)]
@@ -57,6 +53,8 @@ pub struct FrameData {
     pub seqs: Option<RangeInclusive<u64>>,
     /// The frame as written to sockets, built by the first viewer that needs it.
     pub encoded: Encoded,
+    /// Viewers that have written it to their socket ([`Frame::written`]), for pacing.
+    written: AtomicUsize,
 }
 
 /// A frame's encodings for the viewers' sockets (WebSocket frame head and payload), each built
@@ -76,7 +74,13 @@ impl Frame {
             text,
             seqs,
             encoded: Encoded::default(),
+            written: AtomicUsize::new(0),
         }))
+    }
+
+    /// Tells the hub that one more viewer has written this frame to its socket.
+    pub fn written(&self) {
+        self.0.written.fetch_add(1, Ordering::Relaxed);
     }
 }
 
@@ -176,8 +180,8 @@ struct Backlog {
     hosts: HashMap<IpAddr, String>,
     /// Hits published but not sent yet: they wait for the pacing interval.
     pending: Vec<Arc<Hit>>,
-    /// When the last `hits` frame went out.
-    last_frame: Option<Instant>,
+    /// The last `hits` frame and when it went out.
+    last_frame: Option<(Frame, Instant)>,
 }
 
 struct Inner {
@@ -279,9 +283,7 @@ impl Hub {
             return stamped;
         }
         backlog.pending.extend(stamped.iter().cloned());
-        let interval = self.frame_interval();
-        let recent = backlog.last_frame.is_some_and(|t| t.elapsed() < interval);
-        if recent && self.0.paced.load(Ordering::Relaxed) {
+        if self.0.paced.load(Ordering::Relaxed) && self.in_flight(&backlog) {
             // Under load: the pacer sends them with whatever comes until the interval is over.
             self.0.waiting.notify_one();
         } else {
@@ -291,43 +293,55 @@ impl Hub {
         stamped
     }
 
-    /// The least time between two `hits` frames for the viewers connected now.
-    fn frame_interval(&self) -> Duration {
-        let viewers = self.0.frames.receiver_count() as u32;
-        (FRAME_INTERVAL_PER_VIEWER * viewers).min(MAX_FRAME_INTERVAL)
+    /// Whether the last `hits` frame is still on its way to the viewers: not yet written by
+    /// all but the stragglers, and sent less than the longest wait ago.
+    fn in_flight(&self, backlog: &Backlog) -> bool {
+        let Some((frame, sent)) = &backlog.last_frame else {
+            return false;
+        };
+        let viewers = self.0.frames.receiver_count();
+        let stragglers = (viewers * STRAGGLERS_PER_100 / 100).max(1);
+        let longest = (FRAME_WAIT_PER_VIEWER * viewers as u32).min(MAX_FRAME_WAIT);
+        frame.0.written.load(Ordering::Relaxed) + stragglers < viewers && sent.elapsed() < longest
     }
 
-    /// Serializes and sends the waiting hits, in frames of at most [`MAX_FRAME_HITS`] (fewer
-    /// with many viewers). Called under the backlog lock, so a subscriber's snapshot and its
+    /// Serializes and sends the waiting hits, in frames of at most [`MAX_FRAME_HITS`].
+    /// Called under the backlog lock, so a subscriber's snapshot and its
     /// live frames neither overlap nor leave a gap.
     fn send_pending(&self, backlog: &mut Backlog) {
-        let viewers = self.0.frames.receiver_count().max(1);
-        let per_frame = (FRAME_HITS_ALL_VIEWERS / viewers).clamp(MIN_FRAME_HITS, MAX_FRAME_HITS);
-        for chunk in backlog.pending.chunks(per_frame) {
+        let mut last = None;
+        for chunk in backlog.pending.chunks(MAX_FRAME_HITS) {
             let text = Message::Hits { hits: chunk }.to_text();
             let seqs = chunk[0].seq..=chunk[chunk.len() - 1].seq;
-            let _ = self.0.frames.send(Frame::new(text, Some(seqs)));
+            let frame = Frame::new(text, Some(seqs));
+            last = Some(frame.clone());
+            let _ = self.0.frames.send(frame);
         }
         backlog.pending.clear();
-        backlog.last_frame = Some(Instant::now());
+        backlog.last_frame = last.map(|f| (f, Instant::now()));
     }
 
-    /// Sends waiting hits once the pacing interval after the previous frame is over; runs for
-    /// as long as the hub serves viewers. Until it runs, every batch is sent at once.
+    /// Sends waiting hits once the previous frame is no longer in flight (written by nearly
+    /// every viewer, or waited for long enough); runs for as long as the hub serves viewers.
+    /// Until it runs, every batch is sent at once.
     pub async fn pace_frames(self) {
         self.0.paced.store(true, Ordering::Relaxed);
         loop {
             self.0.waiting.notified().await;
-            let due = {
-                let backlog = self.0.backlog.lock().expect("backlog lock");
-                backlog.last_frame.map(|t| t + self.frame_interval())
-            };
-            if let Some(due) = due {
-                tokio::time::sleep_until(due.into()).await;
-            }
-            let mut backlog = self.0.backlog.lock().expect("backlog lock");
-            if !backlog.pending.is_empty() {
-                self.send_pending(&mut backlog);
+            loop {
+                let sent = {
+                    let mut backlog = self.0.backlog.lock().expect("backlog lock");
+                    let waits = !backlog.pending.is_empty() && self.in_flight(&backlog);
+                    if !waits && !backlog.pending.is_empty() {
+                        self.send_pending(&mut backlog);
+                    }
+                    !waits
+                };
+                if sent {
+                    break;
+                }
+                // The viewers' writes are not waited on one by one: a look every millisecond.
+                tokio::time::sleep(Duration::from_millis(1)).await;
             }
         }
     }
@@ -459,51 +473,50 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn frames_are_paced_under_load() {
+    async fn frames_wait_until_the_previous_one_is_written() {
         let hub = Hub::new(HubOptions::default());
         tokio::spawn(hub.clone().pace_frames());
         tokio::task::yield_now().await;
-        // 5,000 viewers: frames at least 50 ms apart.
+        // 5,000 viewers: 50 stragglers are not waited for; the longest wait is 100 ms.
         let mut viewers: Vec<_> = (0..5000).map(|_| hub.subscribe().frames).collect();
-        let start = Instant::now();
         hub.publish(vec![hit("/a")]);
-        hub.publish(vec![hit("/b")]);
-        hub.publish(vec![hit("/c")]);
         let first = viewers[0].recv().await.unwrap();
         assert_eq!(first.seqs, Some(1..=1), "a quiet stream's hit goes at once");
-        let next = viewers[0].recv().await.unwrap();
-        assert_eq!(
-            next.seqs,
-            Some(2..=3),
-            "hits within the interval go together"
+        hub.publish(vec![hit("/b")]);
+        hub.publish(vec![hit("/c")]);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert!(
+            viewers[0].try_recv().is_err(),
+            "the first frame is in flight"
         );
-        assert!(start.elapsed() >= Duration::from_millis(45));
-        // A new viewer's snapshot holds what was waiting; nothing reaches it twice.
+        // Written by all but the stragglers: the next frame goes, with both hits.
+        for _ in 0..4950 {
+            first.written();
+        }
+        let next = tokio::time::timeout(Duration::from_secs(5), viewers[0].recv())
+            .await
+            .unwrap()
+            .unwrap();
+        let sent = Instant::now();
+        assert_eq!(next.seqs, Some(2..=3), "hits that waited go together");
+        // Nobody writes this one: the next waits for the longest wait.
         hub.publish(vec![hit("/d")]);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert!(viewers[0].try_recv().is_err());
+        let last = tokio::time::timeout(Duration::from_secs(5), viewers[0].recv())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(last.seqs, Some(4..=4));
+        assert!(sent.elapsed() >= Duration::from_millis(90));
+        // A new viewer's snapshot holds what was waiting; nothing reaches it twice.
+        hub.publish(vec![hit("/e")]);
         let late = hub.subscribe();
-        assert_eq!(late.last_seq, 4);
-        assert_eq!(viewers[1].try_recv().unwrap().seqs, Some(1..=1));
-        assert_eq!(viewers[1].try_recv().unwrap().seqs, Some(2..=3));
-        assert_eq!(viewers[1].try_recv().unwrap().seqs, Some(4..=4));
+        assert_eq!(late.last_seq, 5);
+        for seqs in [1..=1, 2..=3, 4..=4, 5..=5] {
+            assert_eq!(viewers[1].try_recv().unwrap().seqs, Some(seqs));
+        }
         viewers.truncate(2);
-    }
-
-    #[test]
-    fn frames_are_smaller_with_many_viewers() {
-        let hub = Hub::new(HubOptions::default());
-        let sizes = |hub: &Hub, viewers: &mut Vec<broadcast::Receiver<Frame>>| {
-            hub.publish((0..1000).map(|i| hit(&format!("/{i}"))).collect());
-            let mut sizes = Vec::new();
-            while let Ok(frame) = viewers[0].try_recv() {
-                let seqs = frame.seqs.clone().unwrap();
-                sizes.push(seqs.end() - seqs.start() + 1);
-            }
-            sizes
-        };
-        let mut few: Vec<_> = (0..2).map(|_| hub.subscribe().frames).collect();
-        assert_eq!(sizes(&hub, &mut few), [1000]);
-        let mut many: Vec<_> = (0..2000).map(|_| hub.subscribe().frames).collect();
-        assert_eq!(sizes(&hub, &mut many), [100; 10]);
     }
 
     #[test]

@@ -199,6 +199,7 @@ pub async fn run(mut socket: Socket, state: WebState, registered: ViewerGuard) {
                     if !send_frame(&mut socket, encoded(&frame, deflate), &state).await {
                         return;
                     }
+                    frame.written();
                 }
                 // The sequence gap on the next hits frame says how many hits were missed.
                 Err(RecvError::Lagged(_)) => continue,
