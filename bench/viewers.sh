@@ -100,7 +100,7 @@ run() {
   pids+=("$stalled_client")
   for p in $(seq 0 $(( procs - 1 ))); do
     local mine=$(( n / procs + (p < n % procs ? 1 : 0) ))
-    "$client" view --url "ws://127.0.0.1:$port/ws" --mode "$server" --viewers "$mine" \
+    chrt -b 0 "$client" view --url "ws://127.0.0.1:$port/ws" --mode "$server" --viewers "$mine" \
       --bind "127.0.0.$(( p + 2 ))" --sample $(( sample / procs )) \
       --stop "$dir/stop" --final "$last_hit" --drain 20 --ready "$dir/ready-$p" > "$dir/view-$p.json" 2> "$dir/view-$p.err" &
     views+=($!)

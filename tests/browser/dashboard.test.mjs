@@ -61,6 +61,12 @@ test('dashboard connects and shows a hit appended to the log', { timeout: 30_000
   append(line('203.0.113.7', 'GET /docs/intro.html HTTP/1.1', 200, 512, 'https://example.com/', UA_FIREFOX));
   const row = await waitForRow(page, '/docs/intro.html', 5000);
   assert.match(row.text, /203\.0\.113\.7/, 'the row shows the client address');
+  // Chromium offered permessage-deflate and the server took it: every frame above came
+  // compressed, and the page read them.
+  const ws = dash.sockets.find((s) => s.url?.endsWith('/ws'));
+  assert.ok(ws, `the /ws handshake was seen (${JSON.stringify(dash.sockets)})`);
+  assert.equal(ws.status, 101);
+  assert.equal(ws.headers['sec-websocket-extensions'], 'permessage-deflate; server_no_context_takeover');
   assert.match(row.text, /200/, 'the row shows the status');
   assert.match(row.text, /GET/, 'the row shows the method');
   assert.ok(Number(row.seq) > 0, `the row carries data-seq (got ${row.seq})`);

@@ -102,11 +102,22 @@ export function launchChromium() {
   });
 }
 
-/** A page in `ctx` with its console errors, page errors, CSP violations and dialogs recorded. */
+/** A page in `ctx` with its console errors, page errors, CSP violations and dialogs recorded,
+ * and the WebSocket handshakes it made (`sockets`: `{url, status, headers}` of each answer, from
+ * the DevTools protocol, so a test sees what Chromium agreed to, e.g. compression). */
 export async function openPage(url, ctx) {
   const page = await ctx.newPage();
   const problems = [];
   const dialogs = [];
+  const sockets = [];
+  const cdp = await ctx.newCDPSession(page);
+  const urls = new Map();
+  cdp.on('Network.webSocketCreated', (e) => urls.set(e.requestId, e.url));
+  cdp.on('Network.webSocketHandshakeResponseReceived', (e) => {
+    const headers = Object.fromEntries(Object.entries(e.response.headers).map(([k, v]) => [k.toLowerCase(), v]));
+    sockets.push({ url: urls.get(e.requestId), status: e.response.status, headers });
+  });
+  await cdp.send('Network.enable');
   page.on('console', (msg) => {
     const text = msg.text();
     if (msg.type() === 'error' || /Content Security Policy/i.test(text)) problems.push(`console.${msg.type()}: ${text}`);
@@ -117,7 +128,7 @@ export async function openPage(url, ctx) {
     await d.dismiss().catch(() => {});
   });
   await page.goto(url, { waitUntil: 'load', timeout: 10_000 });
-  return { page, problems, dialogs };
+  return { page, problems, dialogs, sockets };
 }
 
 /** Waits (bounded) until the page's WebSocket status says connected. */
