@@ -90,6 +90,9 @@ run() {
   local procs=$(( (n + per_process - 1) / per_process )) p last_hit
   # The last hit's number: webpeek's seq (after the 1,000 of the backlog), the reference's line index.
   if [ "$server" = webpeek ]; then last_hit=$(( 1000 + rate * seconds )); else last_hit=$(( rate * seconds - 1 )); fi
+  # "Connected" includes the backlog (webpeek's 1,000 hits; the reference has none).
+  local backlog_last=0
+  if [ "$server" = webpeek ]; then backlog_last=1000; fi
   local views=()
   # The viewer that stops reading right after the upgrade, in a process of its own that holds
   # it open until webpeek has had the time to drop it (the others may exit sooner).
@@ -102,7 +105,8 @@ run() {
     local mine=$(( n / procs + (p < n % procs ? 1 : 0) ))
     chrt -b 0 "$client" view --url "ws://127.0.0.1:$port/ws" --mode "$server" --viewers "$mine" \
       --bind "127.0.0.$(( p + 2 ))" --sample $(( sample / procs )) \
-      --stop "$dir/stop" --final "$last_hit" --drain 20 --ready "$dir/ready-$p" > "$dir/view-$p.json" 2> "$dir/view-$p.err" &
+      --stop "$dir/stop" --final "$last_hit" --drain 20 --ready "$dir/ready-$p" --backlog "$backlog_last" \
+      > "$dir/view-$p.json" 2> "$dir/view-$p.err" &
     views+=($!)
     pids+=($!)
   done

@@ -4,7 +4,7 @@
 //! ```text
 //! client view  --url ws://127.0.0.1:P/ws --viewers N [--bind 127.0.0.2] [--sample K]
 //!              [--stalled 1] --mode webpeek|reference --stop FILE --final SEQ [--drain S]
-//!              [--ready FILE]                                            > view.json
+//!              [--ready FILE] [--backlog SEQ]                            > view.json
 //! client write --log FILE --rate 1000 --count 30000
 //! client watch --pid PID --stop FILE                                  > watch.json
 //! client table DIR...
@@ -319,6 +319,16 @@ async fn view_async(opts: &Opts) {
         if tokio::time::timeout(MAX_RUN, done_rx.recv()).await.is_err() {
             break;
         }
+    }
+    // Connected means upgraded and holding the backlog (webpeek: hits up to `--backlog`), so
+    // that the run does not start while the server is still sending backlogs.
+    let backlog = opts.num("backlog", 0);
+    while seen
+        .iter()
+        .any(|s| !s.closed.load(Ordering::Relaxed) && s.last.load(Ordering::Relaxed) < backlog)
+        && started.elapsed() < MAX_RUN
+    {
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let connect_s = started.elapsed().as_secs_f64();
     eprintln!(

@@ -14,7 +14,7 @@ pub mod stats;
 use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
 use std::ops::RangeInclusive;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -29,16 +29,20 @@ pub use stats::{Stats, StatsSnapshot};
 /// Hits per `hits` frame at most; a bigger batch is split.
 pub const MAX_FRAME_HITS: usize = 1000;
 
-/// Under load a `hits` frame waits until the previous one has been written to nearly every
-/// viewer ([`Hub::pace_frames`]): a frame costs each viewer a wake-up and a `write()`, so with
-/// many viewers the frame rate falls to what the machine can send, and hits that come in the
-/// meantime go together in the next frame. Viewers that fall behind (this many per 100, at
-/// least one) are not waited for; they have their queue.
-const STRAGGLERS_PER_100: usize = 1;
-/// Nor is the previous frame waited for longer than this, per connected viewer ...
-const FRAME_WAIT_PER_VIEWER: Duration = Duration::from_micros(20);
-/// ... and never longer than this.
-const MAX_FRAME_WAIT: Duration = Duration::from_millis(100);
+/// Hits per frame of the backlog. Backlog frames are cut at sequence numbers that are multiples
+/// of it, so a whole one is the same for every viewer: it is made once and shared, with its
+/// encodings ([`Hub::backlog_frames`]); 10,000 viewers connecting at once then cost one
+/// compression of the backlog, not 10,000.
+pub const BACKLOG_FRAME_HITS: u64 = 100;
+
+/// Least time between two `hits` frames, per connected viewer ([`Hub::pace_frames`]). Under
+/// load, hits that come sooner after the previous frame wait and go together in the next one,
+/// so each viewer gets a bounded number of messages a second: 1,000 viewers and more at most 50.
+/// A viewer's task writes every frame queued for it with one `writev` (`web/viewer.rs`), so
+/// how often a viewer is written to falls to what the machine can send, whatever this allows.
+const FRAME_INTERVAL_PER_VIEWER: Duration = Duration::from_micros(20);
+/// ... and a hit never waits longer than this for its frame.
+const MAX_FRAME_INTERVAL: Duration = Duration::from_millis(20);
 
 /// One serialized message, shared by every viewer (a clone is a reference count).
 #[derive(Debug, Clone)]
@@ -53,8 +57,6 @@ pub struct FrameData {
     pub seqs: Option<RangeInclusive<u64>>,
     /// The frame as written to sockets, built by the first viewer that needs it.
     pub encoded: Encoded,
-    /// Viewers that have written it to their socket ([`Frame::written`]), for pacing.
-    written: AtomicUsize,
 }
 
 /// A frame's encodings for the viewers' sockets (WebSocket frame head and payload), each built
@@ -74,13 +76,7 @@ impl Frame {
             text,
             seqs,
             encoded: Encoded::default(),
-            written: AtomicUsize::new(0),
         }))
-    }
-
-    /// Tells the hub that one more viewer has written this frame to its socket.
-    pub fn written(&self) {
-        self.0.written.fetch_add(1, Ordering::Relaxed);
     }
 }
 
@@ -180,8 +176,8 @@ struct Backlog {
     hosts: HashMap<IpAddr, String>,
     /// Hits published but not sent yet: they wait for the pacing interval.
     pending: Vec<Arc<Hit>>,
-    /// The last `hits` frame and when it went out.
-    last_frame: Option<(Frame, Instant)>,
+    /// When the last `hits` frame went out.
+    last_frame: Option<Instant>,
 }
 
 struct Inner {
@@ -193,6 +189,9 @@ struct Inner {
     paced: AtomicBool,
     /// Wakes the pacer when hits wait.
     waiting: tokio::sync::Notify,
+    /// Whole backlog frames by their block number (first sequence number / [`BACKLOG_FRAME_HITS`]),
+    /// oldest first; as many as the backlog holds, and two more.
+    backlog_frames: Mutex<VecDeque<(u64, Frame)>>,
 }
 
 /// What a new viewer starts from.
@@ -227,6 +226,7 @@ impl Hub {
             frames,
             paced: AtomicBool::new(false),
             waiting: tokio::sync::Notify::new(),
+            backlog_frames: Mutex::new(VecDeque::new()),
             options,
         }))
     }
@@ -283,7 +283,7 @@ impl Hub {
             return stamped;
         }
         backlog.pending.extend(stamped.iter().cloned());
-        if self.0.paced.load(Ordering::Relaxed) && self.in_flight(&backlog) {
+        if self.0.paced.load(Ordering::Relaxed) && self.too_soon(&backlog) {
             // Under load: the pacer sends them with whatever comes until the interval is over.
             self.0.waiting.notify_one();
         } else {
@@ -293,57 +293,88 @@ impl Hub {
         stamped
     }
 
-    /// Whether the last `hits` frame is still on its way to the viewers: not yet written by
-    /// all but the stragglers, and sent less than the longest wait ago.
-    fn in_flight(&self, backlog: &Backlog) -> bool {
-        let Some((frame, sent)) = &backlog.last_frame else {
-            return false;
-        };
-        let viewers = self.0.frames.receiver_count();
-        let stragglers = (viewers * STRAGGLERS_PER_100 / 100).max(1);
-        let longest = (FRAME_WAIT_PER_VIEWER * viewers as u32).min(MAX_FRAME_WAIT);
-        frame.0.written.load(Ordering::Relaxed) + stragglers < viewers && sent.elapsed() < longest
+    /// Whether the last `hits` frame went out less than the pacing interval ago for the
+    /// viewers connected now.
+    fn too_soon(&self, backlog: &Backlog) -> bool {
+        let viewers = self.0.frames.receiver_count() as u32;
+        let interval = (FRAME_INTERVAL_PER_VIEWER * viewers).min(MAX_FRAME_INTERVAL);
+        backlog
+            .last_frame
+            .is_some_and(|sent| sent.elapsed() < interval)
     }
 
     /// Serializes and sends the waiting hits, in frames of at most [`MAX_FRAME_HITS`].
     /// Called under the backlog lock, so a subscriber's snapshot and its
     /// live frames neither overlap nor leave a gap.
     fn send_pending(&self, backlog: &mut Backlog) {
-        let mut last = None;
         for chunk in backlog.pending.chunks(MAX_FRAME_HITS) {
             let text = Message::Hits { hits: chunk }.to_text();
             let seqs = chunk[0].seq..=chunk[chunk.len() - 1].seq;
-            let frame = Frame::new(text, Some(seqs));
-            last = Some(frame.clone());
-            let _ = self.0.frames.send(frame);
+            let _ = self.0.frames.send(Frame::new(text, Some(seqs)));
         }
         backlog.pending.clear();
-        backlog.last_frame = last.map(|f| (f, Instant::now()));
+        backlog.last_frame = Some(Instant::now());
     }
 
-    /// Sends waiting hits once the previous frame is no longer in flight (written by nearly
-    /// every viewer, or waited for long enough); runs for as long as the hub serves viewers.
-    /// Until it runs, every batch is sent at once.
+    /// Sends waiting hits once the pacing interval after the previous frame is over; runs for
+    /// as long as the hub serves viewers. Until it runs, every batch is sent at once.
     pub async fn pace_frames(self) {
         self.0.paced.store(true, Ordering::Relaxed);
         loop {
             self.0.waiting.notified().await;
-            loop {
-                let sent = {
-                    let mut backlog = self.0.backlog.lock().expect("backlog lock");
-                    let waits = !backlog.pending.is_empty() && self.in_flight(&backlog);
-                    if !waits && !backlog.pending.is_empty() {
-                        self.send_pending(&mut backlog);
-                    }
-                    !waits
-                };
-                if sent {
-                    break;
-                }
-                // The viewers' writes are not waited on one by one: a look every millisecond.
-                tokio::time::sleep(Duration::from_millis(1)).await;
+            let due = {
+                let backlog = self.0.backlog.lock().expect("backlog lock");
+                let viewers = self.0.frames.receiver_count() as u32;
+                let interval = (FRAME_INTERVAL_PER_VIEWER * viewers).min(MAX_FRAME_INTERVAL);
+                backlog.last_frame.map(|sent| sent + interval)
+            };
+            if let Some(due) = due {
+                tokio::time::sleep_until(due.into()).await;
+            }
+            let mut backlog = self.0.backlog.lock().expect("backlog lock");
+            if !backlog.pending.is_empty() {
+                self.send_pending(&mut backlog);
             }
         }
+    }
+
+    /// Backlog hits (oldest first, as from [`Subscription::backlog`]) as `hits` frames of at most
+    /// [`BACKLOG_FRAME_HITS`], cut at multiples of it: a whole block is made once and shared by
+    /// every viewer that is sent it; a part of one (at either end) is made for the caller.
+    pub fn backlog_frames(&self, hits: &[Arc<Hit>]) -> Vec<Frame> {
+        let n = BACKLOG_FRAME_HITS;
+        let keep = (self.0.options.backlog as u64).div_ceil(n) as usize + 2;
+        let mut out = Vec::new();
+        let mut rest = hits;
+        while let Some(first) = rest.first() {
+            let block = first.seq.saturating_sub(1) / n;
+            let len = rest.partition_point(|h| h.seq <= (block + 1) * n);
+            let (chunk, tail) = rest.split_at(len.max(1));
+            rest = tail;
+            let make = || {
+                let seqs = chunk[0].seq..=chunk[chunk.len() - 1].seq;
+                Frame::new(Message::Hits { hits: chunk }.to_text(), Some(seqs))
+            };
+            // Sequence numbers are consecutive in the backlog: n hits from the block's first.
+            if chunk.len() as u64 != n || chunk[0].seq != block * n + 1 {
+                out.push(make());
+                continue;
+            }
+            let mut cache = self.0.backlog_frames.lock().expect("backlog frames lock");
+            let frame = match cache.iter().find(|(b, _)| *b == block) {
+                Some((_, frame)) => frame.clone(),
+                None => {
+                    let frame = make();
+                    if cache.len() >= keep {
+                        cache.pop_front();
+                    }
+                    cache.push_back((block, frame.clone()));
+                    frame
+                }
+            };
+            out.push(frame);
+        }
+        out
     }
 
     /// Sends host names that reverse DNS found, and remembers them for late viewers.
@@ -473,50 +504,61 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn frames_wait_until_the_previous_one_is_written() {
+    async fn frames_are_paced_under_load() {
         let hub = Hub::new(HubOptions::default());
         tokio::spawn(hub.clone().pace_frames());
         tokio::task::yield_now().await;
-        // 5,000 viewers: 50 stragglers are not waited for; the longest wait is 100 ms.
+        // 5,000 viewers: frames at least 20 ms apart.
         let mut viewers: Vec<_> = (0..5000).map(|_| hub.subscribe().frames).collect();
+        let start = Instant::now();
         hub.publish(vec![hit("/a")]);
-        let first = viewers[0].recv().await.unwrap();
-        assert_eq!(first.seqs, Some(1..=1), "a quiet stream's hit goes at once");
         hub.publish(vec![hit("/b")]);
         hub.publish(vec![hit("/c")]);
-        tokio::time::sleep(Duration::from_millis(20)).await;
-        assert!(
-            viewers[0].try_recv().is_err(),
-            "the first frame is in flight"
+        let first = viewers[0].recv().await.unwrap();
+        assert_eq!(first.seqs, Some(1..=1), "a quiet stream's hit goes at once");
+        let next = viewers[0].recv().await.unwrap();
+        assert_eq!(
+            next.seqs,
+            Some(2..=3),
+            "hits within the interval go together"
         );
-        // Written by all but the stragglers: the next frame goes, with both hits.
-        for _ in 0..4950 {
-            first.written();
-        }
-        let next = tokio::time::timeout(Duration::from_secs(5), viewers[0].recv())
-            .await
-            .unwrap()
-            .unwrap();
-        let sent = Instant::now();
-        assert_eq!(next.seqs, Some(2..=3), "hits that waited go together");
-        // Nobody writes this one: the next waits for the longest wait.
-        hub.publish(vec![hit("/d")]);
-        tokio::time::sleep(Duration::from_millis(20)).await;
-        assert!(viewers[0].try_recv().is_err());
-        let last = tokio::time::timeout(Duration::from_secs(5), viewers[0].recv())
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!(last.seqs, Some(4..=4));
-        assert!(sent.elapsed() >= Duration::from_millis(90));
+        assert!(start.elapsed() >= Duration::from_millis(18));
         // A new viewer's snapshot holds what was waiting; nothing reaches it twice.
-        hub.publish(vec![hit("/e")]);
+        hub.publish(vec![hit("/d")]);
         let late = hub.subscribe();
-        assert_eq!(late.last_seq, 5);
-        for seqs in [1..=1, 2..=3, 4..=4, 5..=5] {
+        assert_eq!(late.last_seq, 4);
+        for seqs in [1..=1, 2..=3, 4..=4] {
             assert_eq!(viewers[1].try_recv().unwrap().seqs, Some(seqs));
         }
         viewers.truncate(2);
+    }
+
+    #[test]
+    fn whole_backlog_frames_are_shared() {
+        let hub = Hub::new(HubOptions {
+            backlog: 1000,
+            ..HubOptions::default()
+        });
+        hub.publish((0..1050).map(|i| hit(&format!("/{i}"))).collect());
+        let sub = hub.subscribe();
+        // Hits 51..=1050: a part of block 0, nine whole blocks, a part of block 10.
+        let a = hub.backlog_frames(&sub.backlog);
+        let ranges: Vec<_> = a.iter().map(|f| f.seqs.clone().unwrap()).collect();
+        assert_eq!(ranges.len(), 11);
+        assert_eq!(ranges[0], 51..=100);
+        assert_eq!(ranges[1], 101..=200);
+        assert_eq!(ranges[10], 1001..=1050);
+        let b = hub.backlog_frames(&sub.backlog);
+        let shared = |i: usize| Arc::ptr_eq(&a[i].0, &b[i].0);
+        assert!((1..10).all(shared), "whole blocks are made once");
+        assert!(!shared(0) && !shared(10), "parts are made for each viewer");
+        // A resume from 150 on: a part of block 1, then the same whole blocks.
+        let start = sub.backlog.partition_point(|h| h.seq <= 150);
+        let c = hub.backlog_frames(&sub.backlog[start..]);
+        assert_eq!(c[0].seqs, Some(151..=200));
+        assert!(Arc::ptr_eq(&c[1].0, &a[2].0));
+        let v: serde_json::Value = serde_json::from_slice(&c[0].text).unwrap();
+        assert_eq!(v["hits"].as_array().unwrap().len(), 50);
     }
 
     #[test]

@@ -922,9 +922,10 @@ pub fn state_text(state: LinkState) -> &'static str {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
+    /// A hit numbered `i`, for unit tests.
     pub(crate) fn hit(i: usize) -> Hit {
         Hit {
             seq: 0,

@@ -302,16 +302,25 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Socket<S> {
         self.inflater = None;
     }
 
-    /// Writes whole encoded frames ([`text_frame`], [`control_frame`]) and flushes.
-    pub async fn send(&mut self, frames: &[u8]) -> io::Result<()> {
+    /// Writes one whole encoded frame and flushes.
+    async fn send(&mut self, frames: &[u8]) -> io::Result<()> {
         self.io.write_all(frames).await?;
         self.io.flush().await
     }
 
-    /// Encodes and sends one text message (compressed if agreed).
-    pub async fn send_text(&mut self, text: &[u8]) -> io::Result<()> {
-        let frame = text_frame(text, self.deflate());
-        self.send(&frame).await
+    /// Writes several whole encoded frames with as few `writev`s as the socket takes, and
+    /// flushes.
+    pub async fn send_all(&mut self, frames: &[Bytes]) -> io::Result<()> {
+        let mut slices: Vec<io::IoSlice<'_>> = frames.iter().map(|f| io::IoSlice::new(f)).collect();
+        let mut rest = &mut slices[..];
+        while !rest.is_empty() {
+            let n = self.io.write_vectored(rest).await?;
+            if n == 0 {
+                return Err(io::ErrorKind::WriteZero.into());
+            }
+            io::IoSlice::advance_slices(&mut rest, n);
+        }
+        self.io.flush().await
     }
 
     /// Sends a close frame with `code` and `reason`.

@@ -6,17 +6,12 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use serde::Deserialize;
-use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 
 use super::socket::{Incoming, Socket, SocketError};
 use super::{Counters, WebState};
 use crate::filter::ViewerGuard;
 use crate::hub;
-
-/// Hits per frame of the backlog. A frame is written whole to the socket (so its size bounds
-/// what one write holds up), and 100 hits (~45 KiB of JSON) is the size of the `history`
-/// message sent anyway.
-const BACKLOG_FRAME_HITS: usize = 100;
 
 /// How long a new viewer has to ask for a resume before it gets the whole backlog (the
 /// dashboard always asks at once, with `after: 0` when it has seen nothing).
@@ -29,11 +24,12 @@ struct ClientMessage {
     after: Option<u64>,
 }
 
-/// Writes encoded frames, giving up on a viewer whose socket has accepted nothing for the
-/// write timeout (counted as dropped for being slow).
-async fn send_frame(socket: &mut Socket, frame: &[u8], state: &WebState) -> bool {
+/// Writes encoded frames (with one `writev` when the socket takes them all), giving up on a
+/// viewer whose socket has accepted nothing for the write timeout (counted as dropped for
+/// being slow).
+async fn send_frames(socket: &mut Socket, frames: &[Bytes], state: &WebState) -> bool {
     // The timer only starts if the write has to wait: most writes are done on their first try.
-    match tokio::time::timeout(state.limits.write_timeout, socket.send(frame)).await {
+    match tokio::time::timeout(state.limits.write_timeout, socket.send_all(frames)).await {
         Ok(Ok(())) => true,
         Ok(Err(_)) => false,
         Err(_) => {
@@ -43,10 +39,48 @@ async fn send_frame(socket: &mut Socket, frame: &[u8], state: &WebState) -> bool
     }
 }
 
+/// Frames written together at most: one `write()` for all the frames that queued up while the
+/// viewer waited for its turn (a `write()` per frame and viewer is what limits fan-out).
+const MAX_FRAMES_PER_WRITE: usize = 64;
+
+/// `first` and the frames queued behind it, encoded for this viewer's socket, with a `lagged`
+/// message before a frame whose hits do not follow on from `last` (which is moved on).
+fn queued(
+    first: hub::Frame,
+    frames: &mut tokio::sync::broadcast::Receiver<hub::Frame>,
+    last: &mut u64,
+    deflate: bool,
+) -> Vec<Bytes> {
+    let mut out = Vec::new();
+    let mut next = Some(first);
+    while let Some(frame) = next.take() {
+        if let Some(seqs) = &frame.seqs {
+            if *seqs.start() > *last + 1 {
+                let missed = seqs.start() - *last - 1;
+                let text = hub::Message::Lagged { missed }.to_text();
+                out.push(super::socket::text_frame(&text, deflate));
+            }
+            *last = *seqs.end();
+        }
+        out.push(encoded(&frame, deflate).clone());
+        if out.len() >= MAX_FRAMES_PER_WRITE {
+            break;
+        }
+        next = loop {
+            match frames.try_recv() {
+                Ok(frame) => break Some(frame),
+                Err(TryRecvError::Lagged(_)) => continue,
+                Err(_) => break None,
+            }
+        };
+    }
+    out
+}
+
 /// Encodes a message for this viewer alone (compressed if agreed) and sends it.
 async fn send(socket: &mut Socket, text: Bytes, state: &WebState) -> bool {
     let frame = super::socket::text_frame(&text, socket.deflate());
-    send_frame(socket, &frame, state).await
+    send_frames(socket, &[frame], state).await
 }
 
 /// A shared frame as this viewer's socket takes it, encoded by the first viewer that needed it.
@@ -148,16 +182,15 @@ pub async fn run(mut socket: Socket, state: WebState, registered: ViewerGuard) {
         }
         None => &sub.backlog[..],
     };
-    for chunk in backlog.chunks(BACKLOG_FRAME_HITS) {
-        if !send(
-            &mut socket,
-            hub::Message::Hits { hits: chunk }.to_text(),
-            &state,
-        )
-        .await
-        {
-            return;
-        }
+    // Whole blocks of the backlog are shared with the other viewers, encodings included.
+    let deflate = socket.deflate();
+    let frames: Vec<Bytes> = hub
+        .backlog_frames(backlog)
+        .iter()
+        .map(|frame| encoded(frame, deflate).clone())
+        .collect();
+    if !send_frames(&mut socket, &frames, &state).await {
+        return;
     }
     if !sub.hosts.is_empty()
         && !send(
@@ -184,27 +217,18 @@ pub async fn run(mut socket: Socket, state: WebState, registered: ViewerGuard) {
                 let _ = socket.close(Some(1001), "server shutting down").await;
                 return;
             }
-            frame = sub.frames.recv() => match frame {
-                Ok(frame) => {
-                    if let Some(seqs) = &frame.seqs {
-                        if *seqs.start() > last + 1 {
-                            let missed = seqs.start() - last - 1;
-                            if !send(&mut socket, hub::Message::Lagged { missed }.to_text(), &state).await {
-                                return;
-                            }
-                        }
-                        last = *seqs.end();
-                    }
-                    let deflate = socket.deflate();
-                    if !send_frame(&mut socket, encoded(&frame, deflate), &state).await {
-                        return;
-                    }
-                    frame.written();
+            frame = sub.frames.recv() => {
+                let first = match frame {
+                    Ok(frame) => frame,
+                    // The sequence gap on the next hits frame says how many hits were missed.
+                    Err(RecvError::Lagged(_)) => continue,
+                    Err(RecvError::Closed) => return,
+                };
+                let frames = queued(first, &mut sub.frames, &mut last, socket.deflate());
+                if !send_frames(&mut socket, &frames, &state).await {
+                    return;
                 }
-                // The sequence gap on the next hits frame says how many hits were missed.
-                Err(RecvError::Lagged(_)) => continue,
-                Err(RecvError::Closed) => return,
-            },
+            }
             _ = ping.tick() => {
                 if heard_at.elapsed() >= state.limits.silent_for {
                     Counters::add(&state.counters.dropped_silent);
@@ -223,5 +247,48 @@ pub async fn run(mut socket: Socket, state: WebState, registered: ViewerGuard) {
                 heard_at = tokio::time::Instant::now();
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hub::{Hub, HubOptions};
+
+    /// A frame's text from its encoded bytes (uncompressed, so after the 2- or 4-byte head).
+    fn text(frame: &Bytes) -> serde_json::Value {
+        let head = if frame[1] == 126 { 4 } else { 2 };
+        serde_json::from_slice(&frame[head..]).unwrap()
+    }
+
+    #[test]
+    fn queued_frames_go_in_one_write_with_lagged_for_a_gap() {
+        let hub = Hub::new(HubOptions {
+            queue: 2,
+            ..HubOptions::default()
+        });
+        let mut rx = hub.subscribe().frames;
+        let hit = crate::nats::tests::hit;
+        for i in 0..5 {
+            hub.publish(vec![hit(i)]);
+        }
+        // The ring holds two frames: hits 4 and 5. The viewer had seen hit 1.
+        let mut last = 1;
+        let first = match rx.try_recv() {
+            Err(TryRecvError::Lagged(_)) => rx.try_recv().unwrap(),
+            other => other.unwrap(),
+        };
+        let out = queued(first, &mut rx, &mut last, false);
+        let types: Vec<_> = out.iter().map(|f| text(f)["type"].clone()).collect();
+        assert_eq!(types, ["lagged", "hits", "hits"]);
+        assert_eq!(text(&out[0])["missed"], 2);
+        assert_eq!(text(&out[2])["hits"][0]["seq"], 5);
+        assert_eq!(last, 5);
+        // Shared: the same bytes as the frame's own encoding.
+        hub.publish(vec![hit(6)]);
+        let frame = rx.try_recv().unwrap();
+        let out = queued(frame.clone(), &mut rx, &mut last, false);
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].as_ptr(), frame.encoded.plain.get().unwrap().as_ptr());
     }
 }
