@@ -365,8 +365,11 @@ impl Hub {
                 Some((_, frame)) => frame.clone(),
                 None => {
                     let frame = make();
-                    if cache.len() >= keep {
-                        cache.pop_front();
+                    // The lowest block goes: a resumed viewer may bring an old one in late.
+                    if cache.len() >= keep
+                        && let Some(lowest) = (0..cache.len()).min_by_key(|&i| cache[i].0)
+                    {
+                        cache.remove(lowest);
                     }
                     cache.push_back((block, frame.clone()));
                     frame

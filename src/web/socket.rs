@@ -17,6 +17,7 @@
 
 use std::cell::RefCell;
 use std::io;
+use std::time::Duration;
 
 use axum::extract::FromRequestParts;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Version, header, request::Parts};
@@ -56,16 +57,21 @@ pub struct Deflate {
     /// The viewer resets its compressor after each message (`client_no_context_takeover`),
     /// so its messages inflate without the previous ones.
     pub client_no_context_takeover: bool,
+    /// The viewer offered `server_max_window_bits=15`, which an answer must then repeat.
+    pub server_max_window_bits: bool,
 }
 
 impl Deflate {
     /// The `Sec-WebSocket-Extensions` answer.
     fn response(self) -> HeaderValue {
-        HeaderValue::from_static(if self.client_no_context_takeover {
-            "permessage-deflate; server_no_context_takeover; client_no_context_takeover"
-        } else {
-            "permessage-deflate; server_no_context_takeover"
-        })
+        let mut answer = String::from("permessage-deflate; server_no_context_takeover");
+        if self.client_no_context_takeover {
+            answer.push_str("; client_no_context_takeover");
+        }
+        if self.server_max_window_bits {
+            answer.push_str("; server_max_window_bits=15");
+        }
+        HeaderValue::from_str(&answer).expect("ASCII")
     }
 }
 
@@ -89,6 +95,7 @@ pub fn negotiate_deflate(headers: &HeaderMap) -> Option<Deflate> {
         let mut seen = Vec::new();
         let mut deflate = Deflate {
             client_no_context_takeover: false,
+            server_max_window_bits: false,
         };
         for param in parts {
             let (name, value) = match param.split_once('=') {
@@ -110,7 +117,9 @@ pub fn negotiate_deflate(headers: &HeaderMap) -> Option<Deflate> {
                 // The viewer's window is its own business: an inflater with 15 bits reads any.
                 "client_max_window_bits" if bits_ok(value) => {}
                 // Compressing with a smaller window is not offered by the deflate backend.
-                "server_max_window_bits" if value == Some("15") => {}
+                "server_max_window_bits" if value == Some("15") => {
+                    deflate.server_max_window_bits = true;
+                }
                 _ => continue 'offers,
             }
             seen.push(name);
@@ -272,6 +281,8 @@ pub struct Socket<S = TokioIo<Upgraded>> {
     ignore_data: bool,
     /// Largest message the viewer may send, compressed or not.
     limit: usize,
+    /// How long one write may take nothing before it fails with `TimedOut`.
+    write_timeout: Option<Duration>,
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Socket<S> {
@@ -287,7 +298,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Socket<S> {
             inflater: None,
             ignore_data: false,
             limit: super::MAX_VIEWER_MESSAGE,
+            write_timeout: None,
         }
+    }
+
+    /// From here on, every write (frames, pings, pongs, closes) fails with
+    /// [`io::ErrorKind::TimedOut`] once the socket has taken nothing for `timeout`: the clock
+    /// restarts whenever some bytes go out, so a slow viewer that still reads is not cut off.
+    pub fn set_write_timeout(&mut self, timeout: Duration) {
+        self.write_timeout = Some(timeout);
     }
 
     /// Whether what this socket sends is compressed.
@@ -303,9 +322,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Socket<S> {
     }
 
     /// Writes one whole encoded frame and flushes.
-    async fn send(&mut self, frames: &[u8]) -> io::Result<()> {
-        self.io.write_all(frames).await?;
-        self.io.flush().await
+    async fn send(&mut self, frame: &[u8]) -> io::Result<()> {
+        self.send_all(&[Bytes::copy_from_slice(frame)]).await
     }
 
     /// Writes several whole encoded frames with as few `writev`s as the socket takes, and
@@ -313,14 +331,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Socket<S> {
     pub async fn send_all(&mut self, frames: &[Bytes]) -> io::Result<()> {
         let mut slices: Vec<io::IoSlice<'_>> = frames.iter().map(|f| io::IoSlice::new(f)).collect();
         let mut rest = &mut slices[..];
+        let limit = self.write_timeout;
         while !rest.is_empty() {
-            let n = self.io.write_vectored(rest).await?;
+            let n = within(limit, self.io.write_vectored(rest)).await?;
             if n == 0 {
                 return Err(io::ErrorKind::WriteZero.into());
             }
             io::IoSlice::advance_slices(&mut rest, n);
         }
-        self.io.flush().await
+        within(limit, self.io.flush()).await
     }
 
     /// Sends a close frame with `code` and `reason`.
@@ -384,7 +403,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Socket<S> {
             if control && (!fin || len > 125 || rsv1) {
                 return Err(SocketError::Protocol("a bad control frame"));
             }
-            if !control && len + self.message.len() as u64 > self.limit as u64 {
+            // Compared without adding: a 64-bit length must not wrap around.
+            if !control && len > (self.limit - self.message.len()) as u64 {
                 return Err(SocketError::TooBig);
             }
             let len = len as usize;
@@ -404,11 +424,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Socket<S> {
             match opcode {
                 PING => return Ok(Some(Incoming::Ping(payload))),
                 PONG => return Ok(Some(Incoming::Pong)),
-                CLOSE => {
-                    let code =
-                        (payload.len() >= 2).then(|| u16::from_be_bytes([payload[0], payload[1]]));
-                    return Ok(Some(Incoming::Close(code)));
-                }
+                CLOSE => return close_code(&payload).map(|code| Some(Incoming::Close(code))),
                 TEXT | BINARY => {
                     if self.message_opcode.is_some() {
                         return Err(SocketError::Protocol(
@@ -470,6 +486,37 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Socket<S> {
     }
 }
 
+/// `write` if it ends within `limit`; `TimedOut` otherwise.
+async fn within<T>(
+    limit: Option<Duration>,
+    write: impl Future<Output = io::Result<T>>,
+) -> io::Result<T> {
+    match limit {
+        None => write.await,
+        Some(limit) => tokio::time::timeout(limit, write)
+            .await
+            .unwrap_or_else(|_| Err(io::ErrorKind::TimedOut.into())),
+    }
+}
+
+/// The code of a close frame's payload, checked (RFC 6455 5.5.1 and 7.4): empty, or a code a
+/// peer may send and a UTF-8 reason.
+fn close_code(payload: &[u8]) -> Result<Option<u16>, SocketError> {
+    let bad = SocketError::Protocol("a bad close frame");
+    match payload {
+        [] => Ok(None),
+        [_] => Err(bad),
+        [a, b, reason @ ..] => {
+            let code = u16::from_be_bytes([*a, *b]);
+            let allowed = matches!(code, 1000..=1003 | 1007..=1014 | 3000..=4999);
+            if !allowed || std::str::from_utf8(reason).is_err() {
+                return Err(bad);
+            }
+            Ok(Some(code))
+        }
+    }
+}
+
 /// Inflates one message (its sync tail put back), at most `limit` bytes.
 fn inflate(inflater: &mut Decompress, data: &[u8], limit: usize) -> Result<Vec<u8>, SocketError> {
     let broken = |_| SocketError::Protocol("a compressed message that does not inflate");
@@ -478,7 +525,7 @@ fn inflate(inflater: &mut Decompress, data: &[u8], limit: usize) -> Result<Vec<u
         let mut used = 0;
         loop {
             if out.len() == out.capacity() {
-                out.reserve(out.capacity().min(limit + 1 - out.len().min(limit)).max(64));
+                out.reserve_exact(out.capacity().min(limit + 1 - out.len().min(limit)).max(64));
             }
             let (before_in, before_out) = (inflater.total_in(), out.len());
             inflater
@@ -544,10 +591,16 @@ fn header(first: u8, len: usize, out: &mut Vec<u8>) {
     }
 }
 
-/// One text message as a single frame, ready to write: compressed (RSV1 set) if `deflate`.
+/// Messages shorter than this go uncompressed even when compression was agreed (allowed
+/// message by message): they would hardly shrink, and each compression resets ~160 KB of
+/// compressor tables.
+const COMPRESS_FROM: usize = 256;
+
+/// One text message as a single frame, ready to write: compressed (RSV1 set) if `deflate` and
+/// it is not tiny.
 pub fn text_frame(text: &[u8], deflate: bool) -> Bytes {
     let compressed;
-    let (first, payload) = if deflate {
+    let (first, payload) = if deflate && text.len() >= COMPRESS_FROM {
         compressed = self::deflate(text);
         (0x80 | 0x40 | TEXT, &compressed[..])
     } else {
@@ -598,6 +651,7 @@ mod tests {
     fn deflate_offers() {
         let plain = Deflate {
             client_no_context_takeover: false,
+            server_max_window_bits: false,
         };
         // Chromium's and Firefox's offers.
         assert_eq!(
@@ -613,9 +667,16 @@ mod tests {
                 "permessage-deflate; server_max_window_bits=10, permessage-deflate; client_no_context_takeover"
             )),
             Some(Deflate {
-                client_no_context_takeover: true
+                client_no_context_takeover: true,
+                server_max_window_bits: false,
             }),
             "the first offer asks for a smaller window than we compress with; the second is taken"
+        );
+        let exact = negotiate_deflate(&headers("permessage-deflate; server_max_window_bits=15"));
+        assert_eq!(
+            exact.unwrap().response(),
+            "permessage-deflate; server_no_context_takeover; server_max_window_bits=15",
+            "a window parameter that is taken is repeated"
         );
         assert_eq!(negotiate_deflate(&headers("x-webkit-deflate-frame")), None);
         assert_eq!(negotiate_deflate(&headers("permessage-deflate; foo")), None);
@@ -665,6 +726,11 @@ mod tests {
         assert_eq!(&f[..4], &[0x81, 126, 0x01, 0x2c]);
         let f = text_frame(&long, true);
         assert_eq!(f[0], 0xc1, "FIN, RSV1, text");
+        assert_eq!(
+            &text_frame(b"hi", true)[..],
+            b"\x81\x02hi",
+            "tiny: as it is"
+        );
         let mut d = Decompress::new(false);
         assert_eq!(inflate(&mut d, &f[2..], 1000).unwrap(), long);
         let big = vec![b'a'; 70_000];
@@ -685,6 +751,7 @@ mod tests {
     async fn reads_fragments_controls_and_compressed_messages() {
         let deflate = Some(Deflate {
             client_no_context_takeover: false,
+            server_max_window_bits: false,
         });
         // A client compressing with context takeover: the second message refers to the first.
         let mut c = Compress::new(Compression::default(), false);
@@ -735,6 +802,29 @@ mod tests {
             (client_frame(0x81, &[0xff, 0xfe]), "not UTF-8"),
             (client_frame(0x09, b""), "control"),
             (client_frame(0xa1, b""), "reserved"),
+            (client_frame(0x88, &[3]), "bad close"),
+            (client_frame(0x88, &1005u16.to_be_bytes()), "bad close"),
+            (client_frame(0x88, &[0x03, 0xe8, 0xff]), "bad close"),
+            // A continuation announcing 2^64 - 6 bytes after a 10-byte fragment.
+            (
+                [
+                    client_frame(0x01, &[b'a'; 10]),
+                    vec![
+                        0x80,
+                        0x80 | 127,
+                        0xff,
+                        0xff,
+                        0xff,
+                        0xff,
+                        0xff,
+                        0xff,
+                        0xff,
+                        0xfa,
+                    ],
+                ]
+                .concat(),
+                "too big",
+            ),
         ];
         for (input, why) in cases {
             let (mut s, _peer) = socket_with(None, input).await;
@@ -746,6 +836,7 @@ mod tests {
         assert!(bomb.len() < 4096);
         let deflate_on = Some(Deflate {
             client_no_context_takeover: true,
+            server_max_window_bits: false,
         });
         let (mut s, _peer) = socket_with(deflate_on, client_frame(0xc1, &bomb)).await;
         assert!(matches!(s.recv().await, Err(SocketError::TooBig)));

@@ -24,16 +24,21 @@ struct ClientMessage {
     after: Option<u64>,
 }
 
-/// Writes encoded frames (with one `writev` when the socket takes them all), giving up on a
-/// viewer whose socket has accepted nothing for the write timeout (counted as dropped for
-/// being slow).
+/// Writes encoded frames (with one `writev` when the socket takes them all); false if the
+/// viewer is gone, or was dropped for being slow (its socket took nothing for the write
+/// timeout; counted).
 async fn send_frames(socket: &mut Socket, frames: &[Bytes], state: &WebState) -> bool {
-    // The timer only starts if the write has to wait: most writes are done on their first try.
-    match tokio::time::timeout(state.limits.write_timeout, socket.send_all(frames)).await {
-        Ok(Ok(())) => true,
-        Ok(Err(_)) => false,
-        Err(_) => {
-            Counters::add(&state.counters.dropped_slow);
+    sent(socket.send_all(frames).await, state)
+}
+
+/// Whether a write went out; a timed-out one is counted as a viewer dropped for being slow.
+fn sent(result: std::io::Result<()>, state: &WebState) -> bool {
+    match result {
+        Ok(()) => true,
+        Err(e) => {
+            if e.kind() == std::io::ErrorKind::TimedOut {
+                Counters::add(&state.counters.dropped_slow);
+            }
             false
         }
     }
@@ -97,7 +102,7 @@ fn encoded(frame: &hub::Frame, deflate: bool) -> &Bytes {
 /// a message over the limit, counted).
 async fn heard(socket: &mut Socket, msg: Result<Incoming, SocketError>, state: &WebState) -> bool {
     match msg {
-        Ok(Incoming::Ping(payload)) => socket.pong(&payload).await.is_ok(),
+        Ok(Incoming::Ping(payload)) => sent(socket.pong(&payload).await, state),
         Ok(Incoming::Close(code)) => {
             // Answer the close handshake, then end.
             let _ = socket.close(code.filter(|&c| c != 1005), "").await;
@@ -124,6 +129,7 @@ async fn heard(socket: &mut Socket, msg: Result<Incoming, SocketError>, state: &
 /// disconnects or is dropped.
 pub async fn run(mut socket: Socket, state: WebState, registered: ViewerGuard) {
     let _registered = registered;
+    socket.set_write_timeout(state.limits.write_timeout);
     let hub = &state.hub;
     // Subscribe first: hits published while this viewer decides whether to resume wait in its
     // queue, and the backlog snapshot covers everything up to the hello's `seq`.
@@ -235,8 +241,7 @@ pub async fn run(mut socket: Socket, state: WebState, registered: ViewerGuard) {
                     tracing::debug!("dropped a viewer that stopped answering pings");
                     return;
                 }
-                let ping = tokio::time::timeout(state.limits.write_timeout, socket.ping());
-                if !matches!(ping.await, Ok(Ok(()))) {
+                if !sent(socket.ping().await, &state) {
                     return;
                 }
             }
