@@ -1,8 +1,8 @@
 //! hub: stamps hits with sequence numbers, keeps the backlog and live stats, fans frames out.
 //!
 //! Every frame is serialized once and shared by reference count with all viewers (a [`Frame`]
-//! clone is a pointer copy), and so is each encoding of it for the sockets ([`Encoded`]). Fan-out is a `tokio::sync::broadcast` ring: a viewer
-//! that stops reading never slows the stream or another viewer; it falls behind the ring, and
+//! clone is a pointer copy), and so is each encoding of it for the sockets ([`Encoded`]).
+//! Fan-out is a `tokio::sync::broadcast` ring: a viewer that stops reading never slows the stream or another viewer; it falls behind the ring, and
 //! the sequence numbers tell it how many hits it missed. Under load, `hits` frames are paced
 //! ([`Hub::pace_frames`]): hits published within a short interval after the previous frame wait
 //! and go together in the next one, so each viewer gets a bounded number of frames per second.
@@ -293,11 +293,15 @@ impl Hub {
         stamped
     }
 
-    /// Whether the last `hits` frame went out less than the pacing interval ago for the
-    /// viewers connected now.
-    fn too_soon(&self, backlog: &Backlog) -> bool {
+    /// The least time between two `hits` frames for the viewers connected now.
+    fn frame_interval(&self) -> Duration {
         let viewers = self.0.frames.receiver_count() as u32;
-        let interval = (FRAME_INTERVAL_PER_VIEWER * viewers).min(MAX_FRAME_INTERVAL);
+        (FRAME_INTERVAL_PER_VIEWER * viewers).min(MAX_FRAME_INTERVAL)
+    }
+
+    /// Whether the last `hits` frame went out less than [`Hub::frame_interval`] ago.
+    fn too_soon(&self, backlog: &Backlog) -> bool {
+        let interval = self.frame_interval();
         backlog
             .last_frame
             .is_some_and(|sent| sent.elapsed() < interval)
@@ -324,9 +328,7 @@ impl Hub {
             self.0.waiting.notified().await;
             let due = {
                 let backlog = self.0.backlog.lock().expect("backlog lock");
-                let viewers = self.0.frames.receiver_count() as u32;
-                let interval = (FRAME_INTERVAL_PER_VIEWER * viewers).min(MAX_FRAME_INTERVAL);
-                backlog.last_frame.map(|sent| sent + interval)
+                backlog.last_frame.map(|sent| sent + self.frame_interval())
             };
             if let Some(due) = due {
                 tokio::time::sleep_until(due.into()).await;
