@@ -323,13 +323,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Socket<S> {
 
     /// Writes one whole encoded frame and flushes.
     async fn send(&mut self, frame: &[u8]) -> io::Result<()> {
-        self.send_all(&[Bytes::copy_from_slice(frame)]).await
+        self.send_all(&[frame]).await
     }
 
     /// Writes several whole encoded frames with as few `writev`s as the socket takes, and
     /// flushes.
-    pub async fn send_all(&mut self, frames: &[Bytes]) -> io::Result<()> {
-        let mut slices: Vec<io::IoSlice<'_>> = frames.iter().map(|f| io::IoSlice::new(f)).collect();
+    pub async fn send_all<F: AsRef<[u8]>>(&mut self, frames: &[F]) -> io::Result<()> {
+        let mut slices: Vec<io::IoSlice<'_>> = frames
+            .iter()
+            .map(|f| io::IoSlice::new(f.as_ref()))
+            .collect();
         let mut rest = &mut slices[..];
         let limit = self.write_timeout;
         while !rest.is_empty() {

@@ -104,8 +104,8 @@ async fn heard(socket: &mut Socket, msg: Result<Incoming, SocketError>, state: &
     match msg {
         Ok(Incoming::Ping(payload)) => sent(socket.pong(&payload).await, state),
         Ok(Incoming::Close(code)) => {
-            // Answer the close handshake, then end.
-            let _ = socket.close(code.filter(|&c| c != 1005), "").await;
+            // Answer the close handshake (the code was checked as one a peer may send), then end.
+            let _ = socket.close(code, "").await;
             false
         }
         Ok(_) => true,
