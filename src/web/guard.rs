@@ -80,12 +80,7 @@ impl Access {
             };
         }
         let mut ip = peer;
-        let forwarded = headers
-            .get_all("x-forwarded-for")
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(','))
-            .collect::<Vec<_>>();
+        let forwarded = super::header_list(headers, "x-forwarded-for").collect::<Vec<_>>();
         for hop in forwarded.iter().rev() {
             let Some(hop) = forwarded_address(hop) else {
                 break;

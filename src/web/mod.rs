@@ -371,6 +371,19 @@ impl IntoResponse for Refusal {
     }
 }
 
+/// The items of a comma-separated header, over all its lines (untrimmed; lines that are not
+/// text are skipped).
+pub(crate) fn header_list(
+    headers: &HeaderMap,
+    name: impl header::AsHeaderName,
+) -> impl Iterator<Item = &str> {
+    headers
+        .get_all(name)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+}
+
 /// Request headers from pairs, for the web stage's unit tests.
 #[cfg(test)]
 pub(crate) fn test_headers(pairs: &[(header::HeaderName, &str)]) -> HeaderMap {

@@ -79,12 +79,7 @@ impl Deflate {
 /// any client window, its own window at 15 bits (the default; an offer asking for less is
 /// passed over), no unknown or repeated parameter (RFC 7692 section 5).
 pub fn negotiate_deflate(headers: &HeaderMap) -> Option<Deflate> {
-    let offers = headers
-        .get_all(header::SEC_WEBSOCKET_EXTENSIONS)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','));
-    'offers: for offer in offers {
+    'offers: for offer in super::header_list(headers, header::SEC_WEBSOCKET_EXTENSIONS) {
         let mut parts = offer.split(';').map(str::trim);
         if !parts
             .next()
@@ -136,12 +131,7 @@ fn reject(status: StatusCode, why: &'static str) -> Response {
 
 /// Whether a comma-separated header holds `token` (case-insensitive).
 fn header_has_token(headers: &HeaderMap, name: header::HeaderName, token: &str) -> bool {
-    headers
-        .get_all(name)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .any(|t| t.trim().eq_ignore_ascii_case(token))
+    super::header_list(headers, name).any(|t| t.trim().eq_ignore_ascii_case(token))
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for Upgrade {
