@@ -552,10 +552,10 @@ fn receive(
     latencies: Option<&Mutex<Vec<u32>>>,
 ) {
     if compressed {
-        let text = INFLATED.with_borrow_mut(|memo| memo.inflate(payload));
-        on_message(&text, mode, seen, latencies);
+        let message = INFLATED.with_borrow_mut(|memo| memo.take(payload, mode));
+        on_message(&message.text, message.kind, mode, seen, latencies);
     } else {
-        on_message(payload, mode, seen, latencies);
+        on_message(payload, Kind::of(payload, mode), mode, seen, latencies);
     }
 }
 
@@ -563,104 +563,144 @@ thread_local! {
     static INFLATED: std::cell::RefCell<Inflated> = std::cell::RefCell::new(Inflated::default());
 }
 
-/// Compressed messages already inflated, by their bytes. The server compresses each frame once
-/// and sends the same bytes to every viewer, so 5,000 viewers inflate it once here; a message
-/// is only taken from here when its compressed bytes are equal, byte for byte, so every viewer
-/// still reads exactly what it received.
-#[derive(Default)]
-struct Inflated {
-    by_hash: HashMap<u64, (Vec<u8>, Arc<[u8]>)>,
+/// What a message says about the stream, read once per distinct message.
+#[derive(Clone, Copy)]
+enum Kind {
+    /// Hits `first..=last` (webpeek's `seq`, the reference's line index).
+    Hits(u64, u64),
+    /// webpeek's `lagged`.
+    Lagged,
+    /// Anything else (`hello`, `stats`, `history`).
+    Other,
 }
 
-impl Inflated {
-    fn inflate(&mut self, payload: &[u8]) -> Arc<[u8]> {
-        // FNV-1a over 8-byte words: cheap next to reading the socket.
-        let mut hash = 0xcbf2_9ce4_8422_2325u64 ^ payload.len() as u64;
-        let mut words = payload.chunks_exact(8);
-        for w in &mut words {
-            hash = (hash ^ u64::from_le_bytes(w.try_into().unwrap())).wrapping_mul(0x100_0000_01b3);
-        }
-        for &b in words.remainder() {
-            hash = (hash ^ u64::from(b)).wrapping_mul(0x100_0000_01b3);
-        }
-        if let Some((bytes, text)) = self.by_hash.get(&hash)
-            && bytes[..] == payload[..]
-        {
-            return text.clone();
-        }
-        // Each message on its own (the server takes no context over).
-        let mut d = flate2::Decompress::new(false);
-        let mut out = Vec::with_capacity(payload.len() * 8 + 64);
-        for input in [payload, &[0, 0, 0xff, 0xff][..]] {
-            let start = d.total_in();
-            loop {
-                let used = (d.total_in() - start) as usize;
-                if out.capacity() - out.len() < 1024 {
-                    out.reserve(out.capacity());
+impl Kind {
+    fn of(text: &[u8], mode: Mode) -> Kind {
+        match mode {
+            Mode::Webpeek => {
+                if text.starts_with(b"{\"type\":\"lagged\"") {
+                    return Kind::Lagged;
                 }
-                let before = out.len();
-                if d.decompress_vec(&input[used..], &mut out, flate2::FlushDecompress::Sync)
-                    .is_err()
-                {
-                    break;
+                if !text.starts_with(b"{\"type\":\"hits\"") {
+                    return Kind::Other;
                 }
-                if (d.total_in() - start) as usize == input.len() && out.len() == before {
-                    break;
-                }
-                if (d.total_in() - start) as usize == input.len() && out.capacity() > out.len() {
-                    break;
+                let first = number_after(text, b"\"seq\":");
+                let last = rfind(text, b"{\"seq\":").and_then(|i| number_after(&text[i..], b":"));
+                match (first, last) {
+                    (Some(first), Some(last)) => Kind::Hits(first, last),
+                    _ => Kind::Other,
                 }
             }
+            Mode::Reference => find(text, b"/i/")
+                .and_then(|i| number_after(&text[i..], b"/i/"))
+                .map_or(Kind::Other, |i| Kind::Hits(i, i)),
         }
-        let text: Arc<[u8]> = out.into();
-        // Bounded: frames are not seen again once every viewer has had them.
-        if self.by_hash.len() >= 256 {
-            self.by_hash.clear();
-        }
-        self.by_hash.insert(hash, (payload.to_vec(), text.clone()));
-        text
     }
 }
 
-fn on_message(text: &[u8], mode: Mode, seen: &Seen, latencies: Option<&Mutex<Vec<u32>>>) {
+/// An inflated message and what it says.
+#[derive(Clone)]
+struct Message {
+    text: Arc<[u8]>,
+    kind: Kind,
+}
+
+/// Compressed messages already inflated and read, by their bytes. The server compresses each
+/// frame once and sends the same bytes to every viewer, so 5,000 viewers inflate and read it
+/// once here; a message is only taken from here when its compressed bytes are equal, byte for
+/// byte, so every viewer still counts exactly what it received. Without this the client spent
+/// a third of its CPU reading the same frame 5,000 times, CPU the server then lacked.
+#[derive(Default)]
+struct Inflated {
+    by_key: HashMap<u64, (Vec<u8>, Message)>,
+}
+
+impl Inflated {
+    fn take(&mut self, payload: &[u8], mode: Mode) -> Message {
+        // A cheap key (length and the last 16 bytes, where deflate's output of two frames
+        // differs); the full comparison below is what makes a hit safe.
+        let tail = &payload[payload.len().saturating_sub(16)..];
+        let mut key = 0xcbf2_9ce4_8422_2325u64 ^ payload.len() as u64;
+        for &b in tail {
+            key = (key ^ u64::from(b)).wrapping_mul(0x100_0000_01b3);
+        }
+        if let Some((bytes, message)) = self.by_key.get(&key)
+            && bytes[..] == payload[..]
+        {
+            return message.clone();
+        }
+        let text = inflate(payload);
+        let message = Message {
+            kind: Kind::of(&text, mode),
+            text,
+        };
+        // Bounded: frames are not seen again once every viewer has had them.
+        if self.by_key.len() >= 256 {
+            self.by_key.clear();
+        }
+        self.by_key.insert(key, (payload.to_vec(), message.clone()));
+        message
+    }
+}
+
+/// Inflates one message on its own (the server takes no context over).
+fn inflate(payload: &[u8]) -> Arc<[u8]> {
+    let mut d = flate2::Decompress::new(false);
+    let mut out = Vec::with_capacity(payload.len() * 8 + 64);
+    for input in [payload, &[0, 0, 0xff, 0xff][..]] {
+        let start = d.total_in();
+        loop {
+            let used = (d.total_in() - start) as usize;
+            if out.capacity() - out.len() < 1024 {
+                out.reserve(out.capacity());
+            }
+            let before = out.len();
+            if d.decompress_vec(&input[used..], &mut out, flate2::FlushDecompress::Sync)
+                .is_err()
+            {
+                break;
+            }
+            if (d.total_in() - start) as usize == input.len() && out.len() == before {
+                break;
+            }
+            if (d.total_in() - start) as usize == input.len() && out.capacity() > out.len() {
+                break;
+            }
+        }
+    }
+    out.into()
+}
+
+/// Counts one message for its viewer; a sampled viewer also takes the latency of each hit.
+fn on_message(
+    text: &[u8],
+    kind: Kind,
+    mode: Mode,
+    seen: &Seen,
+    latencies: Option<&Mutex<Vec<u32>>>,
+) {
     seen.frames.fetch_add(1, Ordering::Relaxed);
-    let now = unix_ns();
-    match mode {
-        Mode::Webpeek => {
-            if text.starts_with(b"{\"type\":\"lagged\"") {
-                seen.lagged.fetch_add(1, Ordering::Relaxed);
-                return;
-            }
-            if !text.starts_with(b"{\"type\":\"hits\"") {
-                return;
-            }
-            let first = number_after(text, b"\"seq\":");
-            let last = rfind(text, b"{\"seq\":").and_then(|i| number_after(&text[i..], b":"));
-            if let (Some(first), Some(last)) = (first, last) {
-                seen.take(first, last);
-            }
+    match kind {
+        Kind::Lagged => {
+            seen.lagged.fetch_add(1, Ordering::Relaxed);
+        }
+        Kind::Other => {}
+        Kind::Hits(first, last) => {
+            seen.take(first, last);
             if let Some(lat) = latencies {
-                // Each hit's append time, from its query `t=NS` (a scan, not a JSON parse: the
-                // sampled viewers must keep up as well as the others).
+                let now = unix_ns();
+                // Each hit's append time, from its query (webpeek's JSON `"query":"t=NS"`, the
+                // reference's raw line `?t=NS`): a scan, not a JSON parse.
+                let key: &[u8] = match mode {
+                    Mode::Webpeek => b"\"query\":\"t=",
+                    Mode::Reference => b"?t=",
+                };
                 let mut lat = lat.lock().unwrap();
-                for at in memchr::memmem::find_iter(text, b"\"query\":\"t=") {
-                    if let Some(t) = number_after(&text[at..], b"t=") {
+                for at in memchr::memmem::find_iter(text, key) {
+                    if let Some(t) = number_after(&text[at..], key) {
                         lat.push((now.saturating_sub(t) / 1000) as u32);
                     }
                 }
-            }
-        }
-        Mode::Reference => {
-            let Some(i) = find(text, b"/i/").and_then(|i| number_after(&text[i..], b"/i/")) else {
-                return;
-            };
-            seen.take(i, i);
-            if let Some(lat) = latencies
-                && let Some(t) = find(text, b"?t=").and_then(|p| number_after(&text[p..], b"?t="))
-            {
-                lat.lock()
-                    .unwrap()
-                    .push((now.saturating_sub(t) / 1000) as u32);
             }
         }
     }
