@@ -439,3 +439,33 @@ async fn history_after_hello_draws_whole_charts() {
     let second = seconds.iter().find(|b| b[0] == now - 113).unwrap();
     assert_eq!(second[1..], [1, 0, 0, 0, 1]);
 }
+
+#[tokio::test]
+async fn a_viewer_is_told_when_the_server_stops() {
+    let s = Server::start(&[]);
+    let mut ws = s.viewer().await;
+    // Live: past the backlog and the resume wait.
+    s.append(line("203.0.113.5", "/live"));
+    let (hits, _) = collect_hits(&mut ws, 1, 10 * SECOND).await;
+    assert_eq!(hits[0]["path"], "/live");
+    assert!(s.terminate().success(), "SIGTERM is a clean stop");
+    // The close frame waits in the viewer's socket: "going away", and why.
+    let deadline = Instant::now() + 10 * SECOND;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match tokio::time::timeout(left, ws.next())
+            .await
+            .expect("no close frame")
+        {
+            Some(Ok(tungstenite::Message::Close(Some(frame)))) => {
+                assert_eq!(u16::from(frame.code), 1001);
+                assert_eq!(frame.reason.as_str(), "server shutting down");
+                break;
+            }
+            Some(Ok(tungstenite::Message::Close(None)) | Err(_)) | None => {
+                panic!("the socket ended without a 1001 close")
+            }
+            Some(Ok(_)) => {}
+        }
+    }
+}

@@ -212,6 +212,12 @@ pub async fn run(mut socket: Socket, state: WebState, registered: ViewerGuard) {
     drop(sub.backlog);
     drop(sub.hosts);
     let mut closing = state.closing.clone();
+    // Made once: a future made anew at every turn would join and leave the watch's waiter list
+    // (under its lock) twice per frame and viewer.
+    let closed = async move {
+        let _ = closing.wait_for(|c| *c).await;
+    };
+    tokio::pin!(closed);
     // Anything the viewer sends (a pong above all) shows it is still there.
     let mut heard_at = tokio::time::Instant::now();
     let mut ping = tokio::time::interval(state.limits.ping_every);
@@ -219,10 +225,6 @@ pub async fn run(mut socket: Socket, state: WebState, registered: ViewerGuard) {
     ping.tick().await;
     loop {
         tokio::select! {
-            _ = async { let _ = closing.wait_for(|c| *c).await; } => {
-                let _ = socket.close(Some(1001), "server shutting down").await;
-                return;
-            }
             frame = sub.frames.recv() => {
                 let first = match frame {
                     Ok(frame) => frame,
@@ -235,6 +237,12 @@ pub async fn run(mut socket: Socket, state: WebState, registered: ViewerGuard) {
                     return;
                 }
             }
+            msg = socket.recv() => {
+                if !heard(&mut socket, msg, &state).await {
+                    return;
+                }
+                heard_at = tokio::time::Instant::now();
+            }
             _ = ping.tick() => {
                 if heard_at.elapsed() >= state.limits.silent_for {
                     Counters::add(&state.counters.dropped_silent);
@@ -245,11 +253,9 @@ pub async fn run(mut socket: Socket, state: WebState, registered: ViewerGuard) {
                     return;
                 }
             }
-            msg = socket.recv() => {
-                if !heard(&mut socket, msg, &state).await {
-                    return;
-                }
-                heard_at = tokio::time::Instant::now();
+            () = &mut closed => {
+                let _ = socket.close(Some(1001), "server shutting down").await;
+                return;
             }
         }
     }
