@@ -25,6 +25,10 @@ use crate::source::{
 };
 use crate::web::{self, Access, Auth, WebState};
 
+/// How long a stopping server waits for its viewers' sockets to be closed (1001) before it stops
+/// reading and exits; a viewer whose socket takes nothing is not waited for longer.
+const VIEWERS_CLOSE_WAIT: Duration = Duration::from_secs(2);
+
 /// Why a run could not start or stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -222,6 +226,7 @@ pub async fn run(config: Config) -> Result<(), AppError> {
         config.base_path
     );
     let (closing_tx, closing_rx) = tokio::sync::watch::channel(false);
+    let viewing = hub.clone();
     let state = WebState {
         hub,
         viewers,
@@ -242,6 +247,12 @@ pub async fn run(config: Config) -> Result<(), AppError> {
     web::serve(listener, tls, state, shutdown)
         .await
         .map_err(AppError::Serve)?;
+    // The HTTP server's graceful end does not wait for upgraded sockets: give the viewers'
+    // tasks a moment to send their close (1001) before the runtime is dropped.
+    let deadline = tokio::time::Instant::now() + VIEWERS_CLOSE_WAIT;
+    while viewing.viewers() > 0 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 
     // Stop reading (every line read is handed on by then), then save where each file stands,
     // so a restart with --state neither loses nor repeats a line.

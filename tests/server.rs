@@ -154,7 +154,9 @@ async fn a_viewer_that_never_reads_does_not_delay_another() {
             std::thread::sleep(Duration::from_millis(15));
         }
     });
-    let (hits, _) = collect_hits(&mut reader, TOTAL as usize, 60 * SECOND).await;
+    // Within 25 s: after 30 s of a full socket webpeek drops the stalled viewer, and the rest of
+    // the test would fail for that instead.
+    let (hits, _) = collect_hits(&mut reader, TOTAL as usize, 25 * SECOND).await;
     writer.join().unwrap();
     let took = start.elapsed();
     for (i, h) in hits.iter().enumerate() {
