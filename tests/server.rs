@@ -140,7 +140,7 @@ async fn a_viewer_that_never_reads_does_not_delay_another() {
     let s = Server::start(&["--all", "--viewer-queue", "128"]);
     let mut stalled = s.viewer().await;
     let mut reader = s.viewer().await;
-    // 100,000 hits in up to 400 frames (~35 MB): far more than the socket buffers (~10 MB) and
+    // 100,000 hits in up to 400 frames (~35 MB): far more than the socket buffers (a few MB) and
     // the stalled viewer's 128-frame queue hold. The reader has 128 frames (~2 s) of slack, so
     // a busy machine does not make it lag.
     let start = Instant::now();
