@@ -2,8 +2,9 @@
 //!
 //! Every frame is serialized once and shared by reference count with all viewers (a [`Frame`]
 //! clone is a pointer copy), and so is each encoding of it for the sockets ([`Encoded`]).
-//! Fan-out is a `tokio::sync::broadcast` ring: a viewer that stops reading never slows the stream or another viewer; it falls behind the ring, and
-//! the sequence numbers tell it how many hits it missed. Under load, `hits` frames are paced
+//! Fan-out is a `tokio::sync::broadcast` ring: a viewer that stops reading never slows the
+//! stream or another viewer; it falls behind the ring, and the sequence numbers tell it how many
+//! hits it missed. Under load, `hits` frames are paced
 //! ([`Hub::pace_frames`]): hits published within a short interval after the previous frame wait
 //! and go together in the next one, so each viewer gets a bounded number of frames per second.
 
