@@ -1,30 +1,33 @@
 #!/usr/bin/env bash
-# Many viewers: webpeek and a minimal axum broadcast server (bench/viewers/reference.rs), each
-# with 1,000 then 10,000 WebSocket viewers while 1,000 lines/s are appended to a log for 30 s.
-# One table: connect time, latency (append → frame received, p50/p99 over 100 viewers that parse
-# every frame), the server's CPU and memory (over the 30 s of traffic and 2 s more), viewers that
+# Many viewers: webpeek, the floor (bench/viewers/floor.rs: nothing but a non-blocking `writev`
+# to each socket in turn, to show what the machine allows) and a minimal axum broadcast server
+# (bench/viewers/reference.rs), each with 1,000 then 10,000 WebSocket viewers while 1,000 lines/s are appended to a log for 30 s.
+# One table: connect time, latency (append → frame read by the client, and append → its bytes in
+# the viewer's socket, from the kernel's receive stamp; p50/p99 over 100 viewers that parse every
+# frame), the server's CPU and memory (over the 30 s of traffic and 2 s more), viewers that
 # got every hit, viewers that lost some (a gap, `lagged`, or closed), how long after the writer
 # stopped (+2 s) the last viewer had the last hit, frames/s per viewer, and what happened to one
 # viewer that stopped reading.
 #
-# Usage: bench/viewers.sh [VIEWERS...]   (default: 1000 10000; SECONDS=30 RATE=1000 SERVERS="webpeek reference")
+# Usage: bench/viewers.sh [VIEWERS...]   (default: 1000 10000; SECONDS_RUN=30 RATE=1000 SERVERS="webpeek floor reference")
 # Everything listens on and connects from 127.0.0.x only; every server and client is killed on
-# exit. Takes ~4 minutes.
+# exit. Takes ~8 minutes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 counts=("${@:-1000}")
 [ $# -eq 0 ] && counts=(1000 10000)
 seconds=${SECONDS_RUN:-30}
 rate=${RATE:-1000}
-servers=${SERVERS:-webpeek reference}
+servers=${SERVERS:-webpeek floor reference}
 per_process=5000 # viewers per client process: each stays well within 20,000 open files
 sample=100       # viewers that parse every frame for the latency
 
-cargo build --release -q --bin webpeek --example viewers-client --example viewers-reference
+cargo build --release -q --bin webpeek --example viewers-client --example viewers-reference --example viewers-floor
 target=${CARGO_TARGET_DIR:-target}/release
 webpeek=$target/webpeek
 client=$target/examples/viewers-client
 reference=$target/examples/viewers-reference
+floor=$target/examples/viewers-floor
 
 # Every process gets as many descriptors as allowed (20,000 here).
 ulimit -n "$(ulimit -Hn)"
@@ -72,9 +75,19 @@ run() {
     pids+=("$pid")
     wait_for "curl -sf http://127.0.0.1:$port/healthz > /dev/null" 20
     wait_for "[ \"\$(metric $port webpeek_shown_total)\" = 1000 ]" 20
-  else
+  elif [ "$server" = reference ]; then
     mkfifo "$dir/lines"
     "$reference" "127.0.0.1:$port" < "$dir/lines" > "$dir/server.out" 2> "$dir/server.err" &
+    pid=$!
+    pids+=("$pid")
+    tail -n0 -F "$log" > "$dir/lines" 2> /dev/null &
+    tailer=$!
+    pids+=("$tailer")
+    wait_for "grep -q listening $dir/server.out" 20
+  fi
+  if [ "$server" = floor ]; then
+    mkfifo "$dir/lines"
+    "$floor" "127.0.0.1:$port" "${FLOOR_THREADS:-1}" < "$dir/lines" > "$dir/server.out" 2> "$dir/server.err" &
     pid=$!
     pids+=("$pid")
     tail -n0 -F "$log" > "$dir/lines" 2> /dev/null &
@@ -89,21 +102,28 @@ run() {
   # Viewers: 5,000 per process at most, each process from its own address (127.0.0.2, .3, ...).
   local procs=$(( (n + per_process - 1) / per_process )) p last_hit
   # The last hit's number: webpeek's seq (after the 1,000 of the backlog), the reference's line index.
-  if [ "$server" = webpeek ]; then last_hit=$(( 1000 + rate * seconds )); else last_hit=$(( rate * seconds - 1 )); fi
+  case $server in
+    webpeek) last_hit=$(( 1000 + rate * seconds )) ;;
+    floor) last_hit=$(( rate * seconds )) ;;
+    *) last_hit=$(( rate * seconds - 1 )) ;;
+  esac
   # "Connected" includes the backlog (webpeek's 1,000 hits; the reference has none).
   local backlog_last=0
   if [ "$server" = webpeek ]; then backlog_last=1000; fi
   local views=()
+  # The floor sends webpeek's kind of frames.
+  local mode=$server
+  [ "$server" = floor ] && mode=webpeek
   # The viewer that stops reading right after the upgrade, in a process of its own that holds
   # it open until webpeek has had the time to drop it (the others may exit sooner).
-  "$client" view --url "ws://127.0.0.1:$port/ws" --mode "$server" --viewers 0 --stalled 1 \
+  "$client" view --url "ws://127.0.0.1:$port/ws" --mode "$mode" --viewers 0 --stalled 1 \
     --bind 127.0.0.2 --stop "$dir/released" --final 0 --drain 0 > /dev/null 2> "$dir/stalled.err" &
   local stalled_client=$! stalled_since
   stalled_since=$(date +%s)
   pids+=("$stalled_client")
   for p in $(seq 0 $(( procs - 1 ))); do
     local mine=$(( n / procs + (p < n % procs ? 1 : 0) ))
-    chrt -b 0 "$client" view --url "ws://127.0.0.1:$port/ws" --mode "$server" --viewers "$mine" \
+    chrt -b 0 "$client" view --url "ws://127.0.0.1:$port/ws" --mode "$mode" --viewers "$mine" \
       --bind "127.0.0.$(( p + 2 ))" --sample $(( sample / procs )) \
       --stop "$dir/stop" --final "$last_hit" --drain 20 --ready "$dir/ready-$p" --backlog "$backlog_last" \
       > "$dir/view-$p.json" 2> "$dir/view-$p.err" &
@@ -136,6 +156,8 @@ run() {
     else
       stalled="read nothing; not dropped yet"
     fi
+  elif [ "$server" = floor ]; then
+    stalled="kept; only its own socket is full (no write timeout)"
   else
     stalled="kept, its sender blocked (no write timeout)"
   fi

@@ -14,7 +14,9 @@
 //! masked pong): 10,000 of them must cost the machine as little as possible next to the server
 //! being measured. Every viewer checks that it got every hit (webpeek: `seq` without a gap and
 //! no `lagged`; the reference: the line index without a gap); a sample also parses every frame
-//! and takes the latency of each hit from the append time the writer put in its query.
+//! and takes the latency of each hit from the append time the writer put in its query, both to
+//! when it read the frame and to when the frame's bytes entered its socket (the kernel's receive
+//! stamp: the server's part, without this client's own delay in reading).
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -264,9 +266,8 @@ async fn view_async(opts: &Opts) {
     }
 
     let seen: Vec<Arc<Seen>> = (0..n).map(|_| Arc::new(Seen::default())).collect();
-    let latencies: Vec<Arc<Mutex<Vec<u32>>>> = (0..sample.min(n))
-        .map(|_| Arc::new(Mutex::new(Vec::new())))
-        .collect();
+    let latencies: Vec<Arc<Mutex<Latencies>>> =
+        (0..sample.min(n)).map(|_| Arc::default()).collect();
     let started = Instant::now();
     let connected = Arc::new(AtomicU64::new(0));
     let failed = Arc::new(AtomicU64::new(0));
@@ -288,6 +289,10 @@ async fn view_async(opts: &Opts) {
             let mut tries = 0;
             let (stream, leftover, deflate) = loop {
                 match connect(server, bind, &request, false).await {
+                    Ok(ok) if lat.is_some() => match stamp_arrivals(&ok.0) {
+                        Ok(()) => break ok,
+                        Err(e) => panic!("SO_TIMESTAMPING: {e}"),
+                    },
                     Ok(ok) => break ok,
                     Err(e) if tries < 20 => {
                         tries += 1;
@@ -377,9 +382,11 @@ async fn view_async(opts: &Opts) {
             ])
         })
         .collect();
-    let mut lat: Vec<u32> = Vec::new();
+    let (mut lat, mut in_socket): (Vec<u32>, Vec<u32>) = (Vec::new(), Vec::new());
     for l in &latencies {
-        lat.extend(l.lock().unwrap().iter());
+        let l = l.lock().unwrap();
+        lat.extend(&l.read);
+        in_socket.extend(&l.in_socket);
     }
     let out = json!({
         "connected": connected.load(Ordering::Relaxed),
@@ -393,6 +400,7 @@ async fn view_async(opts: &Opts) {
         "final": last_hit,
         "viewers": viewers,
         "latency_us": lat,
+        "socket_latency_us": in_socket,
         "stalled": held.len(),
     });
     println!("{out}");
@@ -475,8 +483,10 @@ async fn read_frames(
     mut buf: Vec<u8>,
     mode: Mode,
     seen: &Seen,
-    latencies: Option<&Mutex<Vec<u32>>>,
+    latencies: Option<&Mutex<Latencies>>,
 ) {
+    // When the bytes of the last read entered the socket (sampled viewers).
+    let mut arrived = None;
     // Fragments of one message (a server may split a long one; webpeek does not).
     let mut message: Vec<u8> = Vec::new();
     // Whether the message being read is compressed (RSV1 on its first frame).
@@ -519,11 +529,11 @@ async fn read_frames(
                         compressed = rsv1;
                     }
                     if fin && message.is_empty() {
-                        receive(payload, compressed, mode, seen, latencies);
+                        receive(payload, compressed, mode, seen, latencies, arrived);
                     } else {
                         message.extend_from_slice(payload);
                         if fin {
-                            receive(&message, compressed, mode, seen, latencies);
+                            receive(&message, compressed, mode, seen, latencies, arrived);
                             message.clear();
                         }
                     }
@@ -536,9 +546,107 @@ async fn read_frames(
         if buf.capacity() - buf.len() < 8 * 1024 {
             buf.reserve(16 * 1024);
         }
-        match stream.read_buf(&mut buf).await {
+        let read = if latencies.is_some() {
+            read_stamped(&stream, &mut buf, &mut arrived).await
+        } else {
+            stream.read_buf(&mut buf).await
+        };
+        match read {
             Ok(0) | Err(_) => return,
             Ok(_) => {}
+        }
+    }
+}
+
+/// A sampled viewer's latencies (µs from the append), each hit twice: when the viewer read it,
+/// and when its bytes entered the viewer's socket.
+#[derive(Default)]
+struct Latencies {
+    read: Vec<u32>,
+    in_socket: Vec<u32>,
+}
+
+/// Asks the kernel to stamp the time each packet reaches this socket (`SO_TIMESTAMPING`, receive
+/// software stamps). Over loopback a packet reaches the socket inside the server's `write()`, so
+/// the stamp is when the server sent the bytes, however long this process then takes to read
+/// them: the server's part of the latency, apart from this client's.
+fn stamp_arrivals(stream: &TcpStream) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let flags = libc::SOF_TIMESTAMPING_RX_SOFTWARE | libc::SOF_TIMESTAMPING_SOFTWARE;
+    // SAFETY: a valid socket and a pointer to an int of the size given.
+    let r = unsafe {
+        libc::setsockopt(
+            stream.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_TIMESTAMPING,
+            (&raw const flags).cast(),
+            std::mem::size_of_val(&flags) as libc::socklen_t,
+        )
+    };
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
+/// Reads into `buf`'s free space with `recvmsg`, setting `arrived` to the kernel's receive stamp
+/// (ns since the epoch) of the last packet read: for bytes that came in several packets, the
+/// latest, so a hit's time in the socket is never earlier than it was.
+async fn read_stamped(
+    stream: &TcpStream,
+    buf: &mut Vec<u8>,
+    arrived: &mut Option<u64>,
+) -> std::io::Result<usize> {
+    use std::os::fd::AsRawFd;
+    loop {
+        stream.readable().await?;
+        let read = stream.try_io(tokio::io::Interest::READABLE, || {
+            let spare = buf.spare_capacity_mut();
+            let mut iov = libc::iovec {
+                iov_base: spare.as_mut_ptr().cast(),
+                iov_len: spare.len(),
+            };
+            // Room for one `scm_timestamping` (three timespecs) and its header.
+            let mut control = [0u64; 16];
+            // SAFETY: an all-zero msghdr is valid; its pointers are set below.
+            let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+            msg.msg_iov = &raw mut iov;
+            msg.msg_iovlen = 1;
+            msg.msg_control = control.as_mut_ptr().cast();
+            msg.msg_controllen = std::mem::size_of_val(&control);
+            // SAFETY: the iovec points into `buf`'s spare capacity, the control buffer lives
+            // for the call.
+            let n = unsafe { libc::recvmsg(stream.as_raw_fd(), &raw mut msg, 0) };
+            if n < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            *arrived = None;
+            // SAFETY: walking the control messages the kernel wrote, within msg_controllen.
+            unsafe {
+                let mut c = libc::CMSG_FIRSTHDR(&raw const msg);
+                while !c.is_null() {
+                    if (*c).cmsg_level == libc::SOL_SOCKET
+                        && (*c).cmsg_type == libc::SCM_TIMESTAMPING
+                    {
+                        let ts = libc::CMSG_DATA(c).cast::<libc::timespec>().read_unaligned();
+                        if ts.tv_sec > 0 {
+                            *arrived = Some(ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64);
+                        }
+                    }
+                    c = libc::CMSG_NXTHDR(&raw const msg, c);
+                }
+            }
+            Ok(n as usize)
+        });
+        match read {
+            Ok(n) => {
+                // SAFETY: the kernel wrote `n` bytes into the spare capacity.
+                unsafe { buf.set_len(buf.len() + n) };
+                return Ok(n);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+            Err(e) => return Err(e),
         }
     }
 }
@@ -549,13 +657,21 @@ fn receive(
     compressed: bool,
     mode: Mode,
     seen: &Seen,
-    latencies: Option<&Mutex<Vec<u32>>>,
+    latencies: Option<&Mutex<Latencies>>,
+    arrived: Option<u64>,
 ) {
     if compressed {
         let message = INFLATED.with_borrow_mut(|memo| memo.take(payload, mode));
-        on_message(&message.text, message.kind, mode, seen, latencies);
+        on_message(&message.text, message.kind, mode, seen, latencies, arrived);
     } else {
-        on_message(payload, Kind::of(payload, mode), mode, seen, latencies);
+        on_message(
+            payload,
+            Kind::of(payload, mode),
+            mode,
+            seen,
+            latencies,
+            arrived,
+        );
     }
 }
 
@@ -677,7 +793,8 @@ fn on_message(
     kind: Kind,
     mode: Mode,
     seen: &Seen,
-    latencies: Option<&Mutex<Vec<u32>>>,
+    latencies: Option<&Mutex<Latencies>>,
+    arrived: Option<u64>,
 ) {
     seen.frames.fetch_add(1, Ordering::Relaxed);
     match kind {
@@ -698,7 +815,11 @@ fn on_message(
                 let mut lat = lat.lock().unwrap();
                 for at in memchr::memmem::find_iter(text, key) {
                     if let Some(t) = number_after(&text[at..], key) {
-                        lat.push((now.saturating_sub(t) / 1000) as u32);
+                        lat.read.push((now.saturating_sub(t) / 1000) as u32);
+                        if let Some(arrived) = arrived {
+                            lat.in_socket
+                                .push((arrived.saturating_sub(t) / 1000) as u32);
+                        }
                     }
                 }
             }
@@ -731,9 +852,9 @@ fn number_after(text: &[u8], key: &[u8]) -> Option<u64> {
 /// RSS, the stalled viewer's fate), `watch.json` and `view-*.json`.
 fn table(dirs: &[String]) {
     println!(
-        "| server | viewers | connected in | p50 | p99 | server CPU | RSS steady / peak | RSS per viewer | got every hit | lost hits | last hit after | frames/s per viewer | client CPU | viewer that stopped reading |"
+        "| server | viewers | connected in | p50 | p99 | in the socket: p50 / p99 | server CPU | RSS steady / peak | RSS per viewer | got every hit | lost hits | last hit after | frames/s per viewer | client CPU | viewer that stopped reading |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     for dir in dirs {
         let dir = Path::new(dir);
         let read = |name: &str| -> Value {
@@ -771,13 +892,17 @@ fn table(dirs: &[String]) {
             s if compressed > 0 => format!("{s} (deflate: {compressed})"),
             s => s.to_owned(),
         };
-        let mut lat: Vec<u32> = views
-            .iter()
-            .flat_map(|v| v["latency_us"].as_array().cloned().unwrap_or_default())
-            .filter_map(|x| x.as_u64().map(|x| x as u32))
-            .collect();
-        lat.sort_unstable();
-        let pct = |p: f64| -> String {
+        let latencies = |key: &str| {
+            let mut lat: Vec<u32> = views
+                .iter()
+                .flat_map(|v| v[key].as_array().cloned().unwrap_or_default())
+                .filter_map(|x| x.as_u64().map(|x| x as u32))
+                .collect();
+            lat.sort_unstable();
+            lat
+        };
+        let (lat, in_socket) = (latencies("latency_us"), latencies("socket_latency_us"));
+        let pct = |lat: &[u32], p: f64| -> String {
             if lat.is_empty() {
                 return "–".into();
             }
@@ -826,13 +951,15 @@ fn table(dirs: &[String]) {
             0.0
         };
         println!(
-            "| {} | {} of {} | {:.1} s | {} | {} | {:.0} % | {} / {} MiB | {} KiB | {} | {} | +{:.1} s | {:.1} | {:.0} % | {} |",
+            "| {} | {} of {} | {:.1} s | {} | {} | {} / {} | {:.0} % | {} / {} MiB | {} KiB | {} | {} | +{:.1} s | {:.1} | {:.0} % | {} |",
             server,
             connected,
             meta["viewers"],
             max("connect_s"),
-            pct(0.50),
-            pct(0.99),
+            pct(&lat, 0.50),
+            pct(&lat, 0.99),
+            pct(&in_socket, 0.50),
+            pct(&in_socket, 0.99),
             watch["cpu_percent"].as_f64().unwrap_or(0.0),
             steady / 1024,
             hwm / 1024,

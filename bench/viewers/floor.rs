@@ -1,0 +1,244 @@
+//! The floor for `bench/viewers.sh`: the least a server can do to send every viewer every hit,
+//! to show what this machine allows, apart from any server's design. Lines read from stdin
+//! (`tail -n0 -F LOG | floor 127.0.0.1:0 THREADS`) become webpeek-like `hits` frames (`seq`
+//! and the append time in `query`) every 20 ms, compressed once (permessage-deflate, no
+//! context takeover); THREADS threads each go round their share of the sockets, writing to each
+//! every frame it has not had with one non-blocking `writev`. No task per viewer, no runtime, no
+//! timers, no pings, no reading: only the kernel's work per write is left. It prints
+//! `listening on ADDR` once bound.
+
+use std::io::{BufRead, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::os::fd::AsRawFd;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use flate2::{Compress, Compression, FlushCompress};
+
+/// How often a frame is cut, as webpeek's pacing at 1,000 viewers and more.
+const FRAME_INTERVAL: Duration = Duration::from_millis(20);
+
+/// Every frame so far (a 30 s run is 1,500) and a signal for each new one.
+struct Frames {
+    list: Mutex<Vec<Arc<[u8]>>>,
+    /// `list.len()`, read without the lock.
+    count: AtomicUsize,
+    added: Condvar,
+}
+
+impl Frames {
+    /// Takes the frames `mine` lacks.
+    fn catch_up(&self, mine: &mut Vec<Arc<[u8]>>) {
+        if self.count.load(Ordering::Acquire) > mine.len() {
+            let shared = self.list.lock().unwrap();
+            mine.extend_from_slice(&shared[mine.len()..]);
+        }
+    }
+}
+
+/// One viewer's socket and how far it got.
+struct Viewer {
+    stream: TcpStream,
+    /// Frames written in full.
+    next: usize,
+    /// Bytes of frame `next` already written.
+    offset: usize,
+}
+
+fn main() {
+    let addr = std::env::args().nth(1).unwrap_or("127.0.0.1:0".into());
+    let threads: usize = std::env::args()
+        .nth(2)
+        .map_or(1, |t| t.parse().expect("threads"));
+    let listener = TcpListener::bind(&addr).expect("bind");
+    println!("listening on {}", listener.local_addr().unwrap());
+    std::io::stdout().flush().unwrap();
+    let frames = Arc::new(Frames {
+        list: Mutex::new(Vec::new()),
+        count: AtomicUsize::new(0),
+        added: Condvar::new(),
+    });
+    let shards: Vec<Arc<Mutex<Vec<Viewer>>>> = (0..threads).map(|_| Arc::default()).collect();
+    for shard in &shards {
+        let (shard, frames) = (shard.clone(), frames.clone());
+        std::thread::spawn(move || fan_out(&shard, &frames));
+    }
+    {
+        let frames = frames.clone();
+        std::thread::spawn(move || cut_frames(&frames));
+    }
+    for (i, stream) in listener.incoming().enumerate() {
+        let Ok(mut stream) = stream else { continue };
+        if upgrade(&mut stream).is_err() {
+            continue;
+        }
+        stream.set_nonblocking(true).unwrap();
+        let _ = stream.set_nodelay(true);
+        // Viewers that come now start at the next frame.
+        let next = frames.list.lock().unwrap().len();
+        shards[i % threads].lock().unwrap().push(Viewer {
+            stream,
+            next,
+            offset: 0,
+        });
+    }
+}
+
+/// Reads the request head and answers 101 with permessage-deflate (the load client checks no
+/// more than that).
+fn upgrade(stream: &mut TcpStream) -> std::io::Result<()> {
+    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+    let mut head = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+        let n = stream.read(&mut buf)?;
+        if n == 0 || head.len() > 16 * 1024 {
+            return Err(std::io::Error::other("no request"));
+        }
+        head.extend_from_slice(&buf[..n]);
+    }
+    stream.write_all(
+        b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+          Sec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover\r\n\r\n",
+    )
+}
+
+/// Reads lines from stdin; every 20 ms, the lines read since the last frame become one.
+fn cut_frames(frames: &Frames) {
+    let lines: Arc<Mutex<Vec<u64>>> = Arc::default();
+    {
+        let lines = lines.clone();
+        std::thread::spawn(move || {
+            for line in std::io::stdin().lock().lines() {
+                let Ok(line) = line else { return };
+                let t = line
+                    .split_once("?t=")
+                    .and_then(|(_, r)| r.split(' ').next())
+                    .and_then(|t| t.parse().ok())
+                    .unwrap_or(0);
+                lines.lock().unwrap().push(t);
+            }
+        });
+    }
+    let mut seq = 0u64;
+    let mut next = Instant::now();
+    loop {
+        next += FRAME_INTERVAL;
+        if let Some(wait) = next.checked_duration_since(Instant::now()) {
+            std::thread::sleep(wait);
+        }
+        let times = std::mem::take(&mut *lines.lock().unwrap());
+        if times.is_empty() {
+            continue;
+        }
+        let mut text = String::from("{\"type\":\"hits\",\"hits\":[");
+        for (i, t) in times.iter().enumerate() {
+            seq += 1;
+            if i > 0 {
+                text.push(',');
+            }
+            text.push_str(&format!("{{\"seq\":{seq},\"query\":\"t={t}\"}}"));
+        }
+        text.push_str("]}");
+        let frame: Arc<[u8]> = deflated_frame(text.as_bytes()).into();
+        let mut list = frames.list.lock().unwrap();
+        list.push(frame);
+        frames.count.store(list.len(), Ordering::Release);
+        frames.added.notify_all();
+    }
+}
+
+/// A compressed text frame (RSV1), the message deflated on its own without the sync tail.
+fn deflated_frame(text: &[u8]) -> Vec<u8> {
+    let mut c = Compress::new(Compression::fast(), false);
+    let mut body = Vec::with_capacity(text.len() + 64);
+    c.compress_vec(text, &mut body, FlushCompress::Sync)
+        .unwrap();
+    while c.total_in() < text.len() as u64 || body.len() == body.capacity() {
+        body.reserve(1024);
+        let done = c.total_in() as usize;
+        c.compress_vec(&text[done..], &mut body, FlushCompress::Sync)
+            .unwrap();
+    }
+    body.truncate(body.len() - 4);
+    let mut frame = vec![0xC1];
+    match body.len() {
+        n if n < 126 => frame.push(n as u8),
+        n if n < 65536 => {
+            frame.push(126);
+            frame.extend_from_slice(&(n as u16).to_be_bytes());
+        }
+        n => {
+            frame.push(127);
+            frame.extend_from_slice(&(n as u64).to_be_bytes());
+        }
+    }
+    frame.extend_from_slice(&body);
+    frame
+}
+
+/// Goes round this thread's viewers whenever there is a frame one of them has not had.
+fn fan_out(shard: &Mutex<Vec<Viewer>>, frames: &Frames) {
+    // This thread's copy of the frames, taken on as they come.
+    let mut list: Vec<Arc<[u8]>> = Vec::new();
+    let mut behind = false;
+    loop {
+        {
+            let mut shared = frames.list.lock().unwrap();
+            if shared.len() == list.len() {
+                // A viewer whose socket was full is tried again after 1 ms at most.
+                shared = if behind {
+                    frames
+                        .added
+                        .wait_timeout(shared, Duration::from_millis(1))
+                        .unwrap()
+                        .0
+                } else {
+                    frames.added.wait(shared).unwrap()
+                };
+            }
+            list.extend_from_slice(&shared[list.len()..]);
+        }
+        let mut viewers = shard.lock().unwrap();
+        // Each write takes every frame cut so far, also those cut since the round began.
+        viewers.retain_mut(|v| {
+            frames.catch_up(&mut list);
+            write_to(v, &list)
+        });
+        behind = viewers.iter().any(|v| v.next < list.len());
+    }
+}
+
+/// One `writev` of everything the viewer has not had; false if its socket failed.
+fn write_to(v: &mut Viewer, list: &[Arc<[u8]>]) -> bool {
+    if v.next >= list.len() {
+        return true;
+    }
+    let mut iov: Vec<libc::iovec> = Vec::new();
+    for (i, f) in list[v.next..].iter().enumerate().take(64) {
+        let skip = if i == 0 { v.offset } else { 0 };
+        iov.push(libc::iovec {
+            iov_base: f[skip..].as_ptr() as *mut _,
+            iov_len: f.len() - skip,
+        });
+    }
+    // SAFETY: the iovecs point into frames that live for the call.
+    let n = unsafe { libc::writev(v.stream.as_raw_fd(), iov.as_ptr(), iov.len() as i32) };
+    if n < 0 {
+        return std::io::Error::last_os_error().kind() == std::io::ErrorKind::WouldBlock;
+    }
+    let mut n = n as usize;
+    while n > 0 && v.next < list.len() {
+        let left = list[v.next].len() - v.offset;
+        if n >= left {
+            n -= left;
+            v.next += 1;
+            v.offset = 0;
+        } else {
+            v.offset += n;
+            n = 0;
+        }
+    }
+    true
+}
