@@ -181,4 +181,5 @@ done
 echo
 echo "$(date -u +%F) $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg); $rate lines/s for $seconds s; latency over $sample viewers"
 "$client" table "${rows[@]}"
-rm -rf "$work"
+# KEEP=1 keeps the run directories (the servers' logs, each client's JSON).
+[ -n "${KEEP:-}" ] && echo "kept $work" >&2 || rm -rf "$work"

@@ -1,7 +1,7 @@
 //! The floor for `bench/viewers.sh`: the least a server can do to send every viewer every hit,
 //! to show what this machine allows, apart from any server's design. Lines read from stdin
-//! (`tail -n0 -F LOG | floor 127.0.0.1:0 THREADS`) become webpeek-like `hits` frames (`seq`
-//! and the append time in `query`) every 20 ms, compressed once (permessage-deflate, no
+//! (`tail -n0 -F LOG | floor 127.0.0.1:0 THREADS`) become `hits` frames with the same JSON as
+//! webpeek's (so the same bytes to send) every 20 ms, compressed once (permessage-deflate, no
 //! context takeover); THREADS threads each go round their share of the sockets, writing to each
 //! every frame it has not had with one non-blocking `writev`. No task per viewer, no runtime, no
 //! timers, no pings, no reading: only the kernel's work per write is left. It prints
@@ -106,18 +106,13 @@ fn upgrade(stream: &mut TcpStream) -> std::io::Result<()> {
 
 /// Reads lines from stdin; every 20 ms, the lines read since the last frame become one.
 fn cut_frames(frames: &Frames) {
-    let lines: Arc<Mutex<Vec<u64>>> = Arc::default();
+    let lines: Arc<Mutex<Vec<String>>> = Arc::default();
     {
         let lines = lines.clone();
         std::thread::spawn(move || {
             for line in std::io::stdin().lock().lines() {
                 let Ok(line) = line else { return };
-                let t = line
-                    .split_once("?t=")
-                    .and_then(|(_, r)| r.split(' ').next())
-                    .and_then(|t| t.parse().ok())
-                    .unwrap_or(0);
-                lines.lock().unwrap().push(t);
+                lines.lock().unwrap().push(hit_json(&line));
             }
         });
     }
@@ -128,17 +123,17 @@ fn cut_frames(frames: &Frames) {
         if let Some(wait) = next.checked_duration_since(Instant::now()) {
             std::thread::sleep(wait);
         }
-        let times = std::mem::take(&mut *lines.lock().unwrap());
-        if times.is_empty() {
+        let hits = std::mem::take(&mut *lines.lock().unwrap());
+        if hits.is_empty() {
             continue;
         }
         let mut text = String::from("{\"type\":\"hits\",\"hits\":[");
-        for (i, t) in times.iter().enumerate() {
+        for (i, hit) in hits.iter().enumerate() {
             seq += 1;
             if i > 0 {
                 text.push(',');
             }
-            text.push_str(&format!("{{\"seq\":{seq},\"query\":\"t={t}\"}}"));
+            text.push_str(&format!("{{\"seq\":{seq},{hit}"));
         }
         text.push_str("]}");
         let frame: Arc<[u8]> = deflated_frame(text.as_bytes()).into();
@@ -147,6 +142,52 @@ fn cut_frames(frames: &Frames) {
         frames.count.store(list.len(), Ordering::Release);
         frames.added.notify_all();
     }
+}
+
+/// A hit as webpeek sends it, without its leading `{"seq":N,`, from one of the load client's
+/// combined lines (`IP - - [03/Dec/2026:13:08:01 +0000] "GET /i/N?t=NS HTTP/1.1" 200 5120
+/// "REFERER" "AGENT"`).
+fn hit_json(line: &str) -> String {
+    let field = |open: char, close: char, from: usize| -> (&str, usize) {
+        let Some(start) = line[from..].find(open).map(|i| from + i + 1) else {
+            return ("", line.len());
+        };
+        let end = line[start..].find(close).map_or(line.len(), |i| start + i);
+        (&line[start..end], (end + 1).min(line.len()))
+    };
+    let ip = line.split(' ').next().unwrap_or("");
+    let (clf, at) = field('[', ']', 0);
+    let (request, at) = field('"', '"', at);
+    let (referer, at) = field('"', '"', at);
+    let (agent, _) = field('"', '"', at);
+    let mut parts = request.split(' ');
+    let (method, target, protocol) = (
+        parts.next().unwrap_or(""),
+        parts.next().unwrap_or(""),
+        parts.next().unwrap_or(""),
+    );
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    // 03/Dec/2026:13:08:01 +0000 → 2026-12-03T13:08:01Z
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let month = MONTHS
+        .iter()
+        .position(|m| clf.get(3..6) == Some(*m))
+        .map_or(0, |m| m + 1);
+    let time = format!(
+        "{}-{month:02}-{}T{}Z",
+        clf.get(7..11).unwrap_or(""),
+        clf.get(0..2).unwrap_or(""),
+        clf.get(12..20).unwrap_or("")
+    );
+    format!(
+        "\"time\":\"{time}\",\"ip\":\"{ip}\",\"host\":null,\"method\":\"{method}\",\"path\":\"{path}\",\
+         \"query\":\"{query}\",\"protocol\":\"{protocol}\",\"status\":200,\"bytes\":5120,\
+         \"referer\":\"{referer}\",\"agent\":\"{agent}\",\"browser\":\"Firefox\",\"os\":\"Linux\",\
+         \"bot\":false,\"country\":null,\"asn\":null,\"device\":\"desktop\",\"server\":\"bench\",\
+         \"vhost\":null,\"source\":\"access.log\",\"url\":null}}"
+    )
 }
 
 /// A compressed text frame (RSV1), the message deflated on its own without the sync tail.
