@@ -75,19 +75,12 @@ run() {
     pids+=("$pid")
     wait_for "curl -sf http://127.0.0.1:$port/healthz > /dev/null" 20
     wait_for "[ \"\$(metric $port webpeek_shown_total)\" = 1000 ]" 20
-  elif [ "$server" = reference ]; then
+  else
+    # The reference and the floor read the lines from `tail -F` on their stdin.
+    local cmd=("$reference" "127.0.0.1:$port")
+    [ "$server" = floor ] && cmd=("$floor" "127.0.0.1:$port" "${FLOOR_THREADS:-1}")
     mkfifo "$dir/lines"
-    "$reference" "127.0.0.1:$port" < "$dir/lines" > "$dir/server.out" 2> "$dir/server.err" &
-    pid=$!
-    pids+=("$pid")
-    tail -n0 -F "$log" > "$dir/lines" 2> /dev/null &
-    tailer=$!
-    pids+=("$tailer")
-    wait_for "grep -q listening $dir/server.out" 20
-  fi
-  if [ "$server" = floor ]; then
-    mkfifo "$dir/lines"
-    "$floor" "127.0.0.1:$port" "${FLOOR_THREADS:-1}" < "$dir/lines" > "$dir/server.out" 2> "$dir/server.err" &
+    "${cmd[@]}" < "$dir/lines" > "$dir/server.out" 2> "$dir/server.err" &
     pid=$!
     pids+=("$pid")
     tail -n0 -F "$log" > "$dir/lines" 2> /dev/null &
