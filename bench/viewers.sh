@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Many viewers: webpeek, the floor (bench/viewers/floor.rs: nothing but a non-blocking `writev`
 # to each socket in turn, to show what the machine allows) and a minimal axum broadcast server
-# (bench/viewers/reference.rs), each with 1,000 then 10,000 WebSocket viewers while 1,000 lines/s are appended to a log for 30 s.
+# (bench/viewers/reference.rs), each with 1,000 then 10,000 WebSocket viewers while 1,000
+# lines/s are appended to a log for 30 s.
 # One table: connect time, latency (append → frame read by the client, and append → its bytes in
 # the viewer's socket, from the kernel's receive stamp; p50/p99 over 100 viewers that parse every
 # frame), the server's CPU and memory (over the 30 s of traffic and 2 s more), viewers that
@@ -9,7 +10,9 @@
 # stopped (+2 s) the last viewer had the last hit, frames/s per viewer, and what happened to one
 # viewer that stopped reading.
 #
-# Usage: bench/viewers.sh [VIEWERS...]   (default: 1000 10000; SECONDS_RUN=30 RATE=1000 SERVERS="webpeek floor reference")
+# Usage: bench/viewers.sh [VIEWERS...]
+#   default: 1000 10000; SECONDS_RUN=30 RATE=1000 SERVERS="webpeek floor reference";
+#   FLOOR_THREADS=1; KEEP=1 keeps the run directories (the servers' logs, each client's JSON).
 # Everything listens on and connects from 127.0.0.x only; every server and client is killed on
 # exit. Takes ~8 minutes.
 set -euo pipefail
@@ -37,6 +40,7 @@ pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
+  if [ "${KEEP:-0}" = 1 ]; then echo "kept $work" >&2; else rm -rf "$work"; fi
 }
 trap cleanup EXIT
 
@@ -78,7 +82,7 @@ run() {
   else
     # The reference and the floor read the lines from `tail -F` on their stdin.
     local cmd=("$reference" "127.0.0.1:$port")
-    [ "$server" = floor ] && cmd=("$floor" "127.0.0.1:$port" "${FLOOR_THREADS:-1}")
+    if [ "$server" = floor ]; then cmd=("$floor" "127.0.0.1:$port" "${FLOOR_THREADS:-1}"); fi
     mkfifo "$dir/lines"
     "${cmd[@]}" < "$dir/lines" > "$dir/server.out" 2> "$dir/server.err" &
     pid=$!
@@ -94,7 +98,8 @@ run() {
 
   # Viewers: 5,000 per process at most, each process from its own address (127.0.0.2, .3, ...).
   local procs=$(( (n + per_process - 1) / per_process )) p last_hit
-  # The last hit's number: webpeek's seq (after the 1,000 of the backlog), the reference's line index.
+  # The last hit's number: webpeek's seq (after the 1,000 of the backlog), the floor's seq (from
+  # 1, no backlog), the reference's line index (from 0).
   case $server in
     webpeek) last_hit=$(( 1000 + rate * seconds )) ;;
     floor) last_hit=$(( rate * seconds )) ;;
@@ -106,7 +111,7 @@ run() {
   local views=()
   # The floor sends webpeek's kind of frames.
   local mode=$server
-  [ "$server" = floor ] && mode=webpeek
+  if [ "$server" = floor ]; then mode=webpeek; fi
   # The viewer that stops reading right after the upgrade, in a process of its own that holds
   # it open until webpeek has had the time to drop it (the others may exit sooner).
   "$client" view --url "ws://127.0.0.1:$port/ws" --mode "$mode" --viewers 0 --stalled 1 \
@@ -174,5 +179,3 @@ done
 echo
 echo "$(date -u +%F) $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg); $rate lines/s for $seconds s; latency over $sample viewers"
 "$client" table "${rows[@]}"
-# KEEP=1 keeps the run directories (the servers' logs, each client's JSON).
-[ -n "${KEEP:-}" ] && echo "kept $work" >&2 || rm -rf "$work"

@@ -909,8 +909,9 @@ fn table(dirs: &[String]) {
             let i = ((lat.len() as f64 * p).ceil() as usize).clamp(1, lat.len()) - 1;
             format!("{:.1} ms", lat[i] as f64 / 1000.0)
         };
-        // Every hit: no gap, no `lagged`, still open, and up to the last hit written (the
-        // reference: from the first line written, index 0). Lost: a gap, a `lagged` or closed.
+        // Every hit: no gap, no `lagged`, still open, and up to the last hit written; for the
+        // servers without a backlog, also from the first one written (the reference's line
+        // index 0, the floor's seq 1). Lost: a gap, a `lagged` or closed.
         let all: Vec<&Value> = views
             .iter()
             .flat_map(|v| v["viewers"].as_array().into_iter().flatten())
@@ -918,11 +919,19 @@ fn table(dirs: &[String]) {
         let last_hit = views
             .first()
             .map_or(0, |v| v["final"].as_u64().unwrap_or(0));
-        let reference = meta["server"] == "reference";
+        let first_hit = match meta["server"].as_str() {
+            Some("reference") => Some(0),
+            Some("floor") => Some(1),
+            _ => None,
+        };
         let lost = |v: &&&Value| v[3] != 0 || v[4] != 0 || v[5] == true;
         let complete = all
             .iter()
-            .filter(|v| !lost(v) && v[1].as_u64() == Some(last_hit) && (!reference || v[0] == 0))
+            .filter(|v| {
+                !lost(v)
+                    && v[1].as_u64() == Some(last_hit)
+                    && first_hit.is_none_or(|first| v[0].as_u64() == Some(first))
+            })
             .count();
         let lost = all.iter().filter(lost).count();
         let rss: Vec<u64> = watch["rss_kb"]

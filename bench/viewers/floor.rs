@@ -4,7 +4,7 @@
 //! webpeek's (so the same bytes to send) every 20 ms, compressed once (permessage-deflate, no
 //! context takeover); THREADS threads each go round their share of the sockets, writing to each
 //! every frame it has not had with one non-blocking `writev`. No task per viewer, no runtime, no
-//! timers, no pings, no reading: only the kernel's work per write is left. It prints
+//! per-viewer timers, no pings, no reading: only the kernel's work per write is left. It prints
 //! `listening on ADDR` once bound.
 
 use std::io::{BufRead, Read, Write};
@@ -50,7 +50,8 @@ fn main() {
     let addr = std::env::args().nth(1).unwrap_or("127.0.0.1:0".into());
     let threads: usize = std::env::args()
         .nth(2)
-        .map_or(1, |t| t.parse().expect("threads"));
+        .map_or(1, |t| t.parse::<usize>().expect("threads"))
+        .max(1);
     let listener = TcpListener::bind(&addr).expect("bind");
     println!("listening on {}", listener.local_addr().unwrap());
     std::io::stdout().flush().unwrap();
@@ -85,8 +86,8 @@ fn main() {
     }
 }
 
-/// Reads the request head and answers 101 with permessage-deflate (the load client checks no
-/// more than that).
+/// Reads the request head and answers 101 with its accept key and permessage-deflate (what
+/// the load client offers; the floor checks nothing else).
 fn upgrade(stream: &mut TcpStream) -> std::io::Result<()> {
     stream.set_read_timeout(Some(Duration::from_secs(5)))?;
     let mut head = Vec::new();
@@ -98,9 +99,23 @@ fn upgrade(stream: &mut TcpStream) -> std::io::Result<()> {
         }
         head.extend_from_slice(&buf[..n]);
     }
+    let head = String::from_utf8_lossy(&head);
+    let key = head
+        .lines()
+        .find_map(|l| {
+            let (name, value) = l.split_once(':')?;
+            name.eq_ignore_ascii_case("sec-websocket-key")
+                .then(|| value.trim())
+        })
+        .unwrap_or("");
+    let accept = tungstenite::handshake::derive_accept_key(key.as_bytes());
     stream.write_all(
-        b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-          Sec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover\r\n\r\n",
+        format!(
+            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Accept: {accept}\r\n\
+             Sec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover\r\n\r\n"
+        )
+        .as_bytes(),
     )
 }
 
@@ -228,7 +243,8 @@ fn fan_out(shard: &Mutex<Vec<Viewer>>, frames: &Frames) {
         {
             let mut shared = frames.list.lock().unwrap();
             if shared.len() == list.len() {
-                // A viewer whose socket was full is tried again after 1 ms at most.
+                // A viewer with more than one write's worth of frames goes on after 1 ms at
+                // most; one whose socket was full waits for the next frame.
                 shared = if behind {
                     frames
                         .added
@@ -243,18 +259,35 @@ fn fan_out(shard: &Mutex<Vec<Viewer>>, frames: &Frames) {
         }
         let mut viewers = shard.lock().unwrap();
         // Each write takes every frame cut so far, also those cut since the round began.
+        behind = false;
         viewers.retain_mut(|v| {
             frames.catch_up(&mut list);
-            write_to(v, &list)
+            match write_to(v, &list) {
+                Written::Some => {
+                    behind |= v.next < list.len();
+                    true
+                }
+                Written::Full => true,
+                Written::Failed => false,
+            }
         });
-        behind = viewers.iter().any(|v| v.next < list.len());
     }
 }
 
-/// One `writev` of everything the viewer has not had; false if its socket failed.
-fn write_to(v: &mut Viewer, list: &[Arc<[u8]>]) -> bool {
+/// What one write did.
+enum Written {
+    /// Some bytes or none were due.
+    Some,
+    /// The socket took nothing: tried again at the next frame.
+    Full,
+    /// The socket failed: the viewer is dropped.
+    Failed,
+}
+
+/// One `writev` of everything the viewer has not had (64 frames at most).
+fn write_to(v: &mut Viewer, list: &[Arc<[u8]>]) -> Written {
     if v.next >= list.len() {
-        return true;
+        return Written::Some;
     }
     let mut iov: Vec<libc::iovec> = Vec::new();
     for (i, f) in list[v.next..].iter().enumerate().take(64) {
@@ -267,7 +300,10 @@ fn write_to(v: &mut Viewer, list: &[Arc<[u8]>]) -> bool {
     // SAFETY: the iovecs point into frames that live for the call.
     let n = unsafe { libc::writev(v.stream.as_raw_fd(), iov.as_ptr(), iov.len() as i32) };
     if n < 0 {
-        return std::io::Error::last_os_error().kind() == std::io::ErrorKind::WouldBlock;
+        return match std::io::Error::last_os_error().kind() {
+            std::io::ErrorKind::WouldBlock => Written::Full,
+            _ => Written::Failed,
+        };
     }
     let mut n = n as usize;
     while n > 0 && v.next < list.len() {
@@ -281,5 +317,5 @@ fn write_to(v: &mut Viewer, list: &[Arc<[u8]>]) -> bool {
             n = 0;
         }
     }
-    true
+    Written::Some
 }
