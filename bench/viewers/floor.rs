@@ -238,28 +238,30 @@ fn deflated_frame(text: &[u8]) -> Vec<u8> {
 fn fan_out(shard: &Mutex<Vec<Viewer>>, frames: &Frames) {
     // This thread's copy of the frames, taken on as they come.
     let mut list: Vec<Arc<[u8]>> = Vec::new();
-    let mut behind = false;
+    let (mut behind, mut full) = (false, false);
     loop {
         {
             let mut shared = frames.list.lock().unwrap();
             if shared.len() == list.len() {
-                // A viewer with more than one write's worth of frames goes on after 1 ms at
-                // most; one whose socket was full waits for the next frame.
-                shared = if behind {
-                    frames
-                        .added
-                        .wait_timeout(shared, Duration::from_millis(1))
-                        .unwrap()
-                        .0
-                } else {
-                    frames.added.wait(shared).unwrap()
+                // Until the next frame, or sooner: a viewer with more than one write's worth of
+                // frames goes on after 1 ms, one whose socket was full is tried again after
+                // 10 ms (the stalled viewer's socket is full for the whole run).
+                let wait = match (behind, full) {
+                    (true, _) => Some(Duration::from_millis(1)),
+                    (false, true) => Some(Duration::from_millis(10)),
+                    (false, false) => None,
+                };
+                shared = match wait {
+                    Some(wait) => frames.added.wait_timeout(shared, wait).unwrap().0,
+                    None => frames.added.wait(shared).unwrap(),
                 };
             }
             list.extend_from_slice(&shared[list.len()..]);
         }
         let mut viewers = shard.lock().unwrap();
         // Each write takes every frame cut so far, also those cut since the round began.
-        behind = false;
+        (behind, full) = (false, false);
+        let had = list.len();
         viewers.retain_mut(|v| {
             frames.catch_up(&mut list);
             match write_to(v, &list) {
@@ -267,10 +269,15 @@ fn fan_out(shard: &Mutex<Vec<Viewer>>, frames: &Frames) {
                     behind |= v.next < list.len();
                     true
                 }
-                Written::Full => true,
+                Written::Full => {
+                    full = true;
+                    true
+                }
                 Written::Failed => false,
             }
         });
+        // A frame cut during the round has not gone to the viewers before it.
+        behind |= list.len() > had;
     }
 }
 
@@ -278,7 +285,7 @@ fn fan_out(shard: &Mutex<Vec<Viewer>>, frames: &Frames) {
 enum Written {
     /// Some bytes or none were due.
     Some,
-    /// The socket took nothing: tried again at the next frame.
+    /// The socket took nothing: tried again at the next frame, or after 10 ms.
     Full,
     /// The socket failed: the viewer is dropped.
     Failed,
