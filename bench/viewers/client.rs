@@ -12,11 +12,12 @@
 //!
 //! Viewers speak WebSocket by hand over plain TCP (the handshake, unmasked server frames, a
 //! masked pong): 10,000 of them must cost the machine as little as possible next to the server
-//! being measured. Every viewer checks that it got every hit (webpeek: `seq` without a gap and
-//! no `lagged`; the reference: the line index without a gap); a sample also parses every frame
-//! and takes the latency of each hit from the append time the writer put in its query, both to
-//! when it read the frame and to when the frame's bytes entered its socket (the kernel's receive
-//! stamp: the server's part, without this client's own delay in reading).
+//! being measured. Every viewer checks that it got every hit (webpeek and the floor: `seq`
+//! without a gap and no `lagged`; the reference: the line index without a gap); a sample also
+//! parses every frame and takes the latency of each hit from the append time the writer put in
+//! its query, both to when it read the frame and to the kernel's receive stamp of the frame's
+//! bytes (the server's part, without this client's own delay in reading: an upper bound, see
+//! [`read_stamped`]).
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -559,17 +560,17 @@ async fn read_frames(
 }
 
 /// A sampled viewer's latencies (µs from the append), each hit twice: when the viewer read it,
-/// and when its bytes entered the viewer's socket.
+/// and the kernel's receive stamp of its bytes.
 #[derive(Default)]
 struct Latencies {
     read: Vec<u32>,
     in_socket: Vec<u32>,
 }
 
-/// Asks the kernel to stamp the time each packet reaches this socket (`SO_TIMESTAMPING`, receive
-/// software stamps). Over loopback a packet reaches the socket inside the server's `write()`, so
-/// the stamp is when the server sent the bytes, however long this process then takes to read
-/// them: the server's part of the latency, apart from this client's.
+/// Asks the kernel to stamp each packet this socket receives (`SO_TIMESTAMPING`, software
+/// receive stamps). Over loopback the stamp is made as the sender's kernel hands the segment to
+/// the loopback device, inside the server's `write()`: when the server sent the bytes, however
+/// long this process then takes to read them.
 fn stamp_arrivals(stream: &TcpStream) -> std::io::Result<()> {
     use std::os::fd::AsRawFd;
     let flags = libc::SOF_TIMESTAMPING_RX_SOFTWARE | libc::SOF_TIMESTAMPING_SOFTWARE;
@@ -591,8 +592,8 @@ fn stamp_arrivals(stream: &TcpStream) -> std::io::Result<()> {
 }
 
 /// Reads into `buf`'s free space with `recvmsg`, setting `arrived` to the kernel's receive stamp
-/// (ns since the epoch) of the last packet read: for bytes that came in several packets, the
-/// latest, so a hit's time in the socket is never earlier than it was.
+/// (ns since the epoch) of the last packet read. Bytes that came in several packets all get the
+/// last one's stamp, so for the earlier ones it is late: an upper bound on the server's part.
 async fn read_stamped(
     stream: &TcpStream,
     buf: &mut Vec<u8>,
