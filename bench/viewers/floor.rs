@@ -1,8 +1,8 @@
 //! The floor for `bench/viewers.sh`: the least a server can do to send every viewer every hit,
 //! to show what this machine allows, apart from any server's design. Lines read from stdin
 //! (`tail -n0 -F LOG | floor 127.0.0.1:0 THREADS`) become `hits` frames with the same JSON as
-//! webpeek's (so the same bytes to send) every 20 ms, compressed once (permessage-deflate, no
-//! context takeover); THREADS threads each go round their share of the sockets, writing to each
+//! webpeek's, encoded by webpeek's own frame encoder (so the same bytes to send), every 20 ms,
+//! compressed once (permessage-deflate, no context takeover); THREADS threads each go round their share of the sockets, writing to each
 //! every frame it has not had with one non-blocking `writev`. No task per viewer, no runtime, no
 //! per-viewer timers, no pings, no reading: only the kernel's work per write is left. It prints
 //! `listening on ADDR` once bound.
@@ -14,14 +14,14 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-use flate2::{Compress, Compression, FlushCompress};
+use bytes::Bytes;
 
 /// How often a frame is cut, as webpeek's pacing at 1,000 viewers and more.
 const FRAME_INTERVAL: Duration = Duration::from_millis(20);
 
 /// Every frame so far (a 30 s run is 1,500) and a signal for each new one.
 struct Frames {
-    list: Mutex<Vec<Arc<[u8]>>>,
+    list: Mutex<Vec<Bytes>>,
     /// `list.len()`, read without the lock.
     count: AtomicUsize,
     added: Condvar,
@@ -29,7 +29,7 @@ struct Frames {
 
 impl Frames {
     /// Takes the frames `mine` lacks.
-    fn catch_up(&self, mine: &mut Vec<Arc<[u8]>>) {
+    fn catch_up(&self, mine: &mut Vec<Bytes>) {
         if self.count.load(Ordering::Acquire) > mine.len() {
             let shared = self.list.lock().unwrap();
             mine.extend_from_slice(&shared[mine.len()..]);
@@ -151,7 +151,8 @@ fn cut_frames(frames: &Frames) {
             text.push_str(&format!("{{\"seq\":{seq},{hit}"));
         }
         text.push_str("]}");
-        let frame: Arc<[u8]> = deflated_frame(text.as_bytes()).into();
+        // Encoded and compressed by webpeek's own frame encoder: the same bytes webpeek sends.
+        let frame = webpeek::web::socket::text_frame(text.as_bytes(), true);
         let mut list = frames.list.lock().unwrap();
         list.push(frame);
         frames.count.store(list.len(), Ordering::Release);
@@ -205,39 +206,10 @@ fn hit_json(line: &str) -> String {
     )
 }
 
-/// A compressed text frame (RSV1), the message deflated on its own without the sync tail.
-fn deflated_frame(text: &[u8]) -> Vec<u8> {
-    let mut c = Compress::new(Compression::fast(), false);
-    let mut body = Vec::with_capacity(text.len() + 64);
-    c.compress_vec(text, &mut body, FlushCompress::Sync)
-        .unwrap();
-    while c.total_in() < text.len() as u64 || body.len() == body.capacity() {
-        body.reserve(1024);
-        let done = c.total_in() as usize;
-        c.compress_vec(&text[done..], &mut body, FlushCompress::Sync)
-            .unwrap();
-    }
-    body.truncate(body.len() - 4);
-    let mut frame = vec![0xC1];
-    match body.len() {
-        n if n < 126 => frame.push(n as u8),
-        n if n < 65536 => {
-            frame.push(126);
-            frame.extend_from_slice(&(n as u16).to_be_bytes());
-        }
-        n => {
-            frame.push(127);
-            frame.extend_from_slice(&(n as u64).to_be_bytes());
-        }
-    }
-    frame.extend_from_slice(&body);
-    frame
-}
-
 /// Goes round this thread's viewers whenever there is a frame one of them has not had.
 fn fan_out(shard: &Mutex<Vec<Viewer>>, frames: &Frames) {
     // This thread's copy of the frames, taken on as they come.
-    let mut list: Vec<Arc<[u8]>> = Vec::new();
+    let mut list: Vec<Bytes> = Vec::new();
     let (mut behind, mut full) = (false, false);
     loop {
         {
@@ -292,7 +264,7 @@ enum Written {
 }
 
 /// One `writev` of everything the viewer has not had (64 frames at most).
-fn write_to(v: &mut Viewer, list: &[Arc<[u8]>]) -> Written {
+fn write_to(v: &mut Viewer, list: &[Bytes]) -> Written {
     if v.next >= list.len() {
         return Written::Some;
     }
