@@ -12,7 +12,10 @@
 #
 # Usage: bench/viewers.sh [VIEWERS...]
 #   default: 1000 10000; SECONDS_RUN=30 RATE=1000 SERVERS="webpeek floor reference";
-#   FLOOR_THREADS=1; KEEP=1 keeps the run directories (the servers' logs, each client's JSON).
+#   FLOOR_THREADS=1; KEEP=1 keeps the run directories (the servers' logs, each client's JSON);
+#   SERVER_CPUS=0 CLIENT_CPUS=1 pins the server and the viewers' clients to CPUs of their own
+#   (`taskset -c`), to see the server's part apart from the viewers' (it does not bring the
+#   viewers' CPU off this machine: see README, "Many viewers").
 # Everything listens on and connects from 127.0.0.x only; every server and client is killed on
 # exit. Takes ~8 minutes.
 set -euo pipefail
@@ -34,6 +37,11 @@ floor=$target/examples/viewers-floor
 
 # Every process gets as many descriptors as allowed (20,000 here).
 ulimit -n "$(ulimit -Hn)"
+
+# `taskset -c CPUS` when pinning is asked for, nothing otherwise.
+server_pin=() client_pin=()
+if [ -n "${SERVER_CPUS:-}" ]; then server_pin=(taskset -c "$SERVER_CPUS"); fi
+if [ -n "${CLIENT_CPUS:-}" ]; then client_pin=(taskset -c "$CLIENT_CPUS"); fi
 
 work=$(mktemp -d /tmp/webpeek-viewers.XXXXXX)
 pids=()
@@ -73,7 +81,7 @@ run() {
   prefill "$log"
   port=$(free_port)
   if [ "$server" = webpeek ]; then
-    "$webpeek" --listen "127.0.0.1:$port" --no-dns --from-start --name bench \
+    "${server_pin[@]}" "$webpeek" --listen "127.0.0.1:$port" --no-dns --from-start --name bench \
       --max-viewers 20000 --max-viewers-per-ip 20000 "$log" 2> "$dir/server.err" &
     pid=$!
     pids+=("$pid")
@@ -84,7 +92,7 @@ run() {
     local cmd=("$reference" "127.0.0.1:$port")
     if [ "$server" = floor ]; then cmd=("$floor" "127.0.0.1:$port" "${FLOOR_THREADS:-1}"); fi
     mkfifo "$dir/lines"
-    "${cmd[@]}" < "$dir/lines" > "$dir/server.out" 2> "$dir/server.err" &
+    "${server_pin[@]}" "${cmd[@]}" < "$dir/lines" > "$dir/server.out" 2> "$dir/server.err" &
     pid=$!
     pids+=("$pid")
     tail -n0 -F "$log" > "$dir/lines" 2> /dev/null &
@@ -121,7 +129,7 @@ run() {
   pids+=("$stalled_client")
   for p in $(seq 0 $(( procs - 1 ))); do
     local mine=$(( n / procs + (p < n % procs ? 1 : 0) ))
-    chrt -b 0 "$client" view --url "ws://127.0.0.1:$port/ws" --mode "$mode" --viewers "$mine" \
+    "${client_pin[@]}" chrt -b 0 "$client" view --url "ws://127.0.0.1:$port/ws" --mode "$mode" --viewers "$mine" \
       --bind "127.0.0.$(( p + 2 ))" --sample $(( sample / procs )) \
       --stop "$dir/stop" --final "$last_hit" --drain 20 --ready "$dir/ready-$p" --backlog "$backlog_last" \
       > "$dir/view-$p.json" 2> "$dir/view-$p.err" &
