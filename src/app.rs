@@ -62,6 +62,12 @@ pub enum AppError {
 
 /// Runs webpeek until SIGINT or SIGTERM.
 pub async fn run(config: Config) -> Result<(), AppError> {
+    // With TLS, SIGHUP reloads the certificates (web::tls); without, it must not end webpeek.
+    if config.tls.is_none() {
+        tokio::spawn(hangup_reloads_nothing(
+            "certificates are re-read only with --tls-cert",
+        ));
+    }
     let viewers = Viewers::default();
 
     let mut site = config.log.site.clone();
@@ -269,6 +275,7 @@ pub async fn run(config: Config) -> Result<(), AppError> {
 /// Runs `webpeek publish` until SIGINT or SIGTERM: follows and parses the logs here and sends
 /// the hits it keeps to NATS. Fails when the server refuses the credentials.
 pub async fn publish(config: PublishConfig) -> Result<(), AppError> {
+    tokio::spawn(hangup_reloads_nothing("publish re-reads no file"));
     let log = &config.log;
     let queue = HitQueue::new(config.buffer);
     let publisher = Publisher::start(&config.nats, &log.name, queue.clone()).await?;
@@ -377,6 +384,23 @@ async fn save_state_periodically(registry: Registry, path: std::path::PathBuf) {
             tracing::warn!("{e}");
         }
     }
+}
+
+/// Takes SIGHUP (`systemctl reload`, a closed terminal) and says it reloaded nothing, so that
+/// the signal's default action, ending the process unsaved, never happens.
+async fn hangup_reloads_nothing(why: &'static str) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let Ok(mut hangup) = signal(SignalKind::hangup()) else {
+            return;
+        };
+        while hangup.recv().await.is_some() {
+            tracing::info!("SIGHUP: nothing to reload ({why})");
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = why;
 }
 
 /// Resolves on SIGINT or SIGTERM.

@@ -109,8 +109,8 @@ pub struct NatsArgs {
     /// and password. The main command also shows the hits of every publisher on it.
     #[arg(long, value_name = "URL")]
     pub nats: Option<String>,
-    /// Sign in to NATS with this token.
-    #[arg(long = "nats-token", env = "WEBPEEK_NATS_TOKEN", value_name = "TOKEN")]
+    /// Sign in to NATS with this token [env: WEBPEEK_NATS_TOKEN, read only with --nats].
+    #[arg(long = "nats-token", value_name = "TOKEN")]
     pub nats_token: Option<String>,
     /// Sign in to NATS with this credentials file (`.creds`: JWT and NKey seed).
     #[arg(long = "nats-creds", value_name = "FILE")]
@@ -463,6 +463,9 @@ impl GeoArgs {
     }
 }
 
+/// Where `--nats-token` is taken from when not given (with `--nats` only).
+pub const NATS_TOKEN_ENV: &str = "WEBPEEK_NATS_TOKEN";
+
 impl NatsArgs {
     /// The checked connection options, when `--nats` is given.
     pub fn check(&self) -> Result<Option<NatsOptions>, ConfigError> {
@@ -476,9 +479,16 @@ impl NatsArgs {
             }
             return Ok(None);
         };
+        // The environment's token is read here, not by clap: exported for `publish` in a
+        // shell, it must not make every other command there fail for an option not typed.
+        let token = self.nats_token.clone().or_else(|| {
+            std::env::var(NATS_TOKEN_ENV)
+                .ok()
+                .filter(|t| !t.trim().is_empty())
+        });
         let options = NatsOptions::new(
             url,
-            self.nats_token.as_deref(),
+            token.as_deref(),
             self.nats_creds.as_deref(),
             self.nats_ca.as_deref(),
         )?;

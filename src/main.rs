@@ -13,7 +13,10 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return refused_by_clap(&e),
+    };
     let cli = match cli.command {
         Some(Command::Report(args)) => {
             return match webpeek::report::run(args) {
@@ -42,6 +45,46 @@ fn main() -> ExitCode {
         Err(e) => return usage_error(e),
     };
     run_to_end(webpeek::app::run(config))
+}
+
+/// What clap itself refuses (an unknown option, a value it cannot read) in webpeek's form: one
+/// line naming the option (with clap's tip, if any), exit code 2. Help and version go out as
+/// clap writes them.
+fn refused_by_clap(e: &clap::Error) -> ExitCode {
+    if !e.use_stderr() {
+        let _ = e.print();
+        return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2));
+    }
+    // Plain text: `StyledStr`'s `Display` leaves the colours out.
+    let text = e.render().to_string();
+    let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
+    let first = lines.next().unwrap_or("bad command line");
+    let first = first.strip_prefix("error: ").unwrap_or(first);
+    // "the following required arguments were not provided:" is followed by them, one a line.
+    let (mut listed, mut tips, mut command) = (Vec::new(), String::new(), "webpeek".to_string());
+    for line in lines {
+        if let Some(tip) = line.strip_prefix("tip: ") {
+            tips.push_str(&format!(" ({tip})"));
+        } else if let Some(usage) = line.strip_prefix("Usage: ") {
+            // "webpeek report [OPTIONS] <FILE>...": the (sub)command whose --help to point at.
+            let words: Vec<&str> = usage
+                .split(' ')
+                .take_while(|w| !w.starts_with(['[', '<', '-']))
+                .collect();
+            if !words.is_empty() {
+                command = words.join(" ");
+            }
+        } else if !line.starts_with("For more information") {
+            listed.push(line);
+        }
+    }
+    let listed = if first.ends_with(':') {
+        format!(" {}", listed.join(", "))
+    } else {
+        String::new()
+    };
+    eprintln!("webpeek: error: {first}{listed}{tips}; '{command} --help' lists the options");
+    ExitCode::from(2)
 }
 
 /// A command line that makes no sense: one line, exit code 2.

@@ -517,6 +517,23 @@ async fn certificates_reload_on_change_and_on_sighup_and_a_broken_file_keeps_the
     s.wait_output("(SIGHUP)", Duration::from_secs(5));
 }
 
+/// Without TLS, `systemctl reload` (SIGHUP, as contrib/webpeek.service sends it) reloads
+/// nothing and ends nothing: the viewer stays, hits go on, SIGTERM still stops it cleanly.
+#[tokio::test]
+async fn sighup_without_tls_ends_nothing() {
+    let s = Server::start(&[]);
+    let mut ws = s.viewer().await;
+    std::process::Command::new("kill")
+        .args(["-HUP", &s.child.id().to_string()])
+        .status()
+        .unwrap();
+    s.wait_output("SIGHUP: nothing to reload", Duration::from_secs(5));
+    s.append(line("203.0.113.9", "/after-reload"));
+    let (hits, _) = collect_hits(&mut ws, 1, Duration::from_secs(10)).await;
+    assert_eq!(hits[0]["path"], "/after-reload");
+    assert!(s.terminate().success());
+}
+
 /// Runs webpeek expecting it to refuse to start: (exit code, stderr).
 fn refused_start(args: &[&str]) -> (Option<i32>, String) {
     let listen: &[&str] = if args.contains(&"--listen") {

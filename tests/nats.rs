@@ -262,6 +262,12 @@ async fn a_restarted_publisher_neither_loses_nor_repeats() {
     append_paths(&web1, "203.0.113.1", &first);
     let (hits, _) = collect_hits(&mut ws, 3, Duration::from_secs(15)).await;
     assert_eq!(paths(&hits), first);
+    // `systemctl reload` (SIGHUP) reloads nothing and ends nothing.
+    std::process::Command::new("kill")
+        .args(["-HUP", &web1.child.id().to_string()])
+        .status()
+        .unwrap();
+    web1.wait_output("SIGHUP: nothing to reload", Duration::from_secs(5));
     assert!(web1.terminate().success());
     web1.wait_output("positions saved", Duration::from_secs(1));
     let down = numbered("/while-down", 4);
@@ -421,7 +427,34 @@ async fn a_server_down_at_start_is_waited_for() {
 #[tokio::test]
 async fn token_authorization() {
     let nats = NatsServer::start(&["--auth", "s3cret"]);
-    let hub = hub(&nats, &["--nats-token", "s3cret"]);
+    // The hub takes the token from the environment, as the README shows (out of `ps`).
+    let hub = {
+        let dir = tempfile::tempdir().unwrap();
+        let unused = dir.path().join("unused.log");
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_webpeek"))
+            .args(["--listen", "127.0.0.1:0", "--no-dns", "--name", "hub"])
+            .args(["--nats", &nats.url()])
+            .env("WEBPEEK_NATS_TOKEN", "s3cret")
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let hub = Server::adopt(child, dir, unused);
+        nats.wait_subscribed("webpeek hub", HUB_SUBJECT, Duration::from_secs(15));
+        hub
+    };
+    // In that shell, the main command without --nats ignores it (and starts).
+    {
+        let (dir, log) = new_log("access.log");
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_webpeek"))
+            .args(["--listen", "127.0.0.1:0", "--no-dns"])
+            .arg(&log)
+            .env("WEBPEEK_NATS_TOKEN", "s3cret")
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let plain = Server::adopt(child, dir, log);
+        assert_eq!(plain.get("/healthz", &[]).0, 200);
+    }
     let (_d, log) = new_log("access.log");
     let web1 = Publisher::start(&nats.url(), "web1", &log, &["--nats-token", "s3cret"]);
     let mut ws = viewer(&hub).await;

@@ -377,6 +377,35 @@ fn missing_log_file_is_one_clear_line_and_exit_2() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("--exclude-ip"));
 }
 
+/// What clap refuses is one line in webpeek's form too, naming the option; help is not an error.
+#[test]
+fn unknown_options_and_unreadable_values_are_one_line_and_exit_2() {
+    for (args, names) in [
+        (&["--listen", "nowhere", "-"][..], "--listen"),
+        (&["--lsiten", "127.0.0.1:0", "-"][..], "--lsiten"),
+        (&["--max-viewers", "lots", "-"][..], "--max-viewers"),
+        (&["report", "--top", "-3", "x.log"][..], "-3"),
+    ] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_webpeek"))
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert_eq!(err.trim().lines().count(), 1, "{args:?}: {err}");
+        assert!(err.starts_with("webpeek: error: "), "{args:?}: {err}");
+        assert!(err.contains(names), "{args:?}: {err}");
+        assert!(!err.contains('\x1b'), "no colours: {err}");
+    }
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_webpeek"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("--listen"));
+}
+
 /// A JSON log line (nginx `escape=json` style) at Unix time `t`.
 fn json_line(t: i64, path: &str, status: u16) -> String {
     format!(
