@@ -140,12 +140,21 @@
   // ---------- state ----------
 
   let lastSeq = null;              // last hit seq seen (for resume)
+  let hubBoot = null;              // the run lastSeq counts in (hello's boot)
   let missed = 0;                  // cumulative "lagged" count
   let paused = false;
   let buffer = [];                 // hits received while paused
   let bufferDropped = 0;
   let filterText = '';
   const hostNames = new Map();     // ip -> reverse DNS name
+  const MAX_HOST_NAMES = 10000;    // a tab left open for days keeps the latest names only
+
+  // Remembers a name; the oldest one goes when the map is full (a Map keeps insertion order).
+  function noteHost(ip, name) {
+    hostNames.delete(ip);
+    hostNames.set(ip, name);
+    if (hostNames.size > MAX_HOST_NAMES) hostNames.delete(hostNames.keys().next().value);
+  }
   const rowText = new WeakMap();   // row -> lowercase searchable text
   const rowHit = new WeakMap();    // row -> its hit (click-to-filter, pinning)
   const filters = new Map();       // field -> {value, label}: the chips, combined with AND
@@ -561,7 +570,7 @@
     if (!hasPanels) for (const k of Object.keys(el.tops)) renderTop(el.tops[k], top[k]);
     if (m.names && typeof m.names === 'object') {
       for (const ip of Object.keys(m.names)) {
-        if (typeof m.names[ip] === 'string' && m.names[ip] && hostNames.size < 10000) hostNames.set(ip, m.names[ip]);
+        if (typeof m.names[ip] === 'string' && m.names[ip]) noteHost(ip, m.names[ip]);
       }
     }
     if (hasPanels) {
@@ -1133,7 +1142,7 @@
       const seq = Number(h.seq);
       if (lastSeq !== null && isFinite(seq) && seq <= lastSeq) continue; // duplicate after resume
       if (isFinite(seq)) lastSeq = seq;
-      if (h.host && h.ip && !hostNames.has(h.ip)) hostNames.set(h.ip, str(h.host));
+      if (h.host && h.ip && !hostNames.has(h.ip)) noteHost(h.ip, str(h.host));
       if (h.server && !serversSeen.has(h.server)) noteServer(str(h.server));
       fresh.push(h);
     }
@@ -1155,7 +1164,7 @@
     if (!hosts || typeof hosts !== 'object') return;
     let any = false;
     for (const ip of Object.keys(hosts)) {
-      if (typeof hosts[ip] === 'string' && hosts[ip]) { hostNames.set(ip, hosts[ip]); any = true; }
+      if (typeof hosts[ip] === 'string' && hosts[ip]) { noteHost(ip, hosts[ip]); any = true; }
     }
     if (!any) return;
     for (const r of el.feed.children) {
@@ -1190,8 +1199,11 @@
         if (m.preview_every !== null && m.preview_every !== undefined && isFinite(every) && every >= 0) {
           previewEveryMs = Math.min(every, 3600) * 1000;
         }
-        // A server that restarted counts from scratch: forget the old sequence.
+        // Another run (a restart, or another hub behind a balancer) numbers hits its own way:
+        // forget the old sequence, the server sent its whole backlog.
+        if (typeof m.boot === 'string' && hubBoot !== null && m.boot !== hubBoot) lastSeq = null;
         if (lastSeq !== null && typeof m.seq === 'number' && m.seq < lastSeq) lastSeq = null;
+        if (typeof m.boot === 'string') hubBoot = m.boot;
         baseline = null; // a new connection's first stats frame only sets the baseline
         break;
       }
@@ -1236,24 +1248,39 @@
     let sock;
     try { sock = new WebSocket(wsUrl()); } catch (e) { scheduleReconnect(); return; }
     ws = sock;
+    let opened = false;
     sock.onopen = () => {
+      opened = true;
       backoff = BACKOFF_MIN_MS;
       // Always say where we stand (0: nothing yet), so the server need not wait to find out.
-      sock.send(JSON.stringify({ type: 'resume', after: lastSeq === null ? 0 : lastSeq }));
+      const resume = { type: 'resume', after: lastSeq === null ? 0 : lastSeq };
+      if (hubBoot !== null) resume.boot = hubBoot; // the run `after` counts in
+      sock.send(JSON.stringify(resume));
       setStatus('connected');
     };
     sock.onmessage = onMessage;
     sock.onclose = () => {
       if (ws !== sock) return;
       ws = null;
+      if (!opened) checkSignedIn();
       scheduleReconnect();
     };
     sock.onerror = () => { /* onclose follows */ };
   }
 
+  // A socket refused before it opened may be a sign-in that ended (the token changed, the
+  // cookie expired): the browser does not say it was a 401, so ask the API, and go back to the
+  // sign-in page if it says so.
+  function checkSignedIn() {
+    fetch('api/stats', { credentials: 'same-origin', cache: 'no-store' })
+      .then((r) => { if (r.status === 401) location.reload(); })
+      .catch(() => { /* the server is down: keep retrying */ });
+  }
+
   function scheduleReconnect() {
     if (retryTimer) return;
-    const wait = backoff;
+    // Jittered, so that the viewers of a restarted server do not all come back at once.
+    const wait = Math.round(backoff * (0.5 + Math.random() / 2));
     backoff = Math.min(backoff * 2, BACKOFF_MAX_MS);
     setStatus('reconnecting', 'connection lost; retrying in ' + (wait / 1000).toFixed(1) + ' s');
     natsStale();

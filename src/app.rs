@@ -68,6 +68,7 @@ pub async fn run(config: Config) -> Result<(), AppError> {
             "certificates are re-read only with --tls-cert",
         ));
     }
+    raise_open_file_limit(config.limits.max_viewers);
     let viewers = Viewers::default();
 
     let mut site = config.log.site.clone();
@@ -386,6 +387,49 @@ async fn save_state_periodically(registry: Registry, path: std::path::PathBuf) {
     }
 }
 
+/// Open files a viewer-serving process needs besides one per viewer (logs, inotify, listeners,
+/// DNS, NATS, connections still in their HTTP request).
+#[cfg(unix)]
+const SPARE_FILES: libc::rlim_t = 256;
+
+/// Raises the soft limit of open files to the hard one, as the kernel allows any process to
+/// (the soft limit is often 1,024, which would cap viewers near 1,000: a connection accepted
+/// past it fails with EMFILE before it can even be told 503), and warns when even the hard limit
+/// is below `--max-viewers`.
+fn raise_open_file_limit(max_viewers: usize) {
+    #[cfg(unix)]
+    {
+        let mut limit = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: plain system calls on a local struct.
+        if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
+            return;
+        }
+        if limit.rlim_cur < limit.rlim_max {
+            let raised = libc::rlimit {
+                rlim_cur: limit.rlim_max,
+                ..limit
+            };
+            // SAFETY: as above.
+            if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } == 0 {
+                limit = raised;
+            }
+        }
+        let wanted = (max_viewers as libc::rlim_t).saturating_add(SPARE_FILES);
+        if limit.rlim_cur < wanted {
+            tracing::warn!(
+                "open files limited to {} (ulimit -n): fewer viewers than --max-viewers {max_viewers} can connect; \
+                 raise it (systemd: LimitNOFILE={wanted})",
+                limit.rlim_cur
+            );
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = max_viewers;
+}
+
 /// Takes SIGHUP (`systemctl reload`, a closed terminal) and says it reloaded nothing, so that
 /// the signal's default action, ending the process unsaved, never happens.
 async fn hangup_reloads_nothing(why: &'static str) {
@@ -524,7 +568,7 @@ impl HitSink for Mutex<Pipeline> {
                     })
                 };
                 if !hit.url.as_ref().is_some_and(trusted) {
-                    hit.url = site.map(|s| full_url(s, &hit));
+                    hit.url = site.and_then(|s| full_url(s, &hit));
                 }
                 stats.count_shown(&hit);
                 shown.push(hit);
@@ -615,7 +659,7 @@ impl Pipeline {
                 let mut hit = raw.to_hit(&line.source);
                 hit.server = self.server.clone();
                 self.enricher.enrich(&mut hit);
-                hit.url = self.site.as_deref().map(|s| full_url(s, &hit));
+                hit.url = self.site.as_deref().and_then(|s| full_url(s, &hit));
                 shown.push(hit);
             }
             if count {
@@ -670,12 +714,16 @@ impl Pipeline {
     }
 }
 
-/// `site` + path + query.
-fn full_url(site: &str, hit: &Hit) -> String {
-    match &hit.query {
+/// `site` + path + query; none for a path that does not start with `/` (`GET .evil.net/`
+/// would make `https://example.com.evil.net/`, a link that looks like the site's own).
+fn full_url(site: &str, hit: &Hit) -> Option<String> {
+    if !hit.path.starts_with('/') {
+        return None;
+    }
+    Some(match &hit.query {
         Some(q) => format!("{site}{}?{q}", hit.path),
         None => format!("{site}{}", hit.path),
-    }
+    })
 }
 
 /// Batches host names from reverse DNS into `hosts` frames.

@@ -680,7 +680,8 @@ fn base_path(given: &str) -> Result<String, ConfigError> {
     })
 }
 
-/// The token from `--token-file`: its first line, trimmed. Warns when others may read it.
+/// The token from `--token-file`: its first line, trimmed. Warns when every user may read it
+/// (a group may: `root:webpeek` mode 640 is how the systemd unit gives it to the service).
 fn read_token_file(path: &Path) -> Result<String, ConfigError> {
     let problem = |problem: String| ConfigError::TokenFile {
         path: path.to_owned(),
@@ -695,10 +696,10 @@ fn read_token_file(path: &Path) -> Result<String, ConfigError> {
     {
         use std::os::unix::fs::PermissionsExt;
         if let Ok(meta) = std::fs::metadata(path)
-            && meta.permissions().mode() & 0o077 != 0
+            && meta.permissions().mode() & 0o007 != 0
         {
             tracing::warn!(
-                "--token-file {}: others can read it (mode {:o}); chmod 600 it",
+                "--token-file {}: others can read it (mode {:o}); chmod 600 it (or 640 with a group of its own)",
                 path.display(),
                 meta.permissions().mode() & 0o777
             );

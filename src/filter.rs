@@ -49,8 +49,8 @@ impl FromStr for IpBlock {
 impl IpBlock {
     /// Whether `ip` lies inside this block (an IPv4-mapped IPv6 address counts as IPv4).
     pub fn contains(&self, ip: IpAddr) -> bool {
-        let ip = viewer_key(ip);
-        match (self.addr.to_canonical(), ip) {
+        // The whole address: a block may be narrower than a /64 (`--trust-proxy ::1`).
+        match (self.addr.to_canonical(), ip.to_canonical()) {
             (IpAddr::V4(net), IpAddr::V4(ip)) => {
                 let mask = u32::MAX
                     .checked_shl(32 - u32::from(self.prefix))
@@ -183,10 +183,7 @@ impl Viewers {
 
     /// Notes that `ip` just loaded the dashboard: its requests are a viewer's for a while.
     pub fn touch(&self, ip: IpAddr) {
-        self.0
-            .write()
-            .expect("viewers lock")
-            .touch(ip.to_canonical());
+        self.0.write().expect("viewers lock").touch(viewer_key(ip));
     }
 }
 
@@ -356,6 +353,16 @@ mod tests {
         assert!(!one.contains("192.0.2.2".parse().unwrap()));
         let all: IpBlock = "0.0.0.0/0".parse().unwrap();
         assert!(all.contains("8.8.8.8".parse().unwrap()));
+        // IPv6 blocks narrower than a /64 hold only their own addresses.
+        let loopback: IpBlock = "::1".parse().unwrap();
+        assert!(loopback.contains("::1".parse().unwrap()));
+        assert!(!loopback.contains("::2".parse().unwrap()));
+        let host: IpBlock = "2001:db8::5".parse().unwrap();
+        assert!(host.contains("2001:db8::5".parse().unwrap()));
+        assert!(!host.contains("2001:db8::6".parse().unwrap()));
+        let narrow: IpBlock = "2001:db8::/120".parse().unwrap();
+        assert!(narrow.contains("2001:db8::ff".parse().unwrap()));
+        assert!(!narrow.contains("2001:db8::1:0".parse().unwrap()));
         assert_eq!(
             "x/8".parse::<IpBlock>(),
             Err(IpBlockError::Address("x".into()))
@@ -448,5 +455,11 @@ mod tests {
             .recent
             .insert(a, std::time::Instant::now() - RECENT_VIEWER);
         assert!(!v.contains(a));
+        // IPv6: a dashboard loaded from one address of a /64 counts for that /64.
+        let six: IpAddr = "2001:db8:0:1::5".parse().unwrap();
+        v.touch(six);
+        assert!(v.contains(six));
+        assert!(v.contains("2001:db8:0:1::9".parse().unwrap()));
+        assert!(!v.contains("2001:db8:0:2::5".parse().unwrap()));
     }
 }

@@ -25,7 +25,6 @@ fn unit_keeps_its_hardening() {
         "SupplementaryGroups=adm",
         "NoNewPrivileges=yes",
         "ProtectSystem=strict",
-        "ReadOnlyPaths=/var/log/nginx",
         "ProtectHome=yes",
         "CapabilityBoundingSet=\n",
         "ExecReload=/bin/kill -HUP $MAINPID",

@@ -113,27 +113,42 @@ async fn sign_in_page_then_cookie_opens_everything() {
 #[tokio::test]
 async fn token_link_signs_in_once_and_only_on_the_page() {
     let s = Server::start(&["--token", TOKEN]);
+    // Signed in: a page that moves on to `/` by itself (not a redirect, which after a link
+    // from another site would not carry the SameSite=Strict cookie), so the token leaves the
+    // address bar.
     let r = s.request("GET", &format!("/?token={TOKEN}"), &[], "");
-    assert_eq!(r.status, 303);
-    assert_eq!(
-        r.header("location"),
-        Some("/"),
-        "the token must leave the address bar"
+    assert_eq!(r.status, 200);
+    let body = &r.body;
+    assert!(
+        body.contains(r#"<meta http-equiv="refresh" content="0;url=/">"#),
+        "{body}"
     );
+    assert!(!body.contains(TOKEN));
     assert!(
         r.header("set-cookie")
             .unwrap()
             .starts_with("webpeek_token=s1.")
     );
     assert_eq!(r.header("cache-control"), Some("no-store"));
-    // A wrong link: the sign-in page.
+    assert_eq!(r.header("referrer-policy"), Some("no-referrer"));
+    // A wrong link: on to the sign-in page, the token out of the address bar there too.
     let r = s.request("GET", "/?token=nope", &[], "");
-    assert_eq!(r.status, 401);
+    assert_eq!(r.status, 303);
+    assert_eq!(r.header("location"), Some("/?signin=refused"));
     assert!(r.header("set-cookie").is_none());
-    // From another site's <img> or fetch (not a navigation): ignored, and not counted.
-    for _ in 0..12 {
-        let r = s.request("GET", "/?token=nope", &[("sec-fetch-mode", "no-cors")], "");
-        assert_eq!(r.status, 401);
+    let r = s.request("GET", "/?signin=refused", &[], "");
+    assert_eq!(r.status, 401);
+    assert!(r.body.contains("That token is not right."));
+    // From another site's <img>, fetch or hidden frame (not a top-level navigation): ignored,
+    // and not counted.
+    for _ in 0..6 {
+        for headers in [
+            &[("sec-fetch-mode", "no-cors")][..],
+            &[("sec-fetch-mode", "navigate"), ("sec-fetch-dest", "iframe")],
+        ] {
+            let r = s.request("GET", "/?token=nope", headers, "");
+            assert_eq!(r.status, 401, "{headers:?}");
+        }
     }
     assert_eq!(
         s.request(
@@ -143,8 +158,15 @@ async fn token_link_signs_in_once_and_only_on_the_page() {
             ""
         )
         .status,
-        303,
-        "a navigation with the right token is not locked out by the images"
+        200,
+        "a navigation with the right token is not locked out by the images and frames"
+    );
+    // `bearer` is as good as `Bearer` (the scheme is case-insensitive).
+    let lower = format!("bearer {TOKEN}");
+    assert_eq!(
+        s.request("GET", "/api/stats", &[("authorization", &lower)], "")
+            .status,
+        200
     );
     // `?token=` anywhere else is not a way in.
     for path in ["/api/stats", "/metrics"] {
@@ -285,6 +307,12 @@ async fn token_from_a_file_or_the_environment() {
     std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
     let s = Server::start(&["--token-file", file.to_str().unwrap()]);
     s.wait_output("others can read it", Duration::from_secs(5));
+    // Readable by a group of its own (root:webpeek 640, as contrib/webpeek.service sets it up)
+    // is what it should be: no warning.
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let grouped = Server::start(&["--token-file", file.to_str().unwrap()]);
+    assert_eq!(grouped.get("/healthz", &[]).0, 200);
+    assert_eq!(grouped.count_output("can read it"), 0);
     let auth = bearer();
     assert_eq!(
         s.request("GET", "/api/stats", &[("authorization", &auth)], "")
@@ -534,6 +562,35 @@ async fn sighup_without_tls_ends_nothing() {
     assert!(s.terminate().success());
 }
 
+/// A soft limit of open files below the hard one is raised to it (each viewer is an open file);
+/// a hard limit below --max-viewers is said at start, with what to do.
+#[test]
+fn a_low_open_file_limit_is_raised_and_one_too_low_is_said() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("access.log");
+    common::append(&log, "");
+    let child = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(r#"ulimit -Sn 64 && ulimit -Hn 2048 && exec "$0" "$@""#)
+        .arg(env!("CARGO_BIN_EXE_webpeek"))
+        .args(["--listen", "127.0.0.1:0", "--no-dns"])
+        .arg(&log)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let s = Server::adopt(child, dir, log);
+    let limits = std::fs::read_to_string(format!("/proc/{}/limits", s.child.id())).unwrap();
+    let open_files: Vec<&str> = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .unwrap()
+        .split_whitespace()
+        .collect();
+    assert_eq!(open_files[3..5], ["2048", "2048"], "{limits}");
+    s.wait_output("open files limited to 2048", Duration::from_secs(5));
+    s.wait_output("LimitNOFILE=10256", Duration::from_secs(1));
+}
+
 /// Runs webpeek expecting it to refuse to start: (exit code, stderr).
 fn refused_start(args: &[&str]) -> (Option<i32>, String) {
     let listen: &[&str] = if args.contains(&"--listen") {
@@ -600,7 +657,13 @@ async fn base_path_serves_everything_under_the_prefix() {
         assert_eq!(s.request("GET", outside, &[], "").status, 404, "{outside}");
     }
     let r = s.request("GET", &format!("/webpeek/?token={TOKEN}"), &[], "");
-    assert_eq!((r.status, r.header("location")), (303, Some("/webpeek/")));
+    assert_eq!(r.status, 200);
+    assert!(
+        r.body
+            .contains(r#"<meta http-equiv="refresh" content="0;url=/webpeek/">"#),
+        "{}",
+        r.body
+    );
     let set = r.header("set-cookie").unwrap();
     assert!(set.contains("Path=/webpeek/;"), "{set}");
     let cookie = cookie_of(set);

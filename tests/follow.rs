@@ -118,6 +118,49 @@ async fn a_pattern_that_matches_rotated_files_reads_nothing_twice() {
     assert_eq!(paths(&hits), expected(11, 11));
 }
 
+/// The same pattern through two more rotations, the way logrotate makes them: by rename while
+/// `access.log.1` already exists (it becomes `.2`, `access.log` becomes `.1`: each follower sees
+/// another follower's file arrive at its path), then by copytruncate (a copy `access.log.1`,
+/// a new file to the pattern with every line already read). Every hit comes exactly once.
+#[tokio::test]
+async fn a_pattern_that_matches_rotated_files_reads_nothing_twice_through_more_rotations() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("access.log");
+    let one = dir.path().join("access.log.1");
+    append(&log, "");
+    append(&one, "");
+    let pattern = dir.path().join("access.log*");
+    let s = webpeek(&log, &[&"--all", &pattern]);
+    let mut ws = s.viewer().await;
+    append(&log, lines(1, 5));
+    collect_hits(&mut ws, 5, 5 * SECOND).await;
+    // Rename with `.1` there.
+    std::fs::rename(&one, dir.path().join("access.log.2")).unwrap();
+    std::fs::rename(&log, &one).unwrap();
+    append(&one, lines(6, 7)); // the server writes on to its open file until it reopens
+    append(&log, lines(8, 10));
+    let (hits, _) = collect_hits(&mut ws, 5, 5 * SECOND).await;
+    let mut got = paths(&hits);
+    got.sort();
+    let mut want = expected(6, 10);
+    want.sort();
+    assert_eq!(got, want);
+    assert_no_hits(&mut ws, 7 * SECOND).await;
+    // Copytruncate: the copy replaces `.1` (logrotate moved the old one on first).
+    std::fs::rename(&one, dir.path().join("access.log.3")).unwrap();
+    std::fs::copy(&log, &one).unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(&log)
+        .unwrap()
+        .set_len(0)
+        .unwrap();
+    append(&log, lines(11, 12));
+    let (hits, _) = collect_hits(&mut ws, 2, 5 * SECOND).await;
+    assert_eq!(paths(&hits), expected(11, 12));
+    assert_no_hits(&mut ws, 7 * SECOND).await;
+}
+
 #[tokio::test]
 async fn a_pattern_with_no_match_yet_waits() {
     let dir = tempfile::tempdir().unwrap();

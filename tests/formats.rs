@@ -89,6 +89,27 @@ fn webpeek(args: &[&str]) -> (Option<i32>, String, String) {
     )
 }
 
+/// An IIS log already written when webpeek starts is followed from its end (the default), or
+/// from a `--state` position: its `#Fields:` header, at the file's start, is read from there.
+#[tokio::test]
+async fn iis_log_followed_from_its_end_reads_its_header() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("u_ex261124.log");
+    common::append(
+        &log,
+        "#Software: Microsoft Internet Information Services 10.0\r\n#Version: 1.0\r\n#Date: 2026-11-24 13:00:00\r\n\
+         #Fields: date time c-ip cs-method cs-uri-stem sc-status sc-bytes\r\n\
+         2026-11-24 13:08:00 203.0.113.1 GET /before-start 200 10\r\n",
+    );
+    let s = Server::start_on(dir, log, &["--all"]);
+    let mut ws = s.viewer().await;
+    s.append("2026-11-24 13:09:00 203.0.113.2 GET /after-start 200 20\r\n");
+    let (hits, _) = collect_hits(&mut ws, 1, 5 * SECOND).await;
+    assert_eq!(hits[0]["path"], "/after-start");
+    assert_eq!(hits[0]["ip"], "203.0.113.2");
+    assert_eq!(s.stats()["unparsed"], 0, "{}", s.stats());
+}
+
 #[tokio::test]
 async fn iis_log_followed_live_through_a_header_change() {
     let s = Server::start(&["--all"]);
@@ -245,6 +266,31 @@ fn times_without_a_zone_take_the_timezone_given() {
     assert_eq!(first(&[]), "2026-11-24T13:08:01Z");
     assert_eq!(first(&["--timezone", "+02:00"]), "2026-11-24T11:08:01Z");
     assert_eq!(first(&["--timezone", "-0530"]), "2026-11-24T18:38:01Z");
+    // JSON too: a time without a zone takes --timezone's; one with a zone keeps its own.
+    let json = dir.path().join("app.json");
+    std::fs::write(
+        &json,
+        "{\"time\":\"2026-11-24 13:08:01\",\"remote_addr\":\"203.0.113.9\",\"request\":\"GET / HTTP/1.1\",\"status\":200}\n\
+         {\"time\":\"2026-11-24T13:08:02+01:00\",\"remote_addr\":\"203.0.113.9\",\"request\":\"GET / HTTP/1.1\",\"status\":200}\n",
+    )
+    .unwrap();
+    let span = |extra: &[&str]| {
+        let mut args = vec!["report"];
+        args.extend_from_slice(extra);
+        args.push(json.to_str().unwrap());
+        let (code, out, err) = webpeek(&args);
+        assert_eq!(code, Some(0), "{err}");
+        let r: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(r["unparsed"].as_u64(), Some(0), "{out}");
+        (
+            r["first"].as_str().unwrap().to_string(),
+            r["last"].as_str().unwrap().to_string(),
+        )
+    };
+    assert_eq!(
+        span(&["--timezone", "+02:00"]),
+        ("2026-11-24T11:08:01Z".into(), "2026-11-24T12:08:02Z".into())
+    );
     let (code, _, err) = webpeek(&["report", "--timezone", "Mars/Olympus", path]);
     assert_eq!(code, Some(2));
     assert!(err.contains("--timezone"), "{err}");

@@ -46,6 +46,16 @@ async fn site_makes_full_urls() {
     s.append(line("203.0.113.9", "/a/b.html?x=1"));
     let (hits, _) = collect_hits(&mut ws, 1, 5 * SECOND).await;
     assert_eq!(hits[0]["url"], "https://example.com/a/b.html?x=1");
+    // A target that is not a path (`GET .evil.net/`, `GET @evil.net/`) makes no link: glued to
+    // the site it would be another host that looks like the site's own.
+    let s = Server::start(&["--site", "https://example.com/", "--all"]);
+    let mut ws = s.viewer().await;
+    s.append(line("203.0.113.9", ".evil.net/"));
+    s.append(line("203.0.113.9", "@evil.net/x"));
+    let (hits, _) = collect_hits(&mut ws, 2, 5 * SECOND).await;
+    for h in &hits {
+        assert_eq!(h["url"], serde_json::Value::Null, "{h}");
+    }
 }
 
 #[tokio::test]
@@ -130,6 +140,33 @@ async fn resume_from_before_the_backlog_reports_missed_hits() {
     let first = next_json(&mut fresh).await;
     assert_eq!(first["type"], "hits", "{first}");
     assert_eq!(first["hits"][0]["seq"], 5);
+
+    // A number of another run (`boot` not this hub's: another hub behind the balancer, or this
+    // one before a restart) is not taken for one of this run's: the backlog, nothing missed.
+    let mut moved = s.ws_with("/ws", &[("origin", &origin)]).await.unwrap();
+    let hello = next_json(&mut moved).await;
+    let boot = hello["boot"].as_str().unwrap().to_string();
+    assert_eq!(boot.len(), 16, "{hello}");
+    assert_eq!(next_json(&mut moved).await["type"], "history");
+    send_json(
+        &mut moved,
+        json!({"type": "resume", "after": 1, "boot": "0123456789abcdef"}),
+    )
+    .await;
+    let first = next_json(&mut moved).await;
+    assert_eq!(first["type"], "hits", "{first}");
+    assert_eq!(first["hits"][0]["seq"], 5);
+    // The same run's `boot` resumes as before.
+    let mut same = s.ws_with("/ws", &[("origin", &origin)]).await.unwrap();
+    next_json(&mut same).await;
+    next_json(&mut same).await;
+    send_json(
+        &mut same,
+        json!({"type": "resume", "after": 5, "boot": boot}),
+    )
+    .await;
+    let first = next_json(&mut same).await;
+    assert_eq!(first["hits"][0]["seq"], 6, "{first}");
 }
 
 #[tokio::test]

@@ -106,6 +106,10 @@ pub enum Message<'a> {
         name: &'a str,
         /// Least seconds between two changes of the page preview (`--preview-every`).
         preview_every: f64,
+        /// This hub's run: random at each start. A viewer's `resume` names the run its `after`
+        /// counts in, so a number from another hub (behind a balancer) or an earlier run is not
+        /// taken for one of this run's.
+        boot: &'a str,
     },
     /// A batch of hits.
     Hits {
@@ -183,6 +187,8 @@ struct Backlog {
 
 struct Inner {
     options: HubOptions,
+    /// This run's id ([`Message::Hello`]'s `boot`).
+    boot: String,
     backlog: Mutex<Backlog>,
     stats: Mutex<Stats>,
     frames: broadcast::Sender<Frame>,
@@ -228,8 +234,14 @@ impl Hub {
             paced: AtomicBool::new(false),
             waiting: tokio::sync::Notify::new(),
             backlog_frames: Mutex::new(VecDeque::new()),
+            boot: format!("{:016x}", rand::random::<u64>()),
             options,
         }))
+    }
+
+    /// This run's id, as `hello` tells it.
+    pub fn boot(&self) -> &str {
+        &self.0.boot
     }
 
     /// The hub's buffer sizes.
@@ -416,6 +428,7 @@ impl Hub {
             backlog: self.0.options.backlog,
             name: &self.0.options.name,
             preview_every: self.0.options.preview_every.as_secs_f64(),
+            boot: &self.0.boot,
         }
         .to_text()
     }

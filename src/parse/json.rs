@@ -426,7 +426,15 @@ pub fn parse<'a>(line: &'a str, keys: &JsonKeys) -> Option<RawHit<'a>> {
                 }
                 n
             })
-            .or_else(|| parse_iso8601(t))
+            .or_else(|| {
+                // A time without a zone is in --timezone's, as for the other formats.
+                let unix = parse_iso8601(t)?;
+                Some(if iso8601_has_zone(t) {
+                    unix
+                } else {
+                    unix - super::strftime::zoneless_offset()
+                })
+            })
             .or_else(|| parse_clf_time(t))
     });
     let status = get(Field::Status).and_then(number)?;
@@ -462,6 +470,15 @@ pub fn parse<'a>(line: &'a str, keys: &JsonKeys) -> Option<RawHit<'a>> {
         escaped: true,
         encoding: super::TextEncoding::Plain,
     })
+}
+
+/// Whether an ISO 8601 time (as [`parse_iso8601`] reads it) names its zone (`Z`, `+02:00`).
+fn iso8601_has_zone(t: &str) -> bool {
+    let rest = t.get(19..).unwrap_or("");
+    let rest = rest
+        .strip_prefix('.')
+        .map_or(rest, |f| f.trim_start_matches(|c: char| c.is_ascii_digit()));
+    !rest.is_empty()
 }
 
 #[cfg(test)]

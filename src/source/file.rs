@@ -165,9 +165,17 @@ impl Reader {
     /// file's fingerprint and reads it from where we were to its end. A half line at the copy's
     /// end is dropped: its rest was written in the window between copy and truncate, which
     /// logrotate loses.
-    fn finish_from_copy(&mut self, dir: &Path, buf: &mut [u8], out: &mut Vec<Line>) {
+    ///
+    /// Returns the copy's checkpoint at its end, for the registry: a pattern that matches the
+    /// copy's name then starts there instead of reading it again.
+    fn finish_from_copy(
+        &mut self,
+        dir: &Path,
+        buf: &mut [u8],
+        out: &mut Vec<Line>,
+    ) -> Option<Checkpoint> {
         let Ok(entries) = std::fs::read_dir(dir) else {
-            return;
+            return None;
         };
         let copy = entries.flatten().find_map(|entry| {
             let meta = entry.metadata().ok()?;
@@ -179,16 +187,28 @@ impl Reader {
                 .matches(&file)
                 .then_some((entry.path(), file))
         });
+        let mut finished = None;
         if let Some((path, mut copy)) = copy {
             tracing::info!("finishing the copy {} first", path.display());
             if copy.seek(SeekFrom::Start(self.offset)).is_ok() {
                 let (live, offset) = (std::mem::replace(&mut self.file, copy), self.offset);
                 while let Ok(true) = self.read_available(buf, out) {}
-                self.file = live;
+                let copy = std::mem::replace(&mut self.file, live);
+                finished = copy.metadata().ok().map(|meta| {
+                    let (dev, ino) = file_id(&meta);
+                    Checkpoint {
+                        path,
+                        dev,
+                        ino,
+                        fingerprint: self.fingerprint,
+                        offset: meta.len(),
+                    }
+                });
                 self.offset = offset;
             }
         }
         self.splitter.reset();
+        finished
     }
 
     /// Starts over from byte 0: the file was truncated (copytruncate) under us.
@@ -228,6 +248,42 @@ pub struct Follower {
     draining: Vec<Reader>,
     said_missing: bool,
     buf: Vec<u8>,
+    /// A W3C header (`#Fields: ...`) from the start of a file read from further on, handed on
+    /// first: the parser needs it to read the lines after it.
+    header: Vec<Line>,
+}
+
+/// How much of a file's start is searched for a W3C header when reading starts later.
+const HEADER_BYTES: usize = 64 * 1024;
+
+/// The directive lines (`#Version`, `#Fields`, ...) a file starts with (IIS, CloudFront); none
+/// for other logs. Read with `pread`, so the file's position stays.
+fn leading_directives(file: &File, name: &Arc<str>) -> Vec<Line> {
+    use std::os::unix::fs::FileExt;
+    let mut head = vec![0; HEADER_BYTES];
+    let Ok(n) = file.read_at(&mut head, 0) else {
+        return Vec::new();
+    };
+    head.truncate(n);
+    let head = head.strip_prefix("\u{feff}".as_bytes()).unwrap_or(&head);
+    let mut lines = Vec::new();
+    let mut offset = 0;
+    for raw in head.split_inclusive(|&b| b == b'\n') {
+        if !raw.starts_with(b"#") || !raw.ends_with(b"\n") {
+            break;
+        }
+        let text = String::from_utf8_lossy(raw)
+            .trim_end_matches(['\r', '\n'])
+            .to_string();
+        lines.push(Line {
+            text,
+            source: name.clone(),
+            offset,
+            truncated: false,
+        });
+        offset += raw.len() as u64;
+    }
+    lines
 }
 
 impl Follower {
@@ -276,6 +332,10 @@ impl Follower {
             }
         };
         registry.claim(id);
+        let header = match start {
+            Start::Beginning | Start::At(0) => Vec::new(),
+            Start::End | Start::At(_) => leading_directives(&file, &name),
+        };
         let current = Reader::open(file, &name, start, options.progress && options.from_start)
             .map_err(open_err)?;
         Ok(Follower {
@@ -287,6 +347,7 @@ impl Follower {
             draining,
             said_missing: false,
             buf: vec![0; 256 * 1024],
+            header,
         })
     }
 
@@ -303,6 +364,7 @@ impl Follower {
     ///
     /// Returns true when more is waiting than one batch held (read again without waiting).
     pub fn poll(&mut self, out: &mut Vec<Line>) -> bool {
+        out.append(&mut self.header);
         // The path's length when it still names the current file (the usual case): no second
         // `stat` of the same file on the way from an append to the viewers.
         let len = self.check_path(out);
@@ -359,7 +421,11 @@ impl Follower {
                     && r.truncated(meta.len())
                 {
                     tracing::info!("{}: truncated, reading from its start", self.path.display());
-                    r.finish_from_copy(&parent_dir(&self.path), &mut self.buf, out);
+                    if let Some(copy) =
+                        r.finish_from_copy(&parent_dir(&self.path), &mut self.buf, out)
+                    {
+                        self.registry.record(copy);
+                    }
                     if let Err(e) = r.restart() {
                         tracing::warn!("{}: {e}", self.path.display());
                     }
@@ -391,6 +457,27 @@ impl Follower {
         };
         let Ok(meta) = file.metadata() else { return };
         let id = file_id(&meta);
+        // Back from being moved away (we are still draining it): it is current again.
+        if let Some(at) = self.draining.iter().position(|r| r.id == id) {
+            let back = self.draining.swap_remove(at);
+            if let Some(old) = self.current.replace(back) {
+                self.draining.push(old);
+            }
+            return;
+        }
+        // Another follower reads this file, or the file it is a copy of: a pattern that matches
+        // rotated names, and `access.log` was just renamed to the `access.log.1` we follow, or
+        // copied there (copytruncate). Ours is drained (it moved on too, to `.2`); the path is
+        // taken up again once that follower let go of the file, or finished the copy, where it
+        // stopped (the registry's checkpoint).
+        let taken =
+            self.registry.known(id, &file).is_none() && self.registry.copy_of_active(id, &file);
+        if taken || !self.registry.claim(id) {
+            if let Some(old) = self.current.take() {
+                self.draining.push(old);
+            }
+            return;
+        }
         let start = self
             .registry
             .known(id, &file)
@@ -398,15 +485,14 @@ impl Follower {
         match Reader::open(file, &self.name, start, false) {
             Ok(new) => {
                 tracing::info!("{}: new file, following it", self.path.display());
-                self.registry.claim(id);
                 if let Some(old) = self.current.replace(new) {
-                    if old.id == id {
-                        return;
-                    }
                     self.draining.push(old);
                 }
             }
-            Err(e) => tracing::warn!("{}: {e}", self.path.display()),
+            Err(e) => {
+                self.registry.release(id);
+                tracing::warn!("{}: {e}", self.path.display());
+            }
         }
     }
 

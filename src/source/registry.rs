@@ -148,30 +148,48 @@ impl Registry {
 
     /// Writes every checkpoint whose file still exists, atomically (temp file, then rename).
     pub fn save(&self, path: &Path) -> Result<(), StateError> {
+        // One save at a time, snapshot and write (the periodic one may meet the final one): two
+        // writers of the one temp file could put an older snapshot in place, or a mix of both.
+        static SAVING: Mutex<()> = Mutex::new(());
+        let _one = SAVING.lock().unwrap_or_else(|e| e.into_inner());
         let mut files: Vec<Checkpoint> = {
             let map = self.0.lock().expect("registry lock");
             map.values().filter_map(|e| e.checkpoint.clone()).collect()
         };
-        // Forget files that are gone: nothing more can be read from them.
+        // Forget files that are gone: nothing more can be read from them. A file is still
+        // there under its path (through a symlink too: `current` → `releases/x/app.log`), or
+        // renamed beside it (rotation).
         files.retain(|c| {
-            c.path.parent().is_some_and(|dir| {
-                std::fs::read_dir(dir).is_ok_and(|entries| {
-                    entries
-                        .flatten()
-                        .any(|e| e.metadata().is_ok_and(|m| file_id(&m) == c.id()))
+            std::fs::metadata(&c.path).is_ok_and(|m| file_id(&m) == c.id())
+                || c.path.parent().is_some_and(|dir| {
+                    std::fs::read_dir(dir).is_ok_and(|entries| {
+                        entries
+                            .flatten()
+                            .any(|e| e.metadata().is_ok_and(|m| file_id(&m) == c.id()))
+                    })
                 })
-            })
         });
         files.sort_by(|a, b| (&a.path, a.ino).cmp(&(&b.path, b.ino)));
         let text = serde_json::to_string_pretty(&StateFile { version: 1, files })
             .expect("state serializes");
-        let tmp = path.with_extension("tmp");
         let io = |source| StateError::Io {
             path: path.to_owned(),
             source,
         };
-        std::fs::write(&tmp, text).map_err(io)?;
-        std::fs::rename(&tmp, path).map_err(io)
+        let tmp = path.with_extension("tmp");
+        {
+            use std::io::Write;
+            let mut file = std::fs::File::create(&tmp).map_err(io)?;
+            file.write_all(text.as_bytes()).map_err(io)?;
+            // On disk before the rename, so a power loss leaves the old state or the new one,
+            // never an empty file that stops the next start.
+            file.sync_all().map_err(io)?;
+        }
+        std::fs::rename(&tmp, path).map_err(io)?;
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            let _ = std::fs::File::open(dir).and_then(|d| d.sync_all());
+        }
+        Ok(())
     }
 
     /// Records where a reader stands.
@@ -214,6 +232,27 @@ impl Registry {
         if let Some(e) = self.0.lock().expect("registry lock").get_mut(&id) {
             e.active = false;
         }
+    }
+
+    /// Whether `file` (identity `id`) is a copy of a file a follower has open: another identity
+    /// whose checkpoint has the same first [`FINGERPRINT_BYTES`] bytes (copytruncate's copy,
+    /// `access.log.1`, while the original is still followed: what it holds is read from there).
+    /// Only a whole fingerprint counts: a few bytes alike prove nothing.
+    pub fn copy_of_active(&self, id: FileId, file: &File) -> bool {
+        let Ok(fingerprint) = Fingerprint::read(file, FINGERPRINT_BYTES) else {
+            return false;
+        };
+        if usize::from(fingerprint.len) < FINGERPRINT_BYTES {
+            return false;
+        }
+        let map = self.0.lock().expect("registry lock");
+        map.iter().any(|(other, e)| {
+            *other != id
+                && e.active
+                && e.checkpoint
+                    .as_ref()
+                    .is_some_and(|c| c.fingerprint == fingerprint)
+        })
     }
 
     /// Whether a follower has this file open.
@@ -279,6 +318,46 @@ mod tests {
                 .to_string()
                 .contains("not webpeek state")
         );
+    }
+
+    #[test]
+    fn a_log_behind_a_symlink_keeps_its_checkpoint_and_saves_do_not_mix() {
+        let dir = tempfile::tempdir().unwrap();
+        let releases = dir.path().join("releases");
+        std::fs::create_dir(&releases).unwrap();
+        let target = releases.join("app.log");
+        std::fs::write(&target, b"x\n").unwrap();
+        let link = dir.path().join("current.log");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        let meta = std::fs::metadata(&link).unwrap();
+        let f = File::open(&link).unwrap();
+        let r = Arc::new(Registry::default());
+        let c = Checkpoint {
+            path: link.clone(),
+            dev: meta.dev(),
+            ino: meta.ino(),
+            fingerprint: Fingerprint::read(&f, 256).unwrap(),
+            offset: 2,
+        };
+        r.record(c.clone());
+        let state = dir.path().join("state.json");
+        // Saves at once from several threads (the periodic one and the final one) each leave
+        // a whole state file.
+        let savers: Vec<_> = (0..8)
+            .map(|_| {
+                let (r, state) = (r.clone(), state.clone());
+                std::thread::spawn(move || {
+                    for _ in 0..20 {
+                        r.save(&state).unwrap();
+                    }
+                })
+            })
+            .collect();
+        for s in savers {
+            s.join().unwrap();
+        }
+        let loaded = Registry::load(&state).unwrap();
+        assert_eq!(loaded.under_path(&link), std::slice::from_ref(&c));
     }
 
     #[test]

@@ -93,7 +93,11 @@ impl Auth {
             .get_all(header::AUTHORIZATION)
             .iter()
             .filter_map(|v| v.to_str().ok())
-            .filter_map(|v| v.strip_prefix("Bearer "))
+            // The scheme is case-insensitive (RFC 9110): `bearer TOKEN` too.
+            .filter_map(|v| {
+                let (scheme, token) = v.split_once(' ')?;
+                scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+            })
             .collect();
         let tokens = bearer.iter().chain(&raw_cookies);
         if tokens.clone().next().is_none() {
@@ -319,6 +323,33 @@ pub fn sign_in_page(status: StatusCode, message: &str) -> Response {
         );
     }
     response
+}
+
+/// A page that moves on to `to` at once (a same-site navigation, unlike a redirect after a
+/// cross-site one), with a link for a browser that does not.
+pub fn moving_on_page(to: &str) -> Response {
+    let to = to
+        .replace('&', "&amp;")
+        .replace('"', "&quot;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;");
+    let page = format!(
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"referrer\" content=\"no-referrer\">\
+         <meta http-equiv=\"refresh\" content=\"0;url={to}\">\
+         <title>webpeek: signed in</title></head>\
+         <body><p>Signed in. <a href=\"{to}\">On to the dashboard</a></p></body></html>\n"
+    );
+    (
+        StatusCode::OK,
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-store"),
+            (header::REFERRER_POLICY, "no-referrer"),
+        ],
+        page,
+    )
+        .into_response()
 }
 
 /// The answer to a request that is not (or no longer) signed in, for `/ws`, `/api/*` and

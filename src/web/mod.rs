@@ -435,6 +435,14 @@ struct SignInForm {
     token: String,
 }
 
+/// Where a failed `?token=` link is sent, so that the token leaves the address bar (and every
+/// `Referer`) even when it was wrong: `?signin=refused`, or `?signin=limited&wait=S`.
+#[derive(Deserialize)]
+struct SignInOutcome {
+    signin: String,
+    wait: Option<u64>,
+}
+
 /// `GET /`: the dashboard, or the sign-in page; `?token=` signs in and redirects.
 async fn dashboard(
     State(state): State<WebState>,
@@ -448,15 +456,26 @@ async fn dashboard(
         state.viewers.touch(client.ip);
         return assets::page("index.html").await;
     }
-    // A `?token=` link is for the address bar: an image or a fetch from another site's page
-    // (`Sec-Fetch-Mode` other than `navigate`) must not be able to spend this address's tries.
-    let navigation = headers
-        .get("sec-fetch-mode")
-        .is_none_or(|m| m.as_bytes() == b"navigate");
+    // A `?token=` link is for the address bar: an image, a fetch or a hidden frame on another
+    // site's page (`Sec-Fetch-Mode` other than `navigate`, `Sec-Fetch-Dest` other than
+    // `document`) must not be able to spend this address's tries.
+    let fetch_is =
+        |name: &str, value: &[u8]| headers.get(name).is_none_or(|v| v.as_bytes() == value);
+    let navigation =
+        fetch_is("sec-fetch-mode", b"navigate") && fetch_is("sec-fetch-dest", b"document");
     if let Ok(Query(form)) = Query::<SignInForm>::try_from_uri(&uri)
         && navigation
     {
-        return finish_sign_in(&state, client, &form.token).await;
+        return sign_in_by_link(&state, client, &form.token).await;
+    }
+    if let Ok(Query(outcome)) = Query::<SignInOutcome>::try_from_uri(&uri) {
+        match (outcome.signin.as_str(), outcome.wait) {
+            ("refused", _) => {
+                return auth::sign_in_page(StatusCode::UNAUTHORIZED, "That token is not right.");
+            }
+            ("limited", Some(wait)) => return limited_page(wait.min(3600)),
+            _ => {}
+        }
     }
     let verdict = state.auth.verdict(&headers, client.ip);
     state.count_refusal(verdict).await;
@@ -485,6 +504,39 @@ async fn sign_in(
         return guard::foreign_origin();
     }
     finish_sign_in(&state, client, &form.token).await
+}
+
+/// A `?token=` link: signed in, a page that moves on to the dashboard by itself; refused, a
+/// redirect to the sign-in page's message. Either way the token leaves the address bar.
+///
+/// Not a redirect when signed in: a link followed from another site (a chat, a mail) is a
+/// cross-site navigation, and browsers do not send the new `SameSite=Strict` cookie on a
+/// redirect that follows one, so the dashboard would answer with the sign-in page. A page of
+/// ours that moves on is a same-site navigation, which carries it.
+async fn sign_in_by_link(state: &WebState, client: Client, token: &str) -> Response {
+    let base = state.base_path.to_string();
+    let verdict = state.auth.sign_in(token, client.ip);
+    state.count_refusal(verdict).await;
+    let to = match verdict {
+        auth::Verdict::Granted => {
+            state.viewers.touch(client.ip);
+            let mut response = auth::moving_on_page(&base);
+            if let Some(session) = state.auth.new_session() {
+                response.headers_mut().insert(
+                    header::SET_COOKIE,
+                    auth::set_cookie(&session, &base, client.https),
+                );
+            }
+            return response;
+        }
+        auth::Verdict::Limited(wait) => format!("{base}?signin=limited&wait={wait}"),
+        auth::Verdict::Refused | auth::Verdict::Missing => format!("{base}?signin=refused"),
+    };
+    let mut response = Redirect::to(&to).into_response();
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
 }
 
 async fn finish_sign_in(state: &WebState, client: Client, token: &str) -> Response {

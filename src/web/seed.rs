@@ -47,26 +47,34 @@ pub async fn echo(
     Extension(client): Extension<Client>,
     headers: HeaderMap,
 ) -> Response {
-    state.upgrade(ws, client, &headers, |mut socket, registered| async move {
-        let _registered = registered;
-        loop {
-            // A test socket that says nothing for a minute is closed: it holds a viewer slot.
-            let Ok(Some(Ok(msg))) =
-                tokio::time::timeout(std::time::Duration::from_secs(60), socket.recv()).await
-            else {
-                return;
-            };
-            if super::refuse_oversize(&mut socket, &msg).await {
-                return;
+    let write_timeout = state.limits.write_timeout;
+    state.upgrade(
+        ws,
+        client,
+        &headers,
+        move |mut socket, registered| async move {
+            let _registered = registered;
+            loop {
+                // A test socket that says nothing for a minute is closed: it holds a viewer slot.
+                let Ok(Some(Ok(msg))) =
+                    tokio::time::timeout(std::time::Duration::from_secs(60), socket.recv()).await
+                else {
+                    return;
+                };
+                if super::refuse_oversize(&mut socket, &msg).await {
+                    return;
+                }
+                let reply = match msg {
+                    Message::Text(_) | Message::Binary(_) => msg,
+                    Message::Close(_) => return,
+                    _ => continue,
+                };
+                // One that sends and never reads would block here for good, holding its slot.
+                let write = tokio::time::timeout(write_timeout, socket.send(reply));
+                if !matches!(write.await, Ok(Ok(()))) {
+                    return;
+                }
             }
-            let reply = match msg {
-                Message::Text(_) | Message::Binary(_) => msg,
-                Message::Close(_) => return,
-                _ => continue,
-            };
-            if socket.send(reply).await.is_err() {
-                return;
-            }
-        }
-    })
+        },
+    )
 }

@@ -251,6 +251,9 @@ pub enum SocketError {
     /// A message over the size limit (compressed or not).
     #[error("message too big")]
     TooBig,
+    /// A text message that is not UTF-8 (closed with 1007, as RFC 6455 says).
+    #[error("a text message that is not UTF-8")]
+    NotUtf8,
 }
 
 /// One viewer's WebSocket, server side.
@@ -472,7 +475,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Socket<S> {
         if opcode == TEXT {
             String::from_utf8(data)
                 .map(Incoming::Text)
-                .map_err(|_| SocketError::Protocol("a text message that is not UTF-8"))
+                .map_err(|_| SocketError::NotUtf8)
         } else {
             Ok(Incoming::Binary(data))
         }

@@ -22,6 +22,8 @@ struct ClientMessage {
     #[serde(rename = "type")]
     kind: String,
     after: Option<u64>,
+    /// The run `after` counts in (`hello`'s `boot`), when the viewer knows it.
+    boot: Option<String>,
 }
 
 /// Writes encoded frames (with one `writev` when the socket takes them all); false if the
@@ -121,6 +123,12 @@ async fn heard(socket: &mut Socket, msg: Result<Incoming, SocketError>, state: &
             let _ = socket.close(Some(1002), why).await;
             false
         }
+        Err(SocketError::NotUtf8) => {
+            let _ = socket
+                .close(Some(1007), "a text message that is not UTF-8")
+                .await;
+            false
+        }
         Err(SocketError::Io(_)) => false,
     }
 }
@@ -153,8 +161,10 @@ pub async fn run(mut socket: Socket, state: WebState, registered: ViewerGuard) {
                 && m.kind == "resume"
             {
                 // 0 is a viewer that has seen nothing yet: the whole backlog, nothing missed.
-                // A sequence number from before a server restart is ignored.
-                after = m.after.filter(|&a| a > 0 && a <= last);
+                // A sequence number of another run (a restart, another hub behind the same
+                // balancer) is ignored: the whole backlog, nothing said missed.
+                let same_run = m.boot.as_deref().is_none_or(|b| b == hub.boot());
+                after = m.after.filter(|&a| same_run && a > 0 && a <= last);
             }
             break;
         }

@@ -291,13 +291,36 @@ test('a link with ?token= signs a new browser in and drops the token from the ad
     fresh.setDefaultTimeout(10_000);
     const { page, problems, response } = await openPage(fresh, `${dashUrl()}?token=${encodeURIComponent(TOKEN)}`);
     assert.equal(response.status(), 200);
-    assert.equal(page.url(), dashUrl(), 'the final address is /webpeek/, without the token');
+    await page.waitForURL(dashUrl(), { timeout: 10_000 }); // the final address is /webpeek/, without the token
     await waitConnected(page, problems);
     assert.doesNotMatch(await page.title(), /sign in/i);
     const cookie = (await fresh.cookies()).find((c) => c.name === 'webpeek_token');
     assert.ok(cookie?.path === '/webpeek/', `a session cookie for /webpeek/ (${JSON.stringify(cookie)})`);
     if (signedIn) await waitForRow(page, '/launch.html', 5000); // the backlog comes through the proxy too
     assert.deepEqual(problems, [], 'no console errors, page errors or CSP violations');
+  } finally {
+    await fresh.close().catch(() => {});
+  }
+}));
+
+test('a ?token= link followed from another site signs in too (the cookie is SameSite=Strict)', { timeout: 30_000 }, withDiag(async () => {
+  const fresh = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  try {
+    fresh.setDefaultTimeout(10_000);
+    const page = await fresh.newPage();
+    // Another site (localhost is not 127.0.0.1's site): a page the browser is given here, no
+    // request leaves it. A click there is a cross-site navigation, as from a chat or a mail.
+    const elsewhere = `http://localhost:${ngPort}/elsewhere.html`;
+    const link = `${dashUrl()}?token=${encodeURIComponent(TOKEN)}`;
+    await page.route(elsewhere, (route) => route.fulfill({
+      contentType: 'text/html',
+      body: `<!doctype html><a id="go" href="${link}">the dashboard</a>`,
+    }));
+    await page.goto(elsewhere);
+    await page.click('#go');
+    await page.waitForURL(dashUrl(), { timeout: 10_000 });
+    await waitConnected(page, []);
+    assert.doesNotMatch(await page.title(), /sign in/i);
   } finally {
     await fresh.close().catch(() => {});
   }
