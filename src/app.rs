@@ -1,6 +1,7 @@
 //! Wires the stages together for one run: sources → parse → filter → enrich → hub → web.
 
 use std::collections::HashMap;
+use std::io::IsTerminal;
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -433,6 +434,10 @@ fn raise_open_file_limit(max_viewers: usize) {
 /// Takes SIGHUP (`systemctl reload`, a closed terminal) and says it reloaded nothing, so that
 /// the signal's default action, ending the process unsaved, never happens.
 async fn hangup_reloads_nothing(why: &'static str) {
+    // In a terminal a hangup is the terminal closing: that ends webpeek ([`shutdown_signal`]).
+    if std::io::stderr().is_terminal() {
+        return;
+    }
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
@@ -452,11 +457,26 @@ async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            .expect("SIGTERM handler");
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+        // A closed terminal (SIGHUP while stderr is one) ends webpeek cleanly too; elsewhere
+        // SIGHUP is a reload.
+        let mut hangup = std::io::stderr()
+            .is_terminal()
+            .then(|| signal(SignalKind::hangup()).ok())
+            .flatten();
+        let hung_up = async {
+            match hangup.as_mut() {
+                Some(h) => {
+                    h.recv().await;
+                }
+                None => std::future::pending().await,
+            }
+        };
         tokio::select! {
             _ = ctrl_c => {}
             _ = term.recv() => {}
+            () = hung_up => {}
         }
     }
     #[cfg(not(unix))]

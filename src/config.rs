@@ -481,7 +481,12 @@ impl NatsArgs {
         };
         // The environment's token is read here, not by clap: exported for `publish` in a
         // shell, it must not make every other command there fail for an option not typed.
+        // Explicit credentials (a creds file, a user in the URL) win over the exported token.
+        let explicit = self.nats_creds.is_some() || url.contains('@');
         let token = self.nats_token.clone().or_else(|| {
+            if explicit {
+                return None;
+            }
             std::env::var(NATS_TOKEN_ENV)
                 .ok()
                 .filter(|t| !t.trim().is_empty())

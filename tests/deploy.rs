@@ -946,6 +946,20 @@ fn slow_and_oversized_request_heads_are_cut_off() {
         reply.is_empty() || reply.starts_with("HTTP/1.1 431"),
         "{reply}"
     );
+    // HTTP/2 (prior knowledge, as `curl --http2-prior-knowledge`), which has none of those
+    // limits: closed at once, no HTTP/2 answer.
+    let mut h2 = std::net::TcpStream::connect(s.addr).unwrap();
+    h2.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    h2.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\0\0\0\x04\0\0\0\0\0")
+        .unwrap();
+    let started = Instant::now();
+    let mut buf = Vec::new();
+    let _ = h2.read_to_end(&mut buf);
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "HTTP/2 kept open"
+    );
+    assert!(buf.is_empty(), "an HTTP/2 answer: {buf:?}");
     // The server is fine.
     assert_eq!(s.get("/healthz", &[]), (200, "ok".into()));
 }

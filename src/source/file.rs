@@ -465,14 +465,11 @@ impl Follower {
             }
             return;
         }
-        // Another follower reads this file, or the file it is a copy of: a pattern that matches
-        // rotated names, and `access.log` was just renamed to the `access.log.1` we follow, or
-        // copied there (copytruncate). Ours is drained (it moved on too, to `.2`); the path is
-        // taken up again once that follower let go of the file, or finished the copy, where it
-        // stopped (the registry's checkpoint).
-        let taken =
-            self.registry.known(id, &file).is_none() && self.registry.copy_of_active(id, &file);
-        if taken || !self.registry.claim(id) {
+        // Another follower reads this file: a pattern that matches rotated names, and
+        // `access.log` was just renamed to the `access.log.1` we follow. Ours is drained (it
+        // moved on too, to `.2`); the path is taken up again once that follower let go of the
+        // file, where it stopped (the registry's checkpoint).
+        if !self.registry.claim(id) {
             if let Some(old) = self.current.take() {
                 self.draining.push(old);
             }
@@ -575,6 +572,19 @@ impl Follower {
         let mut watch = DirWatch::new(true)?;
         watch.cover(self.watched_dirs())?;
         let _entered = runtime.enter();
+        if !watch.has_inotify() {
+            // No inotify instance left: the stat check every --poll-interval, as a task.
+            return Ok(runtime.spawn(async move {
+                while let Some(wait) = self.turn(&sink, &stop, |_| Ok(())) {
+                    if wait.is_zero() {
+                        tokio::task::yield_now().await;
+                    } else {
+                        tokio::time::sleep(wait).await;
+                    }
+                }
+                self.close();
+            }));
+        }
         let mut watch = AsyncDirWatch::new(watch)?;
         Ok(runtime.spawn(async move {
             while let Some(wait) = self.turn(&sink, &stop, |dirs| watch.cover(dirs)) {

@@ -140,16 +140,10 @@ impl Matches {
             if self.following.contains(&path) {
                 continue;
             }
-            // A rotated file some follower is still draining, or a copy of a followed file
-            // (copytruncate): not ours to read. Looked at again at the next scan; once the
-            // original's follower has finished the copy, the registry knows it at its end.
-            let taken = std::fs::File::open(&path).is_ok_and(|f| {
-                f.metadata().is_ok_and(|m| {
-                    let id = file_id(&m);
-                    self.registry.is_active(id) || self.registry.copy_of_active(id, &f)
-                })
-            });
-            if taken {
+            // A rotated file some follower is still draining: not ours to read.
+            let active =
+                std::fs::metadata(&path).is_ok_and(|m| self.registry.is_active(file_id(&m)));
+            if active {
                 continue;
             }
             let started =

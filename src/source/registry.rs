@@ -234,27 +234,6 @@ impl Registry {
         }
     }
 
-    /// Whether `file` (identity `id`) is a copy of a file a follower has open: another identity
-    /// whose checkpoint has the same first [`FINGERPRINT_BYTES`] bytes (copytruncate's copy,
-    /// `access.log.1`, while the original is still followed: what it holds is read from there).
-    /// Only a whole fingerprint counts: a few bytes alike prove nothing.
-    pub fn copy_of_active(&self, id: FileId, file: &File) -> bool {
-        let Ok(fingerprint) = Fingerprint::read(file, FINGERPRINT_BYTES) else {
-            return false;
-        };
-        if usize::from(fingerprint.len) < FINGERPRINT_BYTES {
-            return false;
-        }
-        let map = self.0.lock().expect("registry lock");
-        map.iter().any(|(other, e)| {
-            *other != id
-                && e.active
-                && e.checkpoint
-                    .as_ref()
-                    .is_some_and(|c| c.fingerprint == fingerprint)
-        })
-    }
-
     /// Whether a follower has this file open.
     pub fn is_active(&self, id: FileId) -> bool {
         self.0

@@ -34,18 +34,50 @@ pub struct DirWatch {
     events: Vec<u8>,
 }
 
+/// Says once per process that inotify is out of instances or watches, and that files are
+/// followed by their stat check from then on.
+fn inotify_exhausted(e: &std::io::Error) {
+    static SAID: std::sync::Once = std::sync::Once::new();
+    SAID.call_once(|| {
+        tracing::warn!(
+            "inotify: {e} (the limits are sysctl fs.inotify.max_user_instances and \
+             max_user_watches); the files past it are checked every --poll-interval instead"
+        );
+    });
+}
+
+/// Whether an inotify error is a limit reached (too many instances or watches), after which
+/// following goes on by the stat check alone.
+fn is_limit(e: &std::io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::EMFILE | libc::ENFILE | libc::ENOSPC)
+    )
+}
+
 impl DirWatch {
-    /// A watch using inotify, or only timeouts (`inotify` false).
+    /// A watch using inotify, or only timeouts (`inotify` false, or no inotify instance left:
+    /// each followed file has its own, and a user has 128 by default).
     pub fn new(inotify: bool) -> Result<DirWatch, SourceError> {
-        Ok(DirWatch {
-            inotify: if inotify {
-                Some(Inotify::init().map_err(SourceError::Watch)?)
-            } else {
+        let inotify = match inotify.then(Inotify::init) {
+            None => None,
+            Some(Ok(i)) => Some(i),
+            Some(Err(e)) if is_limit(&e) => {
+                inotify_exhausted(&e);
                 None
-            },
+            }
+            Some(Err(e)) => return Err(SourceError::Watch(e)),
+        };
+        Ok(DirWatch {
+            inotify,
             watched: Vec::new(),
             events: vec![0; 16 * 1024],
         })
+    }
+
+    /// Whether inotify wakes this watch (else only its timeouts do).
+    pub fn has_inotify(&self) -> bool {
+        self.inotify.is_some()
     }
 
     /// Adds the directories not watched yet.
@@ -55,11 +87,12 @@ impl DirWatch {
         };
         for dir in dirs {
             if !self.watched.contains(&dir) {
-                inotify
-                    .watches()
-                    .add(&dir, mask())
-                    .map_err(SourceError::Watch)?;
-                self.watched.push(dir);
+                match inotify.watches().add(&dir, mask()) {
+                    Ok(_) => self.watched.push(dir),
+                    // Out of watches: this watch keeps what it has; the stat check finds the rest.
+                    Err(e) if is_limit(&e) => inotify_exhausted(&e),
+                    Err(e) => return Err(SourceError::Watch(e)),
+                }
             }
         }
         Ok(())

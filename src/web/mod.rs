@@ -9,6 +9,7 @@
 mod assets;
 mod auth;
 mod guard;
+mod http1;
 mod seed;
 pub mod socket;
 mod tls;
@@ -265,14 +266,15 @@ pub async fn serve(
         .http1()
         .header_read_timeout(head_timeout)
         .max_buf_size(MAX_REQUEST_HEAD);
+    // HTTP/1.1 only: those limits would not hold for HTTP/2 (see `http1`).
     match tls {
-        None => server.serve(app).await,
+        None => server.map(http1::Http1Only).serve(app).await,
         Some((files, config)) => {
             let rustls = RustlsConfig::from_config(config);
             tokio::spawn(tls::reload_on_change(files, rustls.clone()));
             let acceptor = axum_server::tls_rustls::RustlsAcceptor::new(rustls)
                 .handshake_timeout(head_timeout);
-            server.acceptor(acceptor).serve(app).await
+            server.acceptor(http1::Http1Only(acceptor)).serve(app).await
         }
     }
 }
@@ -468,7 +470,10 @@ async fn dashboard(
     {
         return sign_in_by_link(&state, client, &form.token).await;
     }
-    if let Ok(Query(outcome)) = Query::<SignInOutcome>::try_from_uri(&uri) {
+    // A failed link's message, for one not signed in (a signed-in viewer gets the dashboard).
+    if let Ok(Query(outcome)) = Query::<SignInOutcome>::try_from_uri(&uri)
+        && state.auth.verdict(&headers, client.ip) != auth::Verdict::Granted
+    {
         match (outcome.signin.as_str(), outcome.wait) {
             ("refused", _) => {
                 return auth::sign_in_page(StatusCode::UNAUTHORIZED, "That token is not right.");
