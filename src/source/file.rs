@@ -559,8 +559,8 @@ impl Follower {
     /// Runs the follower as a task of `runtime` until `stop` is set or the sink wants no more:
     /// the runtime's I/O driver waits on inotify, so an append wakes a worker that reads the
     /// lines, runs `sink` and then the viewers' tasks that `sink` woke, all on one thread (one
-    /// wake-up fewer than [`Follower::spawn`]'s thread handing frames to a worker). Needs
-    /// inotify, and a `sink` that never blocks (the hub's pipeline; not `publish`'s queue,
+    /// wake-up fewer than [`Follower::spawn`]'s thread handing frames to a worker). Without an
+    /// inotify instance left it wakes on timeouts alone. Needs a `sink` that never blocks (the hub's pipeline; not `publish`'s queue,
     /// which waits while it is full). A backlog is read one batch ([`MAX_BATCH_BYTES`]) per
     /// turn, yielding in between.
     pub fn spawn_on(
@@ -572,26 +572,19 @@ impl Follower {
         let mut watch = DirWatch::new(true)?;
         watch.cover(self.watched_dirs())?;
         let _entered = runtime.enter();
-        if !watch.has_inotify() {
-            // No inotify instance left: the stat check every --poll-interval, as a task.
-            return Ok(runtime.spawn(async move {
-                while let Some(wait) = self.turn(&sink, &stop, |_| Ok(())) {
-                    if wait.is_zero() {
-                        tokio::task::yield_now().await;
-                    } else {
-                        tokio::time::sleep(wait).await;
-                    }
-                }
-                self.close();
-            }));
-        }
-        let mut watch = AsyncDirWatch::new(watch)?;
+        // No inotify instance left: the stat check every --poll-interval, on timeouts alone.
+        let mut watch = match watch.has_inotify() {
+            true => Some(AsyncDirWatch::new(watch)?),
+            false => None,
+        };
         Ok(runtime.spawn(async move {
-            while let Some(wait) = self.turn(&sink, &stop, |dirs| watch.cover(dirs)) {
-                if wait.is_zero() {
-                    tokio::task::yield_now().await;
-                } else {
-                    watch.wait(wait).await;
+            while let Some(wait) = self.turn(&sink, &stop, |dirs| {
+                watch.as_mut().map_or(Ok(()), |w| w.cover(dirs))
+            }) {
+                match watch.as_mut() {
+                    _ if wait.is_zero() => tokio::task::yield_now().await,
+                    Some(w) => w.wait(wait).await,
+                    None => tokio::time::sleep(wait).await,
                 }
             }
             self.close();

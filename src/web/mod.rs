@@ -470,9 +470,10 @@ async fn dashboard(
     {
         return sign_in_by_link(&state, client, &form.token).await;
     }
+    let verdict = state.auth.verdict(&headers, client.ip);
     // A failed link's message, for one not signed in (a signed-in viewer gets the dashboard).
     if let Ok(Query(outcome)) = Query::<SignInOutcome>::try_from_uri(&uri)
-        && state.auth.verdict(&headers, client.ip) != auth::Verdict::Granted
+        && verdict != auth::Verdict::Granted
     {
         match (outcome.signin.as_str(), outcome.wait) {
             ("refused", _) => {
@@ -482,7 +483,6 @@ async fn dashboard(
             _ => {}
         }
     }
-    let verdict = state.auth.verdict(&headers, client.ip);
     state.count_refusal(verdict).await;
     match verdict {
         auth::Verdict::Granted => {
@@ -523,17 +523,7 @@ async fn sign_in_by_link(state: &WebState, client: Client, token: &str) -> Respo
     let verdict = state.auth.sign_in(token, client.ip);
     state.count_refusal(verdict).await;
     let to = match verdict {
-        auth::Verdict::Granted => {
-            state.viewers.touch(client.ip);
-            let mut response = auth::moving_on_page(&base);
-            if let Some(session) = state.auth.new_session() {
-                response.headers_mut().insert(
-                    header::SET_COOKIE,
-                    auth::set_cookie(&session, &base, client.https),
-                );
-            }
-            return response;
-        }
+        auth::Verdict::Granted => return signed_in(state, client, auth::moving_on_page(&base)),
         auth::Verdict::Limited(wait) => format!("{base}?signin=limited&wait={wait}"),
         auth::Verdict::Refused | auth::Verdict::Missing => format!("{base}?signin=refused"),
     };
@@ -549,25 +539,28 @@ async fn finish_sign_in(state: &WebState, client: Client, token: &str) -> Respon
     let verdict = state.auth.sign_in(token, client.ip);
     state.count_refusal(verdict).await;
     match verdict {
-        auth::Verdict::Granted => {
-            state.viewers.touch(client.ip);
-            let mut response = Redirect::to(&base).into_response();
-            if let Some(session) = state.auth.new_session() {
-                response.headers_mut().insert(
-                    header::SET_COOKIE,
-                    auth::set_cookie(&session, &base, client.https),
-                );
-            }
-            response
-                .headers_mut()
-                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            response
-        }
+        auth::Verdict::Granted => signed_in(state, client, Redirect::to(&base).into_response()),
         auth::Verdict::Limited(wait) => limited_page(wait),
         auth::Verdict::Refused | auth::Verdict::Missing => {
             auth::sign_in_page(StatusCode::UNAUTHORIZED, "That token is not right.")
         }
     }
+}
+
+/// `response` to a sign-in that succeeded: with the session cookie, never cached; the address
+/// counts as a viewer's from now on.
+fn signed_in(state: &WebState, client: Client, mut response: Response) -> Response {
+    state.viewers.touch(client.ip);
+    if let Some(session) = state.auth.new_session() {
+        response.headers_mut().insert(
+            header::SET_COOKIE,
+            auth::set_cookie(&session, &state.base_path, client.https),
+        );
+    }
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
 }
 
 fn limited_page(wait: u64) -> Response {
