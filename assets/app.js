@@ -833,12 +833,11 @@
   // ---------- charts: requests per second (5 min) and per minute (24 h) ----------
   //
   // Both series are [unixSecond, requests, 2xx, 3xx, 4xx, 5xx] buckets, oldest first. The
-  // `history` message fills them whole; each `stats` frame then adds what changed since the
-  // previous one. Drawn when data arrives (at most once a second), never per hit.
+  // `history` message fills them whole; each `stats` frame then brings the buckets counted in
+  // since the previous one, whole. Drawn when data arrives (at most once a second), never per hit.
 
   const perSecond = [];
   const perMinute = [];
-  let baseline = null;             // {t, c: [total, 2xx, 3xx, 4xx, 5xx]} of the previous stats frame
   let liveRate = null;             // the server's rate from the last stats frame
 
   function mod(a, n) { return ((a % n) + n) % n; }
@@ -862,58 +861,45 @@
     for (const b of fresh) series.push(b);
   }
 
-  /** Adds counts [requests, 2xx, 3xx, 4xx, 5xx] at unix second t into a series of `width`-second buckets. */
-  function addCounts(series, width, keep, t, counts) {
-    const start = t - mod(t, width);
+  /**
+   * Puts whole buckets (oldest first, the newest of the server's window last) into a series of
+   * `width`-second buckets: the window moves on to end where the server's ends, and each bucket
+   * given replaces the one of its time. Whole counts, by the log's time, as the server has them:
+   * a replay of old hits or a catch-up lands in its own minutes, not in the current one.
+   */
+  function putBuckets(series, width, keep, list) {
+    const fresh = cleanSeries(list, width, keep);
+    if (!fresh.length) return;
+    const end = fresh[fresh.length - 1][0];
+    // Beyond the server's end: its clock was set back, and so is its window.
+    while (series.length && series[series.length - 1][0] > end) series.pop();
     const last = series.length ? series[series.length - 1][0] : null;
-    if (last === null || start > last) {
-      let next = start;
-      if (last === null || start - last > width * keep) series.length = 0; // a jump past the window
-      else next = last + width;
-      for (; next <= start; next += width) series.push([next, 0, 0, 0, 0, 0]);
-      const first = start - width * (keep - 1);
-      let drop = 0;
-      while (drop < series.length && series[drop][0] < first) drop++;
-      if (drop) series.splice(0, drop);
+    const first = end - width * (keep - 1);
+    if (last === null || last < first) series.length = 0; // a jump past the window
+    for (let next = series.length ? last + width : first; next <= end; next += width) series.push([next, 0, 0, 0, 0, 0]);
+    let drop = 0;
+    while (drop < series.length && series[drop][0] < first) drop++;
+    if (drop) series.splice(0, drop);
+    for (const b of fresh) {
+      let i = (b[0] - series[0][0]) / width;
+      if (!(i >= 0 && i < series.length && series[i][0] === b[0])) i = series.findIndex((x) => x[0] === b[0]);
+      if (i >= 0) series[i] = b;
     }
-    // Usually the newest bucket; a log whose clock runs ahead of the server's lands there too.
-    let b = series[series.length - 1];
-    for (let i = series.length - 1; i >= 0 && series[i][0] >= start; i--) if (series[i][0] === start) { b = series[i]; break; }
-    for (let k = 0; k < 5; k++) b[k + 1] += counts[k];
-  }
-
-  function addLive(t, counts) {
-    addCounts(perSecond, 1, CHART_SECONDS, t, counts);
-    addCounts(perMinute, 60, CHART_MINUTES, t, counts);
   }
 
   function onHistory(m) {
     replaceSeries(perSecond, cleanSeries(m.per_second, 1, CHART_SECONDS));
     replaceSeries(perMinute, cleanSeries(m.per_minute, 60, CHART_MINUTES));
-    baseline = null;
     liveRate = null;
     drawCharts();
   }
 
-  /** Appends what changed since the previous stats frame (the first one only sets the baseline). */
+  /** The buckets a stats frame brings up to date (none in the one a viewer gets on connecting). */
   function statsIntoCharts(m) {
-    const t = Math.floor(Date.parse(m.time) / 1000);
-    const s = m.status || {};
-    const c = [m.total, s['2xx'], s['3xx'], s['4xx'], s['5xx']].map((v) => Number(v) || 0);
-    if (!isFinite(t)) return;
-    const prev = baseline;
-    baseline = { t, c };
-    if (!prev || t < prev.t || c.some((v, i) => v < prev.c[i])) return; // a new start: baseline only
-    const d = c.map((v, i) => v - prev.c[i]);
-    const gap = t - prev.t;
-    if (gap <= 1 || gap > CHART_SECONDS) {
-      addLive(t, d);
-    } else {
-      // Frames were skipped (a slow viewer): spread what happened over the seconds it covers.
-      for (let i = 1; i <= gap; i++) {
-        addLive(prev.t + i, d.map((v) => Math.floor((v * i) / gap) - Math.floor((v * (i - 1)) / gap)));
-      }
-    }
+    const h = m.history;
+    if (!h || typeof h !== 'object') return;
+    putBuckets(perSecond, 1, CHART_SECONDS, h.per_second);
+    putBuckets(perMinute, 60, CHART_MINUTES, h.per_minute);
   }
 
   function fmtRate(v) { return v >= 100 ? v.toFixed(0) : v.toFixed(1); }
@@ -1204,7 +1190,6 @@
         if (typeof m.boot === 'string' && hubBoot !== null && m.boot !== hubBoot) lastSeq = null;
         if (lastSeq !== null && typeof m.seq === 'number' && m.seq < lastSeq) lastSeq = null;
         if (typeof m.boot === 'string') hubBoot = m.boot;
-        baseline = null; // a new connection's first stats frame only sets the baseline
         break;
       }
       case 'history': onHistory(m); break;

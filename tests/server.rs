@@ -509,6 +509,78 @@ async fn history_after_hello_draws_whole_charts() {
     assert_eq!(second[1..], [1, 0, 0, 0, 1]);
 }
 
+/// A dashboard open while old hits arrive (a JetStream replay, a catch-up) draws them in their
+/// own minutes: each `stats` frame brings the buckets counted in, whole, by the log's time, and
+/// the rate is of the requests of now.
+#[tokio::test]
+async fn stats_frames_bring_chart_buckets_by_log_time() {
+    let s = Server::start(&["--all"]);
+    let now = webpeek::unix_now();
+    s.append(json_line(now, "/first", 200));
+    let deadline = Instant::now() + 10 * SECOND;
+    while s.stats()["total"] != 1 {
+        assert!(Instant::now() < deadline, "the log was not read");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Past the first stats frame: a viewer gets its numbers at once, after the backlog.
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let mut ws = s.viewer().await;
+    assert_eq!(next_json(&mut ws).await["type"], "history");
+    let hits = next_json(&mut ws).await;
+    assert_eq!(hits["type"], "hits", "{hits}");
+    let stats = next_json(&mut ws).await;
+    assert_eq!(stats["type"], "stats", "{stats}");
+    assert_eq!(stats["total"], 1);
+    assert!(stats.get("history").is_none(), "{stats}");
+
+    let now = webpeek::unix_now();
+    let mut text = String::new();
+    for _ in 0..50 {
+        text.push_str(&json_line(now - 3600, "/an-hour-ago", 200));
+    }
+    for _ in 0..3 {
+        text.push_str(&json_line(now, "/now", 500));
+    }
+    s.append(text);
+    // Whole buckets by their start, as the dashboard keeps them.
+    let mut seconds = std::collections::BTreeMap::new();
+    let mut minutes = std::collections::BTreeMap::new();
+    let deadline = Instant::now() + 10 * SECOND;
+    let last = loop {
+        assert!(Instant::now() < deadline, "no stats frame counted 54");
+        let m = next_json(&mut ws).await;
+        if m["type"] != "stats" {
+            continue;
+        }
+        let history = &m["history"];
+        for (key, into) in [("per_second", &mut seconds), ("per_minute", &mut minutes)] {
+            let buckets: Vec<[i64; 6]> = serde_json::from_value(history[key].clone()).unwrap();
+            assert!(
+                !buckets.is_empty(),
+                "the newest bucket is always there: {m}"
+            );
+            assert!(buckets.windows(2).all(|w| w[0][0] < w[1][0]), "{m}");
+            for b in buckets {
+                into.insert(b[0], b);
+            }
+        }
+        if m["total"] == 54 {
+            break m;
+        }
+    };
+    let minute = |t: i64| t - t.rem_euclid(60);
+    assert_eq!(minutes[&minute(now - 3600)][1..], [50, 50, 0, 0, 0]);
+    // With the first line too, unless a minute began in between.
+    let current = minutes[&minute(now)];
+    assert!(current[1] == 3 || current[1] == 4, "{current:?}");
+    assert_eq!(current[5], 3);
+    assert_eq!(seconds[&now][1..], [3, 0, 0, 0, 3]);
+    assert!(seconds.values().all(|b| b[1] <= 3), "{seconds:?}");
+    // The rate averages 5 s: at most the 4 requests of now, none of the hour-old ones.
+    let rate = last["rate"].as_f64().unwrap();
+    assert!(rate <= 4.0 / 5.0 + 1e-9, "rate {rate}");
+}
+
 #[tokio::test]
 async fn a_viewer_is_told_when_the_server_stops() {
     let s = Server::start(&[]);

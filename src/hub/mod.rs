@@ -199,6 +199,9 @@ struct Inner {
     /// Whole backlog frames by their block number (first sequence number / [`BACKLOG_FRAME_HITS`]),
     /// oldest first; as many as the backlog holds, and two more.
     backlog_frames: Mutex<VecDeque<(u64, Frame)>>,
+    /// The last `stats` frame's numbers without its chart changes, for viewers who connect
+    /// before the next one.
+    last_stats: Mutex<Option<Bytes>>,
 }
 
 /// What a new viewer starts from.
@@ -209,6 +212,12 @@ pub struct Subscription {
     pub hosts: HashMap<IpAddr, String>,
     /// Sequence number of the newest hit at the moment of the snapshot.
     pub last_seq: u64,
+    /// The charts' data at the moment of the snapshot: the `stats` frames from then on
+    /// bring it up to date.
+    pub history: HistorySnapshot,
+    /// The last `stats` frame's numbers (a `stats` message without chart changes), so the
+    /// dashboard is whole before the next one; none before the first.
+    pub stats: Option<Bytes>,
     /// Live frames from the moment of the snapshot on.
     pub frames: broadcast::Receiver<Frame>,
 }
@@ -234,6 +243,7 @@ impl Hub {
             paced: AtomicBool::new(false),
             waiting: tokio::sync::Notify::new(),
             backlog_frames: Mutex::new(VecDeque::new()),
+            last_stats: Mutex::new(None),
             boot: format!("{:016x}", rand::random::<u64>()),
             options,
         }))
@@ -252,12 +262,6 @@ impl Hub {
     /// Locks the aggregates, for counting a batch or reading them.
     pub fn stats(&self) -> MutexGuard<'_, Stats> {
         self.0.stats.lock().expect("stats lock")
-    }
-
-    /// The `history` message: the charts' data as of `now`.
-    pub fn history(&self, now: i64) -> Bytes {
-        let snapshot = self.stats().history(now);
-        Message::History(&snapshot).to_text()
     }
 
     /// Sequence number of the newest hit.
@@ -411,11 +415,20 @@ impl Hub {
         let _ = self.0.frames.send(Frame::new(text, None));
     }
 
-    /// Sends the current aggregates to every viewer.
+    /// Sends the current aggregates to every viewer, with the charts' buckets counted in
+    /// since the previous time.
     pub fn publish_stats(&self, now: i64) -> StatsSnapshot {
-        let snapshot = self.stats().snapshot(now);
+        let mut stats = self.stats();
+        let mut snapshot = stats.snapshot(now);
+        let plain = Message::Stats(&snapshot).to_text();
+        snapshot.history = Some(stats.history_changes(now));
         let text = Message::Stats(&snapshot).to_text();
+        // Sent under the stats lock, as viewers subscribe: a new viewer's history either has
+        // these changes already or this frame brings them.
         let _ = self.0.frames.send(Frame::new(text, None));
+        *self.0.last_stats.lock().expect("stats frame lock") = Some(plain);
+        drop(stats);
+        snapshot.history = None;
         snapshot
     }
 
@@ -433,8 +446,14 @@ impl Hub {
         .to_text()
     }
 
-    /// Subscribes a viewer: a snapshot of the backlog, then live frames from that moment on.
+    /// Subscribes a viewer: a snapshot of the backlog and the charts, then live frames from
+    /// that moment on.
     pub fn subscribe(&self) -> Subscription {
+        // Under the stats lock (then the backlog's, the order the pipeline takes them in): no
+        // `stats` frame's chart changes fall between the history and the live frames.
+        let mut stats = self.stats();
+        let history = stats.history(crate::unix_now());
+        let last_stats = self.0.last_stats.lock().expect("stats frame lock").clone();
         let mut backlog = self.0.backlog.lock().expect("backlog lock");
         // Waiting hits go to the viewers already there: the snapshot holds them for this one.
         if !backlog.pending.is_empty() {
@@ -448,11 +467,15 @@ impl Hub {
                 backlog.hosts.get(&ip).map(|n| (ip, n.clone()))
             })
             .collect();
+        let frames = self.0.frames.subscribe();
+        drop(stats);
         Subscription {
             backlog: hits,
             hosts,
             last_seq: backlog.last_seq,
-            frames: self.0.frames.subscribe(),
+            history,
+            stats: last_stats,
+            frames,
         }
     }
 }

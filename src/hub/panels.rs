@@ -433,8 +433,14 @@ impl Panels {
         let own = self.own_site.as_deref();
         self.all.count(r, own);
         let minute = r.time.div_euclid(60);
+        let current = now.div_euclid(60);
+        // Minutes further ahead than a line may be: the clock was set back, and they would
+        // keep the lines that follow out of the window.
+        while self.minutes.back().is_some_and(|(m, _)| *m > current + 1) {
+            self.minutes.pop_back();
+        }
         // Lines older than the window, or stamped ahead of the clock, are not "recent".
-        if minute < now.div_euclid(60) - RECENT_MINUTES || r.time > now + 60 {
+        if minute < current - RECENT_MINUTES || r.time > now + 60 {
             return;
         }
         let at = match self.minutes.iter().rposition(|(m, _)| *m <= minute) {
@@ -458,11 +464,11 @@ impl Panels {
     /// Both windows at `now`: the recent one holds the last five whole minutes and the
     /// current one (five to six minutes of log time).
     pub fn snapshot(&self, now: i64) -> PanelsSnapshot {
-        let from = now.div_euclid(60) - RECENT_MINUTES;
+        let current = now.div_euclid(60);
         let recent: Vec<&Window> = self
             .minutes
             .iter()
-            .filter(|(m, _)| *m >= from)
+            .filter(|(m, _)| (current - RECENT_MINUTES..=current + 1).contains(m))
             .map(|(_, w)| w)
             .collect();
         PanelsSnapshot {
@@ -586,6 +592,24 @@ mod tests {
         assert_eq!(f("http://[2001:db8::1]/", None), Some("[2001:db8::1]"));
         assert_eq!(f("-", None), None);
         assert_eq!(f("/relative", None), None);
+    }
+
+    #[test]
+    fn a_clock_set_back_moves_the_recent_window_back() {
+        let mut p = Panels::new(None);
+        let now = 1_800_000_030;
+        for i in 0..6 {
+            p.count(&req(now - 60 * i, "/before", 200, None), now);
+        }
+        // The clock goes back an hour; the lines that follow are stamped by it.
+        let back = now - 3600;
+        for _ in 0..4 {
+            p.count(&req(back, "/after", 200, None), back);
+        }
+        let s = p.snapshot(back);
+        assert_eq!(s.recent.requests, 4);
+        assert_eq!(s.recent.pages, vec![("/after".to_string(), 4)]);
+        assert_eq!(s.all.requests, 10);
     }
 
     #[test]

@@ -11,7 +11,7 @@ use cardinality_estimator::CardinalityEstimator;
 use serde::Serialize;
 use topk::FilteredSpaceSaving;
 
-use super::history::{History, HistorySnapshot};
+use super::history::{History, HistoryChanges, HistorySnapshot};
 use super::panels::{Panels, PanelsSnapshot, Request, Window};
 use crate::hit::{Hit, Rfc3339};
 
@@ -23,6 +23,9 @@ const SHOWN: usize = 10;
 const RATE_WINDOW: usize = 300;
 /// Seconds the reported rate averages over.
 const RATE_AVERAGE: usize = 5;
+/// How old (by its own time) a request may be when it arrives and still count in the rate:
+/// buffered logs (nginx's `access_log ... flush=`) arrive some seconds late.
+const RATE_MAX_AGE: i64 = 60;
 
 /// Approximate top-k counter for one dimension.
 pub struct TopList(FilteredSpaceSaving<String>);
@@ -141,6 +144,11 @@ impl Stats {
         if let Some(referer) = r.referer {
             self.referers.add(referer);
         }
+        // The rate is the site's now: a request stamped long before it arrived (a JetStream
+        // replay, a catch-up) is history, not traffic.
+        if r.time < now - RATE_MAX_AGE {
+            return;
+        }
         match self.per_second.back_mut() {
             Some((sec, n)) if *sec == now => *n += 1,
             _ => {
@@ -192,6 +200,12 @@ impl Stats {
     /// Requests per second and per minute by the log's time, ending `now`.
     pub fn history(&mut self, now: i64) -> HistorySnapshot {
         self.history.snapshot(now)
+    }
+
+    /// The buckets of the history counted in since the last call (and the newest of each
+    /// window), for the next `stats` frame.
+    pub fn history_changes(&mut self, now: i64) -> HistoryChanges {
+        self.history.changes(now)
     }
 
     /// Counts a hit that viewers see, after enrichment.
@@ -262,6 +276,7 @@ impl Stats {
                 people: self.people,
             },
             nats: self.nats.clone(),
+            history: None,
         }
     }
 }
@@ -316,6 +331,10 @@ pub struct StatsSnapshot {
     pub names: HashMap<String, String>,
     /// The NATS connection's state and counts; `null` without `--nats`.
     pub nats: Option<crate::nats::NatsStatus>,
+    /// In the `stats` frames only: the charts' buckets counted in since the previous frame,
+    /// whole, and the newest of each window.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub history: Option<HistoryChanges>,
 }
 
 /// Requests by status class.
@@ -400,5 +419,26 @@ mod tests {
         let json = serde_json::to_value(&snap).unwrap();
         assert_eq!(json["status"]["4xx"], 15);
         assert_eq!(json["top"]["pages"][0][0], "/b");
+    }
+
+    #[test]
+    fn the_rate_leaves_out_requests_from_long_ago() {
+        let mut s = Stats::default();
+        let now = 1_800_000_000;
+        // A replay of an hour ago, then ten requests of now, and ten buffered for 30 s.
+        for (time, n) in [(now - 3600, 500), (now, 10), (now - 30, 10)] {
+            for _ in 0..n {
+                let r = Request {
+                    time,
+                    path: "/",
+                    status: 200,
+                    ..Request::default()
+                };
+                s.count_request(&r, now);
+            }
+        }
+        let snap = s.snapshot(now + 1);
+        assert_eq!(snap.total, 520);
+        assert!((snap.rate - 20.0 / 5.0).abs() < 1e-9, "{}", snap.rate);
     }
 }

@@ -51,12 +51,14 @@ fn sent(result: std::io::Result<()>, state: &WebState) -> bool {
 const MAX_FRAMES_PER_WRITE: usize = 64;
 
 /// `first` and the frames queued behind it, encoded for this viewer's socket, with a `lagged`
-/// message before a frame whose hits do not follow on from `last` (which is moved on).
+/// message before a frame whose hits do not follow on from `last` (which is moved on). A viewer
+/// that lagged missed `stats` frames too: it gets the charts' data whole again with it.
 fn queued(
     first: hub::Frame,
     frames: &mut tokio::sync::broadcast::Receiver<hub::Frame>,
     last: &mut u64,
     deflate: bool,
+    hub: &hub::Hub,
 ) -> Vec<Bytes> {
     let mut out = Vec::new();
     let mut next = Some(first);
@@ -65,6 +67,9 @@ fn queued(
             if *seqs.start() > *last + 1 {
                 let missed = seqs.start() - *last - 1;
                 let text = hub::Message::Lagged { missed }.to_text();
+                out.push(super::socket::text_frame(&text, deflate));
+                let history = hub.stats().history(crate::unix_now());
+                let text = hub::Message::History(&history).to_text();
                 out.push(super::socket::text_frame(&text, deflate));
             }
             *last = *seqs.end();
@@ -147,7 +152,8 @@ pub async fn run(mut socket: Socket, state: WebState, registered: ViewerGuard) {
         return;
     }
     // The charts' data, so a dashboard opened mid-day is whole at once.
-    if !send(&mut socket, hub.history(crate::unix_now()), &state).await {
+    let history = hub::Message::History(&sub.history).to_text();
+    if !send(&mut socket, history, &state).await {
         return;
     }
     let mut after = None;
@@ -218,9 +224,16 @@ pub async fn run(mut socket: Socket, state: WebState, registered: ViewerGuard) {
     {
         return;
     }
+    // The last numbers and panels, so the dashboard is whole before the next `stats` frame.
+    if let Some(stats) = sub.stats.take()
+        && !send(&mut socket, stats, &state).await
+    {
+        return;
+    }
     // What the viewer holds from here on is its place in the ring and its socket.
     drop(sub.backlog);
     drop(sub.hosts);
+    drop(sub.history);
     let mut closing = state.closing.clone();
     // Made once: a future made anew at every turn would join and leave the watch's waiter list
     // (under its lock) twice per frame and viewer.
@@ -242,7 +255,7 @@ pub async fn run(mut socket: Socket, state: WebState, registered: ViewerGuard) {
                     Err(RecvError::Lagged(_)) => continue,
                     Err(RecvError::Closed) => return,
                 };
-                let frames = queued(first, &mut sub.frames, &mut last, socket.deflate());
+                let frames = queued(first, &mut sub.frames, &mut last, socket.deflate(), hub);
                 if !send_frames(&mut socket, &frames, &state).await {
                     return;
                 }
@@ -299,16 +312,16 @@ mod tests {
             Err(TryRecvError::Lagged(_)) => rx.try_recv().unwrap(),
             other => other.unwrap(),
         };
-        let out = queued(first, &mut rx, &mut last, false);
+        let out = queued(first, &mut rx, &mut last, false, &hub);
         let types: Vec<_> = out.iter().map(|f| text(f)["type"].clone()).collect();
-        assert_eq!(types, ["lagged", "hits", "hits"]);
+        assert_eq!(types, ["lagged", "history", "hits", "hits"]);
         assert_eq!(text(&out[0])["missed"], 2);
-        assert_eq!(text(&out[2])["hits"][0]["seq"], 5);
+        assert_eq!(text(&out[3])["hits"][0]["seq"], 5);
         assert_eq!(last, 5);
         // Shared: the same bytes as the frame's own encoding.
         hub.publish(vec![hit(6)]);
         let frame = rx.try_recv().unwrap();
-        let out = queued(frame.clone(), &mut rx, &mut last, false);
+        let out = queued(frame.clone(), &mut rx, &mut last, false, &hub);
         assert_eq!(out.len(), 1);
         assert_eq!(out[0].as_ptr(), frame.encoded.plain.get().unwrap().as_ptr());
     }

@@ -354,6 +354,25 @@ test('the charts are readable in the dark theme and on a phone', { timeout: 30_0
   assertChartsFull(phone, 'phone');
   assert.ok(width <= 390, `nothing scrolls sideways on a 390 px phone (scrollWidth ${width})`);
   assert.deepEqual(problems, []);
+});
+
+test('hits from long ago (a replay, a catch-up) go to their own minute, not to the rate', { timeout: 30_000 }, async () => {
+  const { page, problems, log } = charts;
+  const before = Number(await page.getAttribute('#total', 'data-value'));
+  // 300 requests stamped two hours ago arrive at once, as a JetStream replay brings them.
+  const long = Date.now() - 2 * 3600_000;
+  fs.appendFileSync(log, Array.from({ length: 300 }, (_, i) => lineAt(new Date(long + i * 100),
+    '198.51.100.77', `GET /replayed/${i}.html HTTP/1.1`, 200, 10, '-', UA_CHROME)).join(''));
+  await page.waitForFunction((n) => Number(document.getElementById('total')?.dataset.value) >= n,
+    before + 300, { timeout: 5000 });
+  // One more stats frame, so the rate has taken the arrivals if it were going to.
+  await sleep(1200);
+  const rate = parseFloat(await page.textContent('#chart-now'));
+  const perMinute = await page.textContent('#chart-min-now');
+  const minute = parseFloat(perMinute) * (/k/.test(perMinute) ? 1000 : 1);
+  assert.ok(rate < 20, `the rate is of requests of now, not of the 300 replayed (${rate}/s)`);
+  assert.ok(minute < 100, `the last minute holds the requests of now, not the replayed (${perMinute})`);
+  assert.deepEqual(problems, []);
   await charts.context.close();
   await stopWebpeek(charts.server);
   fs.rmSync(charts.dir, { recursive: true, force: true });
