@@ -208,10 +208,16 @@ pub fn visitor_key(ip: IpAddr, agent_hash: u64) -> u64 {
         IpAddr::V4(v4) => u128::from(v4.to_bits()),
         IpAddr::V6(v6) => v6.to_bits(),
     };
-    let mixed = (bits as u64) ^ ((bits >> 64) as u64).rotate_left(29);
-    // The estimator takes the hash as it is: mix the bits well.
-    let key = (mixed ^ agent_hash).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    key ^ (key >> 32)
+    // The estimator takes the key as its hash, so every bit must depend on every input bit:
+    // a single multiply left keys of neighbouring addresses alike, and the estimate 7-11 % low.
+    mix64(mix64((bits as u64) ^ mix64((bits >> 64) as u64)) ^ agent_hash)
+}
+
+/// MurmurHash3's 64-bit finalizer: a bijection that spreads each input bit over all output bits.
+fn mix64(mut z: u64) -> u64 {
+    z = (z ^ (z >> 33)).wrapping_mul(0xff51_afd7_ed55_8ccd);
+    z = (z ^ (z >> 33)).wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    z ^ (z >> 33)
 }
 
 /// The counts of one window.
@@ -592,6 +598,42 @@ mod tests {
         assert_eq!(f("http://[2001:db8::1]/", None), Some("[2001:db8::1]"));
         assert_eq!(f("-", None), None);
         assert_eq!(f("/relative", None), None);
+    }
+
+    #[test]
+    fn visitors_are_estimated_within_a_few_percent() {
+        // Addresses of a few networks in order, each with one of a few agents: keys that
+        // differ in few bits, as real logs have them.
+        let agents = [
+            "Mozilla/5.0 (X11; Linux x86_64)",
+            "curl/8.5.0",
+            "Googlebot/2.1",
+            "-",
+        ];
+        for n in [1_000u32, 20_000, 60_000] {
+            let mut v = Visitors::default();
+            for i in 0..n {
+                let ip = IpAddr::V4(std::net::Ipv4Addr::from(0xC633_6400 + i / 3));
+                v.add(
+                    Some(ip),
+                    Some(agents[(i % 3) as usize + usize::from(i % 7 == 0)]),
+                );
+            }
+            let exact = {
+                let mut set = std::collections::HashSet::new();
+                for i in 0..n {
+                    set.insert((i / 3, (i % 3) as usize + usize::from(i % 7 == 0)));
+                }
+                set.len() as f64
+            };
+            let estimate = v.0.estimate() as f64;
+            let error = (estimate - exact).abs() / exact;
+            assert!(
+                error < 0.03,
+                "{n}: {estimate} for {exact} ({:.1} %)",
+                error * 100.0
+            );
+        }
     }
 
     #[test]
