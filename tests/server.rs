@@ -443,6 +443,65 @@ fn unknown_options_and_unreadable_values_are_one_line_and_exit_2() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("--listen"));
 }
 
+/// A log that cannot be read (mode 0600, another user's; a directory) is one line and exit 2
+/// before serving, not a warning and exit 1 once started.
+#[test]
+fn a_log_that_cannot_be_read_is_one_line_and_exit_2() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("access.log");
+    std::fs::write(&log, line("203.0.113.5", "/")).unwrap();
+    std::fs::set_permissions(&log, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let bin = env!("CARGO_BIN_EXE_webpeek");
+    let log_arg = log.to_str().unwrap();
+    let dir_arg = dir.path().to_str().unwrap();
+    // As root, the file is nobody's and root may not override its mode: setpriv (util-linux)
+    // takes the capabilities that would let it away.
+    let root = std::fs::metadata("/proc/self").is_ok_and(|m| {
+        use std::os::unix::fs::MetadataExt;
+        m.uid() == 0
+    });
+    let unreadable: Vec<&str> = if root {
+        std::os::unix::fs::chown(&log, Some(65534), None).unwrap();
+        vec![
+            "setpriv",
+            "--bounding-set=-dac_override,-dac_read_search",
+            bin,
+        ]
+    } else {
+        vec![bin]
+    };
+    for (command, args, says) in [
+        (
+            &unreadable[..],
+            vec!["--listen", "127.0.0.1:0", log_arg],
+            "cannot read it",
+        ),
+        (
+            &unreadable[..],
+            vec!["publish", "--nats", "nats://127.0.0.1:1", log_arg],
+            "cannot read it",
+        ),
+        (
+            &[bin][..],
+            vec!["--listen", "127.0.0.1:0", dir_arg],
+            "is a directory",
+        ),
+    ] {
+        let out = std::process::Command::new(command[0])
+            .args(&command[1..])
+            .args(&args)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert_eq!(err.trim().lines().count(), 1, "{args:?}: {err}");
+        assert!(err.starts_with("webpeek: error: "), "{args:?}: {err}");
+        assert!(err.contains(says), "{args:?}: {err}");
+    }
+}
+
 /// A JSON log line (nginx `escape=json` style) at Unix time `t`.
 fn json_line(t: i64, path: &str, status: u16) -> String {
     format!(

@@ -108,6 +108,11 @@ impl Input {
             Ok(Input::Pattern(NamePattern::new(arg)?))
         } else if !arg.exists() {
             Err(InputError::Missing(arg.to_owned()))
+        } else if arg.is_dir() {
+            Err(InputError::Directory(arg.to_owned()))
+        } else if let Err(e) = std::fs::File::open(arg) {
+            // Said now, in one line, rather than by the follower once serving has begun.
+            Err(InputError::Unreadable(arg.to_owned(), e))
         } else if arg.extension().is_some_and(|e| e == "gz") {
             Ok(Input::Gzip(arg.to_owned()))
         } else {
@@ -124,6 +129,14 @@ pub enum InputError {
         "{0}: no such log file (quote a pattern such as '/var/log/app/*.log' to wait for files)"
     )]
     Missing(PathBuf),
+    /// A directory was given.
+    #[error("{0}: is a directory (give a file, or a quoted pattern such as 'DIR/*.log')")]
+    Directory(PathBuf),
+    /// The file exists but cannot be opened (permissions, mostly).
+    #[error(
+        "{0}: cannot read it: {1} (run webpeek as a user who may read the log: on Debian, one in the group adm)"
+    )]
+    Unreadable(PathBuf, #[source] std::io::Error),
     /// A bad pattern.
     #[error(transparent)]
     Pattern(#[from] PatternError),
