@@ -417,3 +417,32 @@ fn same_totals_as_goaccess() {
         .collect();
     assert_eq!(w_top10, top10);
 }
+
+/// `--client-from-header`, as in the live mode: the client is X-Forwarded-For's first address.
+#[test]
+fn report_takes_the_client_from_x_forwarded_for_when_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("proxied.log");
+    let mut text = String::new();
+    for (i, xff) in ["203.0.113.9", "203.0.113.10, 10.0.0.2", "203.0.113.9"]
+        .iter()
+        .enumerate()
+    {
+        text += &format!(
+            "10.0.0.1 - - [24/Nov/2026:13:08:0{i} +0000] \"GET / HTTP/1.1\" 200 10 \"-\" \"curl/8\" \"{xff}\"\n"
+        );
+    }
+    std::fs::write(&log, text).unwrap();
+    let fmt = r#"$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent" "$http_x_forwarded_for""#;
+    let plain = report(&["--format", fmt, path_str(&log)]);
+    assert_eq!(
+        (plain["total"].as_u64(), plain["visitors"].as_u64()),
+        (Some(3), Some(1))
+    );
+    let from_header = report(&["--format", fmt, "--client-from-header", path_str(&log)]);
+    assert_eq!(from_header["visitors"], 2, "{from_header}");
+    assert_eq!(
+        from_header["top"]["hosts"][0][0], "203.0.113.9",
+        "{from_header}"
+    );
+}

@@ -681,6 +681,11 @@ impl Parser {
         self
     }
 
+    /// Whether the client comes from `X-Forwarded-For` ([`Parser::client_from_header`]).
+    pub fn takes_client_from_header(&self) -> bool {
+        self.client_from_header
+    }
+
     /// The format in use, once known.
     pub fn format(&self) -> Option<&LogFormat> {
         self.format.as_ref()

@@ -247,8 +247,16 @@ impl Tally {
             self.count_line(line, |l| parser.parse_raw(l));
         };
         if !format.has_headers() {
+            let from_header = parser.takes_client_from_header();
             for line in lines {
-                self.count_line(line, |l| format.parse(l));
+                self.count_line(line, |l| {
+                    let mut raw = format.parse(l)?;
+                    // As `Parser::parse_raw` does (`--client-from-header`).
+                    if from_header && let Some(ip) = raw.forwarded_client() {
+                        raw.ip = Some(ip);
+                    }
+                    Some(raw)
+                });
             }
             return;
         }

@@ -82,6 +82,10 @@ pub struct ReportArgs {
     /// The server name the panels count the requests under (default: the host name).
     #[arg(long, value_name = "NAME")]
     pub name: Option<String>,
+    /// Take the client address from X-Forwarded-For, when the format logs it (as the live
+    /// mode's `--client-from-header`).
+    #[arg(long)]
+    pub client_from_header: bool,
 }
 
 /// Why a report failed.
@@ -125,6 +129,8 @@ pub struct Options {
     pub own_site: Option<String>,
     /// Server name.
     pub server: String,
+    /// Take the client from `X-Forwarded-For` (`--client-from-header`).
+    pub client_from_header: bool,
 }
 
 /// One input, as the report lists it.
@@ -232,6 +238,7 @@ pub fn run(args: ReportArgs) -> Result<(), ReportError> {
         geo,
         own_site: args.site.as_deref().and_then(crate::hub::panels::site_host),
         server: args.name.unwrap_or_else(crate::config::host_name),
+        client_from_header: args.client_from_header,
     };
     let mut report = summarize(&args.files, &options)?;
     if args.unparsed > 0 && report.unparsed > 0 {
@@ -359,7 +366,8 @@ pub fn summarize(files: &[PathBuf], options: &Options) -> Result<Report, ReportE
                     let Input::Plain { file: f, .. } = &inputs[file] else {
                         unreachable!("ranges are made for plain files")
                     };
-                    let mut parser = Parser::new(formats[file].clone());
+                    let mut parser = Parser::new(formats[file].clone())
+                        .client_from_header(options.client_from_header);
                     let n = read::scan_range(f, start, end, &mut parser, &mut tally)
                         .map_err(io_err(&files[file]))?;
                     *sizes[file].lock().expect("no panics") += n;
@@ -375,8 +383,9 @@ pub fn summarize(files: &[PathBuf], options: &Options) -> Result<Report, ReportE
                         unreachable!("streams are gzip files or stdin")
                     };
                     let path = &files[file];
-                    let mut parser =
-                        Parser::new(formats[file].clone()).for_source(&path.display().to_string());
+                    let mut parser = Parser::new(formats[file].clone())
+                        .for_source(&path.display().to_string())
+                        .client_from_header(options.client_from_header);
                     let n = match gzip {
                         Some(f) => (&mut &*f).rewind().and_then(|()| {
                             read::scan_stream(
