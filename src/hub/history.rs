@@ -25,6 +25,8 @@ struct Ring {
     changed: BTreeSet<i64>,
     /// The window started over (a jump, the clock set back): every bucket is news.
     restarted: bool,
+    /// The bucket last put in `changed` (since it was last taken).
+    last_marked: Option<i64>,
 }
 
 impl Ring {
@@ -35,6 +37,7 @@ impl Ring {
             buckets: VecDeque::with_capacity(len),
             changed: BTreeSet::new(),
             restarted: false,
+            last_marked: None,
         }
     }
 
@@ -95,8 +98,10 @@ impl Ring {
             for (b, n) in bucket[1..].iter_mut().zip(counts) {
                 *b += n as i64;
             }
-            if !self.restarted {
+            // Most requests land in the bucket the one before did: no set insert for them.
+            if !self.restarted && self.last_marked != Some(bucket[0]) {
                 self.changed.insert(bucket[0]);
+                self.last_marked = Some(bucket[0]);
             }
         }
     }
@@ -105,6 +110,7 @@ impl Ring {
     /// ends), oldest first; all of them after a restart.
     fn changes(&mut self) -> Vec<Bucket> {
         let changed = std::mem::take(&mut self.changed);
+        self.last_marked = None;
         if std::mem::take(&mut self.restarted) {
             return self.buckets.iter().copied().collect();
         }
