@@ -577,6 +577,9 @@ impl HitSink for Mutex<Pipeline> {
             count_hit(&mut stats, &hit, now);
             if pipeline.filter.keep(&hit) {
                 pipeline.enricher.enrich(&mut hit);
+                if !pipeline.filter.keep_classified(&hit) {
+                    continue;
+                }
                 // The URL viewers may open is the hub's to make: one sent over NATS is only
                 // kept when it is under the hub's own `--site` (anyone who may publish on the
                 // subject would otherwise put links of their choosing on every page).
@@ -672,15 +675,21 @@ impl Pipeline {
                 continue;
             };
             let request = raw.request();
+            // Judged on the text as the hit will carry it (`\/` in JSON is `/`), allocating
+            // only for a line with escapes.
+            let (method, path) = (raw.unescaped(request.method), raw.unescaped(request.path));
+            let agent = raw.agent.map(|a| raw.text(a));
             if self
                 .filter
-                .keep_request(raw.ip, request.method, request.path, raw.agent)
+                .keep_request(raw.ip, &method, &path, agent.as_deref())
             {
                 let mut hit = raw.to_hit(&line.source);
                 hit.server = self.server.clone();
                 self.enricher.enrich(&mut hit);
-                hit.url = self.site.as_deref().and_then(|s| full_url(s, &hit));
-                shown.push(hit);
+                if self.filter.keep_classified(&hit) {
+                    hit.url = self.site.as_deref().and_then(|s| full_url(s, &hit));
+                    shown.push(hit);
+                }
             }
             if count {
                 counted.requests.push(raw);

@@ -42,6 +42,16 @@ impl FromStr for IpBlock {
                 .filter(|&p| p <= max)
                 .ok_or_else(|| IpBlockError::Prefix(p.into()))?,
         };
+        // An IPv4-mapped block (`::ffff:10.0.0.0/104`, as dual-stack servers log addresses) is
+        // the IPv4 block it maps, with its prefix counted in IPv4's 32 bits.
+        if let (IpAddr::V6(v6), true) = (addr, prefix >= 96)
+            && let Some(v4) = v6.to_ipv4_mapped()
+        {
+            return Ok(IpBlock {
+                addr: IpAddr::V4(v4),
+                prefix: prefix - 96,
+            });
+        }
         Ok(IpBlock { addr, prefix })
     }
 }
@@ -49,21 +59,28 @@ impl FromStr for IpBlock {
 impl IpBlock {
     /// Whether `ip` lies inside this block (an IPv4-mapped IPv6 address counts as IPv4).
     pub fn contains(&self, ip: IpAddr) -> bool {
-        // The whole address: a block may be narrower than a /64 (`--trust-proxy ::1`).
-        match (self.addr.to_canonical(), ip.to_canonical()) {
+        // The whole address: a block may be narrower than a /64 (`--trust-proxy ::1`). An IPv4
+        // block's prefix is at most 32, an IPv6 block's at most 128 (mapped blocks were made
+        // IPv4 blocks when parsed), so the shifts below stay in range.
+        match (self.addr, ip.to_canonical()) {
             (IpAddr::V4(net), IpAddr::V4(ip)) => {
                 let mask = u32::MAX
-                    .checked_shl(32 - u32::from(self.prefix))
+                    .checked_shl(32 - u32::from(self.prefix.min(32)))
                     .unwrap_or(0);
                 u32::from(net) & mask == u32::from(ip) & mask
             }
-            (IpAddr::V6(net), IpAddr::V6(ip)) => {
+            (IpAddr::V4(_), IpAddr::V6(_)) => false,
+            (IpAddr::V6(net), ip) => {
+                // An IPv6 block wider than the mapped range (`::/0`) holds IPv4 clients too.
+                let ip = match ip {
+                    IpAddr::V4(v4) => v4.to_ipv6_mapped(),
+                    IpAddr::V6(v6) => v6,
+                };
                 let mask = u128::MAX
-                    .checked_shl(128 - u32::from(self.prefix))
+                    .checked_shl(128 - u32::from(self.prefix.min(128)))
                     .unwrap_or(0);
                 u128::from(net) & mask == u128::from(ip) & mask
             }
-            _ => false,
         }
     }
 }
@@ -230,6 +247,13 @@ impl Filter {
         self.keep_request(hit.ip, &hit.method, &hit.path, hit.agent.as_deref())
     }
 
+    /// Whether viewers still see a hit once enriched: with `--no-bots`, not one the agent
+    /// classifier marked as a bot (uap-core's crawlers beside isbot's patterns, which
+    /// [`Filter::keep_request`] checked), so that no hit marked as a bot is shown.
+    pub fn keep_classified(&self, hit: &Hit) -> bool {
+        !(self.rules.no_bots && hit.bot)
+    }
+
     /// Whether viewers see a request with these fields (checked before a [`Hit`] is made, so
     /// hidden requests cost no allocation).
     /// A request without a client address (the format logs none) is nobody's: never excluded,
@@ -371,6 +395,24 @@ mod tests {
             "1.2.3.4/33".parse::<IpBlock>(),
             Err(IpBlockError::Prefix("33".into()))
         );
+        // IPv4-mapped blocks, as dual-stack servers log addresses: the IPv4 block they map
+        // (these panicked, or in a release build held every IPv4 address).
+        let mapped: IpBlock = "::ffff:1.2.3.4".parse().unwrap();
+        assert!(mapped.contains("1.2.3.4".parse().unwrap()));
+        assert!(mapped.contains("::ffff:1.2.3.4".parse().unwrap()));
+        assert!(!mapped.contains("1.2.3.5".parse().unwrap()));
+        assert!(!mapped.contains("2001:db8::1".parse().unwrap()));
+        let mapped: IpBlock = "::ffff:10.0.0.0/104".parse().unwrap();
+        assert!(mapped.contains("10.9.8.7".parse().unwrap()));
+        assert!(!mapped.contains("11.0.0.1".parse().unwrap()));
+        // An IPv6 block wider than the mapped range holds IPv4 clients; a narrow one does not.
+        let everything: IpBlock = "::/0".parse().unwrap();
+        assert!(everything.contains("8.8.8.8".parse().unwrap()));
+        assert!(everything.contains("2001:db8::1".parse().unwrap()));
+        let all_mapped: IpBlock = "::ffff:0:0/96".parse().unwrap();
+        assert!(all_mapped.contains("198.51.100.1".parse().unwrap()));
+        assert!(!all_mapped.contains("2001:db8::1".parse().unwrap()));
+        assert!(!loopback.contains("0.0.0.1".parse().unwrap()));
     }
 
     #[test]

@@ -669,3 +669,39 @@ async fn a_viewer_is_told_when_the_server_stops() {
         }
     }
 }
+
+/// The filter judges a request as the hit will show it: a JSON log that writes `/` as `\/`
+/// (PHP's `json_encode`) still has its page views shown, and its crawlers hidden with
+/// `--no-bots`; a crawler only uap-core knows (WhatsApp's link preview) is hidden too, as no
+/// hit marked as a bot is shown then.
+#[tokio::test]
+async fn the_filter_reads_escaped_json_and_no_bots_hides_every_marked_bot() {
+    let s = Server::start(&["--no-bots"]);
+    let mut ws = s.viewer().await;
+    let json = |uri: &str, agent: &str| {
+        format!(
+            "{{\"time\":\"{}\",\"remote_addr\":\"203.0.113.7\",\"request_method\":\"GET\",\"uri\":\"{uri}\",\"status\":200,\"body_bytes_sent\":10,\"http_user_agent\":\"{agent}\"}}\n",
+            webpeek::hit::Rfc3339(webpeek::unix_now())
+        )
+    };
+    let firefox = r"Mozilla\/5.0 (X11; Linux x86_64; rv:132.0) Gecko\/20100101 Firefox\/132.0";
+    let googlebot =
+        r"Mozilla\/5.0 (compatible; Googlebot\/2.1; +http:\/\/www.google.com\/bot.html)";
+    s.append(
+        [
+            json(r"\/crawled", googlebot),
+            json(r"\/previewed", "WhatsApp/2.23.20.0"),
+            json(r"\/about", firefox),
+        ]
+        .concat(),
+    );
+    let (hits, _) = collect_hits(&mut ws, 1, 10 * SECOND).await;
+    assert_eq!(hits[0]["path"], "/about", "{hits:?}");
+    assert_eq!(hits[0]["browser"], "Firefox");
+    assert_no_hits(&mut ws, Duration::from_millis(1500)).await;
+    let stats = s.stats();
+    assert_eq!(
+        (stats["total"].as_u64(), stats["shown"].as_u64()),
+        (Some(3), Some(1))
+    );
+}
