@@ -110,6 +110,8 @@ pub enum Message<'a> {
         /// counts in, so a number from another hub (behind a balancer) or an earlier run is not
         /// taken for one of this run's.
         boot: &'a str,
+        /// The site's base URL (`--site`), which previews need; `null` without it.
+        site: Option<&'a str>,
     },
     /// A batch of hits.
     Hits {
@@ -442,6 +444,7 @@ impl Hub {
             name: &self.0.options.name,
             preview_every: self.0.options.preview_every.as_secs_f64(),
             boot: &self.0.boot,
+            site: self.0.options.site.as_deref(),
         }
         .to_text()
     }
