@@ -5,7 +5,7 @@ use std::io::IsTerminal;
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 
@@ -70,15 +70,25 @@ pub async fn run(config: Config) -> Result<(), AppError> {
         ));
     }
     raise_open_file_limit(config.limits.max_viewers);
+    // Bound first: an address in use is said before anything else starts (and says more).
+    let listener =
+        std::net::TcpListener::bind(config.listen).map_err(|source| AppError::Listen {
+            addr: config.listen,
+            source,
+        })?;
     let viewers = Viewers::default();
 
     let mut site = config.log.site.clone();
     let mut inputs = config.log.inputs.clone();
     let mut from_start = config.log.from_start;
     let _demo = if config.demo {
-        let demo = crate::demo::start().await.map_err(AppError::Demo)?;
+        // The port after the dashboard's (8084 for the default 8083).
+        let port = listener
+            .local_addr()
+            .map_or(0, |a| a.port().checked_add(1).unwrap_or(0));
+        let demo = crate::demo::start(port).await.map_err(AppError::Demo)?;
         eprintln!(
-            "webpeek: demo site at {} writing {}",
+            "webpeek: demo: a site with synthetic visitors at {}, its log {}",
             demo.url,
             demo.log.display()
         );
@@ -205,11 +215,6 @@ pub async fn run(config: Config) -> Result<(), AppError> {
     tokio::spawn(forward_host_names(names_rx, hub.clone()));
     tokio::spawn(tick_stats(hub.clone()));
 
-    let listener =
-        std::net::TcpListener::bind(config.listen).map_err(|source| AppError::Listen {
-            addr: config.listen,
-            source,
-        })?;
     let addr = listener.local_addr().map_err(AppError::Serve)?;
     let access = Access {
         allow_origin: config.allow_origin.clone(),
@@ -224,13 +229,22 @@ pub async fn run(config: Config) -> Result<(), AppError> {
     } else {
         "http"
     };
-    let sign_in = if config.token.is_some() {
-        " (viewers sign in with the token)"
+    let mut notes = Vec::new();
+    if config.token.is_some() {
+        notes.push("viewers sign in with the token");
+    } else if config.demo {
+        notes.push("open it in a browser");
+    }
+    if std::io::stderr().is_terminal() {
+        notes.push("Ctrl-C stops");
+    }
+    let notes = if notes.is_empty() {
+        String::new()
     } else {
-        ""
+        format!(" ({})", notes.join("; "))
     };
     eprintln!(
-        "webpeek: serving {scheme}://{addr}{}{sign_in}",
+        "webpeek: serving {scheme}://{addr}{}{notes}",
         config.base_path
     );
     let (closing_tx, closing_rx) = tokio::sync::watch::channel(false);
@@ -506,7 +520,13 @@ struct Pipeline {
     site: Option<String>,
     /// This machine's name, on every hit.
     server: Arc<str>,
+    /// Per source: when lines that match no format were last said in the log, and how many
+    /// came since.
+    unparsed_said: HashMap<Arc<str>, (Instant, u64)>,
 }
+
+/// How often lines that match no format are said again, per source.
+const UNPARSED_EVERY: Duration = Duration::from_secs(60);
 
 impl Pipeline {
     fn new(
@@ -527,6 +547,43 @@ impl Pipeline {
             output,
             site,
             server: log.name.clone(),
+            unparsed_said: HashMap::new(),
+        }
+    }
+
+    /// Says in the log that a line of `source` matched no format: the first at once, with
+    /// the line and what to do, then how many more once a minute at most. The dashboard only
+    /// counts them; a newcomer whose server writes a custom format learns why here.
+    fn say_unparsed(&mut self, source: &Arc<str>, text: &str, format: Option<&str>) {
+        match self.unparsed_said.get_mut(source) {
+            None => {
+                // Escaped and cut: the line is anyone's, and goes to a terminal.
+                let mut sample: String = text.chars().take(160).collect();
+                if sample.len() < text.len() {
+                    sample.push('…');
+                }
+                let reading = format.map_or_else(
+                    || "no format detected yet".to_string(),
+                    |f| format!("the file reads as {f}"),
+                );
+                tracing::warn!(
+                    "{source}: a line matched no log format ({reading}): {sample:?}; if the server \
+                     writes another format, give it with --format '<its log_format or LogFormat \
+                     string>' (`webpeek report --detect FILE` tells which formats read a file)"
+                );
+                self.unparsed_said
+                    .insert(source.clone(), (Instant::now(), 0));
+            }
+            Some((said, since)) => {
+                *since += 1;
+                if said.elapsed() >= UNPARSED_EVERY {
+                    tracing::warn!(
+                        "{source}: {since} more line(s) matched no log format since the last warning"
+                    );
+                    *said = Instant::now();
+                    *since = 0;
+                }
+            }
         }
     }
 }
@@ -672,6 +729,8 @@ impl Pipeline {
             }
             let Some(raw) = parser.parse_raw(&line.text) else {
                 counted.unparsed += 1;
+                let format = parser.format().map(|f| f.name().to_string());
+                self.say_unparsed(&line.source, &line.text, format.as_deref());
                 continue;
             };
             let request = raw.request();

@@ -86,6 +86,14 @@ impl CatchUp<'_> {
         let seed = seed_of(&total, &self.panels);
         hub.stats().seed(seed, total.hosts().map(|(ip, _)| ip), now);
         let seconds = started.elapsed().as_secs_f64();
+        if total.unparsed > 0 {
+            tracing::warn!(
+                "{} line(s) of the existing content matched no log format; if the server writes \
+                 another format, give it with --format (`webpeek report --unparsed 5 FILE` shows \
+                 some, and why)",
+                total.unparsed
+            );
+        }
         tracing::info!(
             "caught up with {} request(s) in {} file(s), {:.0} MB in {seconds:.2} s ({:.0} MB/s); following the rest",
             summary.requests,

@@ -71,8 +71,9 @@ struct Site {
     log: Mutex<std::fs::File>,
 }
 
-/// Starts the demo site and its visitors.
-pub async fn start() -> std::io::Result<Demo> {
+/// Starts the demo site and its visitors, on `port` of 127.0.0.1 if it is free (so that a
+/// dashboard left open across a restart of the demo still may frame the site), else on any.
+pub async fn start(port: u16) -> std::io::Result<Demo> {
     let dir = tempfile::Builder::new().prefix("webpeek-demo").tempdir()?;
     let log = dir.path().join("access.log");
     let file = std::fs::OpenOptions::new()
@@ -82,7 +83,10 @@ pub async fn start() -> std::io::Result<Demo> {
     let site = Arc::new(Site {
         log: Mutex::new(file),
     });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let listener = match tokio::net::TcpListener::bind(("127.0.0.1", port)).await {
+        Ok(listener) => listener,
+        Err(_) => tokio::net::TcpListener::bind("127.0.0.1:0").await?,
+    };
     let addr = listener.local_addr()?;
     let app = Router::new().fallback(page).with_state(site);
     tokio::spawn(async move {

@@ -1,5 +1,6 @@
 //! The `webpeek` command: parse the command line into a `Config` (or a `PublishConfig`), run.
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -12,6 +13,8 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| "webpeek=info".into()),
         )
         .with_writer(std::io::stderr)
+        // Colours for a terminal only: not into a file, a pipe or the journal.
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,

@@ -705,3 +705,31 @@ async fn the_filter_reads_escaped_json_and_no_bots_hides_every_marked_bot() {
         (Some(3), Some(1))
     );
 }
+
+/// Lines in a format webpeek does not read are said in the log once, with the line (escaped:
+/// it is anyone's, and goes to a terminal) and what to do, not only counted.
+#[test]
+fn lines_that_match_no_format_are_said_once_with_what_to_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("custom.log");
+    let mut text = String::new();
+    for i in 0..5 {
+        text += &format!("custom|{i}|\x1b[31mGET /x\x1b[0m|200\n");
+    }
+    append(&log, text);
+    let s = Server::start_on(dir, log, &["--from-start"]);
+    let said = s.wait_output("matched no log format", 10 * SECOND);
+    assert!(said.contains("--format"), "{said}");
+    assert!(said.contains("report --detect"), "{said}");
+    assert!(said.contains(r"\u{1b}[31m"), "escaped: {said}");
+    assert!(
+        !said.contains('\x1b'),
+        "no raw escape, no colours into a pipe: {said}"
+    );
+    let deadline = Instant::now() + 10 * SECOND;
+    while s.stats()["unparsed"] != 5 {
+        assert!(Instant::now() < deadline, "not all read");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(s.count_output("matched no log format"), 1);
+}

@@ -86,7 +86,7 @@ pub fn first_unparsed(
             if parser.parse_raw(text).is_none() {
                 let reason = match parser.format() {
                     Some(f) => format!("{}: {}", f.name(), f.diagnose(text)),
-                    None => "no known format reads it (and none has read a line of this file yet): see --detect".into(),
+                    None => "no known format reads it (and none has read a line of this file yet): see `webpeek report --detect FILE`".into(),
                 };
                 let mut shown = text.to_owned();
                 if shown.len() > 500 {
