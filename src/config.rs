@@ -16,7 +16,17 @@ use crate::web::{Limits, TlsError, TlsFiles};
 
 /// webpeek: see, live in a browser, which pages people are visiting on your web server.
 #[derive(Debug, Parser)]
-#[command(name = "webpeek", version, args_conflicts_with_subcommands = true)]
+#[command(
+    name = "webpeek",
+    version,
+    args_conflicts_with_subcommands = true,
+    after_help = "Examples:
+  webpeek /var/log/nginx/access.log     follow it; the dashboard is on http://127.0.0.1:8083/
+  webpeek demo                          a demo site with synthetic visitors, shown live
+  webpeek report access.log*            the aggregates of whole files, as JSON (--text: a table)
+
+The README has the rest: running it on the public web, behind nginx, and over NATS."
+)]
 pub struct Cli {
     /// What to do; without one, follow LOG files and serve the dashboard.
     #[command(subcommand)]
@@ -45,6 +55,7 @@ pub enum Command {
 /// Which logs to read, how to read them, which hits to keep and what to call them: the options
 /// the main command, `demo` and `publish` share.
 #[derive(Debug, Args, Clone)]
+#[command(next_help_heading = "Logs, and what to show of them")]
 pub struct LogArgs {
     /// Log files to follow: paths, quoted name patterns (`'/var/log/nginx/*access.log'`),
     /// `.gz` files (read once), or `-` for standard input.
@@ -104,6 +115,7 @@ pub struct LogArgs {
 
 /// Where the NATS server is and how to sign in to it (`publish`, and a hub with `--nats`).
 #[derive(Debug, Args, Clone)]
+#[command(next_help_heading = "Many servers over NATS")]
 pub struct NatsArgs {
     /// NATS server: `nats://HOST:4222`, `tls://HOST:4222`, with `user:password@` for a user
     /// and password. The main command also shows the hits of every publisher on it.
@@ -146,6 +158,7 @@ pub struct PublishArgs {
 
 /// Options of the main command (and of `demo`).
 #[derive(Debug, Args, Clone)]
+#[command(next_help_heading = "The dashboard, and who may see it")]
 pub struct ServeArgs {
     /// Logs and how to read them.
     #[command(flatten)]
