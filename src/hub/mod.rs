@@ -214,9 +214,9 @@ pub struct Subscription {
     pub hosts: HashMap<IpAddr, String>,
     /// Sequence number of the newest hit at the moment of the snapshot.
     pub last_seq: u64,
-    /// The charts' data at the moment of the snapshot: the `stats` frames from then on
-    /// bring it up to date.
-    pub history: HistorySnapshot,
+    /// The `history` message: the charts' data at the moment of the snapshot, which the
+    /// `stats` frames from then on bring up to date.
+    pub history: Bytes,
     /// The last `stats` frame's numbers (a `stats` message without chart changes), so the
     /// dashboard is whole before the next one; none before the first.
     pub stats: Option<Bytes>,
@@ -471,12 +471,15 @@ impl Hub {
             })
             .collect();
         let frames = self.0.frames.subscribe();
+        let last_seq = backlog.last_seq;
+        drop(backlog);
         drop(stats);
         Subscription {
             backlog: hits,
             hosts,
-            last_seq: backlog.last_seq,
-            history,
+            last_seq,
+            // Serialized out of the locks; as text it is half the size.
+            history: Message::History(&history).to_text(),
             stats: last_stats,
             frames,
         }

@@ -152,7 +152,7 @@ pub async fn run(mut socket: Socket, state: WebState, registered: ViewerGuard) {
         return;
     }
     // The charts' data, so a dashboard opened mid-day is whole at once.
-    let history = hub::Message::History(&sub.history).to_text();
+    let history = std::mem::take(&mut sub.history);
     if !send(&mut socket, history, &state).await {
         return;
     }
@@ -233,7 +233,6 @@ pub async fn run(mut socket: Socket, state: WebState, registered: ViewerGuard) {
     // What the viewer holds from here on is its place in the ring and its socket.
     drop(sub.backlog);
     drop(sub.hosts);
-    drop(sub.history);
     let mut closing = state.closing.clone();
     // Made once: a future made anew at every turn would join and leave the watch's waiter list
     // (under its lock) twice per frame and viewer.
