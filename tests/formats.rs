@@ -47,6 +47,24 @@ async fn nginx_format_string_with_client_from_header() {
     assert_eq!(hits[0]["bot"], true);
 }
 
+/// `$realip_remote_addr` is the address the realip module replaced (the proxy, here a CDN's
+/// edge): two readers behind the same edge are two clients, not one.
+#[tokio::test]
+async fn nginx_realip_remote_addr_is_not_the_client() {
+    let fmt = r#"$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent" "$realip_remote_addr""#;
+    let s = Server::start(&["--format", fmt]);
+    let mut ws = s.viewer().await;
+    s.append(concat!(
+        r#"203.0.113.7 - - [25/Nov/2026:10:00:00 +0000] "GET /a/ HTTP/1.1" 200 12 "-" "Mozilla/5.0 (X11; Linux x86_64; rv:132.0) Gecko/20100101 Firefox/132.0" "172.70.1.1""#,
+        "\n",
+        r#"198.51.100.8 - - [25/Nov/2026:10:00:01 +0000] "GET /b/ HTTP/1.1" 200 12 "-" "Mozilla/5.0 (X11; Linux x86_64; rv:132.0) Gecko/20100101 Firefox/132.0" "172.70.1.1""#,
+        "\n"
+    ));
+    let (hits, _) = collect_hits(&mut ws, 2, 5 * SECOND).await;
+    let ips: Vec<&str> = hits.iter().map(|h| h["ip"].as_str().unwrap()).collect();
+    assert_eq!(ips, ["203.0.113.7", "198.51.100.8"]);
+}
+
 #[tokio::test]
 async fn apache_format_string() {
     let fmt = r#"%v %h %l %u %t \"%r\" %>s %b \"%{Referer}i\" \"%{User-agent}i\" %D"#;
@@ -290,6 +308,37 @@ fn times_without_a_zone_take_the_timezone_given() {
     assert_eq!(
         span(&["--timezone", "+02:00"]),
         ("2026-11-24T11:08:01Z".into(), "2026-11-24T12:08:02Z".into())
+    );
+    // Caddy's `time_format` wall, wall_milli and wall_nano have no zone either; common_log
+    // has one. A time that is there but unreadable is an unparsed line, not the time it was read.
+    let caddy = dir.path().join("caddy.json");
+    let caddy_line = |ts: &str| {
+        format!(
+            "{{\"ts\":{ts},\"request\":{{\"remote_ip\":\"203.0.113.9\",\"method\":\"GET\",\"uri\":\"/\"}},\"status\":200}}\n"
+        )
+    };
+    let text: String = [
+        "\"2026/11/24 13:08:01\"",
+        "\"2026/11/24 13:08:02.524\"",
+        "\"2026/11/24 13:08:03.524000001\"",
+        "\"24/Nov/2026:13:08:04 +0100\"",
+        "\"24 Nov 2026 13:08:05\"",
+    ]
+    .iter()
+    .map(|ts| caddy_line(ts))
+    .collect();
+    std::fs::write(&caddy, text).unwrap();
+    let (code, out, err) = webpeek(&["report", "--timezone", "+02:00", caddy.to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{err}");
+    let r: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        (r["total"].as_u64(), r["unparsed"].as_u64()),
+        (Some(4), Some(1)),
+        "{out}"
+    );
+    assert_eq!(
+        (r["first"].as_str(), r["last"].as_str()),
+        (Some("2026-11-24T11:08:01Z"), Some("2026-11-24T12:08:04Z"))
     );
     let (code, _, err) = webpeek(&["report", "--timezone", "Mars/Olympus", path]);
     assert_eq!(code, Some(2));

@@ -226,6 +226,124 @@ fn check(c: &Case) {
     goaccess::assert_same_totals(&w, &g);
 }
 
+/// A sample with each of its request lines passed through `edit` (which may make one line
+/// several), read by webpeek (`--format FORMAT`) and, when it is installed, by GoAccess
+/// (`ga_args`): both must agree key by key. Returns webpeek's report.
+fn edited(format: &str, file: &str, ga_args: &[&str], edit: impl Fn(&str) -> String) -> Value {
+    let dir = tempfile::tempdir().unwrap();
+    let text: String = std::fs::read_to_string(sample(file))
+        .unwrap()
+        .lines()
+        .map(|l| match l.starts_with('#') {
+            true => format!("{l}\n"),
+            false => format!("{}\n", edit(l)),
+        })
+        .collect();
+    let log = dir.path().join(file);
+    std::fs::write(&log, text).unwrap();
+    let w = report(format, &log);
+    if goaccess::on_path("goaccess") {
+        goaccess::assert_same_totals(&w, &goaccess::report(&log, ga_args));
+    } else {
+        eprintln!("{format}: GoAccess comparison SKIPPED, goaccess is not installed");
+    }
+    w
+}
+
+/// CloudFront and Squid log `000` for a request the client aborted before a response, and codes
+/// outside 100–599 belong to no status class. GoAccess counts such lines as failed; webpeek
+/// counts them as unparsed, so its totals are GoAccess's and its classes add up to its total.
+#[test]
+fn statuses_outside_100_to_599_are_unparsed_lines() {
+    const ODD: [&str; 4] = ["000", "099", "600", "999"];
+    /// A line with its status replaced by another (unchanged if the status is not 200).
+    type WithStatus = fn(&str, &str) -> String;
+    // After every line with a 200, a copy of it with each odd status in its place.
+    let cases: [(&str, &str, &[&str], u64, WithStatus); 3] = [
+        (
+            "combined",
+            "combined.log",
+            &["--log-format=COMBINED"],
+            60,
+            |l, code| l.replacen("\" 200 ", &format!("\" {code} "), 1),
+        ),
+        (
+            "cloudfront",
+            "cloudfront.log",
+            &["--log-format=CLOUDFRONT"],
+            50,
+            |l, code| {
+                let mut fields: Vec<&str> = l.split('\t').collect();
+                if fields[8] != "200" {
+                    return l.to_string();
+                }
+                fields[8] = code;
+                fields.join("\t")
+            },
+        ),
+        (
+            "squid",
+            "squid.log",
+            &[
+                "--log-format=%x.%^ %~%L %h %^/%s %b %m %U %^",
+                "--date-format=%s",
+                "--time-format=%s",
+            ],
+            56,
+            |l, code| l.replacen("/200 ", &format!("/{code} "), 1),
+        ),
+    ];
+    for (format, file, ga_args, requests, odd) in cases {
+        let with_odd = |l: &str| {
+            let copies: Vec<String> = ODD.iter().map(|code| odd(l, code)).collect();
+            if copies[0] == l {
+                return l.to_string();
+            }
+            format!("{l}\n{}", copies.join("\n"))
+        };
+        let w = edited(format, file, ga_args, with_odd);
+        let twos = w["codes"]["200"].as_u64().unwrap();
+        assert_eq!(
+            (w["total"].as_u64(), w["unparsed"].as_u64()),
+            (Some(requests), Some(4 * twos)),
+            "{format}"
+        );
+        let classes: u64 = w["status"]
+            .as_object()
+            .unwrap()
+            .values()
+            .map(|n| n.as_u64().unwrap())
+            .sum();
+        assert_eq!(
+            classes, requests,
+            "{format}: the classes add up to the total"
+        );
+    }
+}
+
+/// nginx fills `$remote_user` from any Basic `Authorization` header, spaces and all, and writes
+/// it as it came: a user name with spaces is still a request, as GoAccess reads it.
+#[test]
+fn a_user_name_with_spaces() {
+    let w = edited(
+        "combined",
+        "combined.log",
+        &["--log-format=COMBINED"],
+        |l| l.replacen(" - - [", " - frank smith [", 1),
+    );
+    assert_eq!(
+        (w["total"].as_u64(), w["unparsed"].as_u64()),
+        (Some(60), Some(0))
+    );
+    let w = edited("vcommon", "vcommon.log", &["--log-format=VCOMMON"], |l| {
+        l.replacen(" - - [", " - Frank Q. Smith [", 1)
+    });
+    assert_eq!(
+        (w["total"].as_u64(), w["unparsed"].as_u64()),
+        (Some(50), Some(0))
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // The cases.
 

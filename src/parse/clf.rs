@@ -140,7 +140,7 @@ impl<'a> Cursor<'a> {
         Some(inner)
     }
 
-    /// A three-digit status code.
+    /// A three-digit status code from 100 to 599 ([`super::status_code`] says why).
     #[inline(always)]
     fn status(&mut self) -> Option<u16> {
         let b = self.bytes();
@@ -149,7 +149,7 @@ impl<'a> Cursor<'a> {
             (d <= 9).then_some(u16::from(d))
         };
         let n = digit(0)? * 100 + digit(1)? * 10 + digit(2)?;
-        if b.get(self.pos + 3).is_some_and(|&c| c != b' ') {
+        if b.get(self.pos + 3).is_some_and(|&c| c != b' ') || !super::STATUSES.contains(&n) {
             return None;
         }
         self.pos += 3;
@@ -202,8 +202,17 @@ pub(super) fn parse(line: &str, vhost: bool, combined: bool) -> Option<RawHit<'_
         None
     };
     let ip = c.client()?;
+    let ident = c.pos;
     c.ident_and_user()?;
-    let time = parse_clf_time(c.bracketed()?)?;
+    let time = match c.bracketed() {
+        Some(time) => time,
+        // Not `[` after the user: a user name with spaces, or not a request.
+        None => {
+            c.pos = time_after_spaced_user(line, ident)?;
+            c.bracketed()?
+        }
+    };
+    let time = parse_clf_time(time)?;
     c.expect(b' ')?;
     let request = c.quoted()?;
     c.expect(b' ')?;
@@ -237,6 +246,18 @@ pub(super) fn parse(line: &str, vhost: bool, combined: bool) -> Option<RawHit<'_
         escaped: c.escaped,
         encoding: super::TextEncoding::Plain,
     })
+}
+
+/// Where the time's `[` is after a user name with spaces (nginx writes `$remote_user` from
+/// any Basic credentials as they came), when the two words from `ident` were not followed by
+/// it: the user runs from after the ident to the ` [` that opens the time
+/// ([`super::user_end`]). Out of line, and not given the cursor: the common path stays as it
+/// was.
+#[cold]
+#[inline(never)]
+fn time_after_spaced_user(line: &str, ident: usize) -> Option<usize> {
+    let user = ident + line.as_bytes()[ident..].iter().position(|&b| b == b' ')? + 1;
+    Some(user + super::user_end(&line[user..])? + 1)
 }
 
 #[cfg(test)]
@@ -338,6 +359,69 @@ mod tests {
             for f in LogFormat::detectable() {
                 assert!(f.parse(line).is_none(), "{f:?} accepted {line:?}");
             }
+        }
+    }
+
+    #[test]
+    fn statuses_outside_100_to_599_are_not_requests() {
+        // CloudFront and Squid write `000` for a request the client aborted; GoAccess counts
+        // such lines as invalid, and they would fall in no status class.
+        let line = |status: &str| {
+            format!(
+                r#"203.0.113.9 - - [24/Nov/2026:13:08:01 +0000] "GET /a HTTP/1.1" {status} 0 "-" "curl/8""#
+            )
+        };
+        for bad in ["000", "099", "600", "999"] {
+            for f in [LogFormat::Combined, LogFormat::Common] {
+                let l = line(bad);
+                let l = if f == LogFormat::Common {
+                    &l[..l.len() - 13]
+                } else {
+                    &l[..]
+                };
+                assert!(f.parse(l).is_none(), "{} took {l:?}", f.name());
+            }
+        }
+        for good in ["100", "599"] {
+            assert_eq!(
+                LogFormat::Combined
+                    .parse(&line(good))
+                    .unwrap()
+                    .status
+                    .to_string(),
+                good
+            );
+        }
+    }
+
+    #[test]
+    fn a_user_name_may_hold_spaces() {
+        // nginx fills $remote_user from any Basic credentials, unescaped; GoAccess reads these.
+        let line = r#"203.0.113.9 - frank smith [24/Nov/2026:13:08:01 +0000] "GET /a HTTP/1.1" 200 5120 "-" "curl/8""#;
+        let h = LogFormat::Combined.parse(line).unwrap();
+        assert_eq!(
+            (h.request, h.status, h.bytes),
+            ("GET /a HTTP/1.1", 200, 5120)
+        );
+        assert_eq!(Rfc3339(h.time).to_string(), "2026-11-24T13:08:01Z");
+        let common = &line[..line.len() - 13];
+        assert_eq!(LogFormat::Common.parse(common).unwrap().bytes, 5120);
+        for user in ["- x", "a b c", "[x] y", "x  y", " "] {
+            let l = line.replace("frank smith", user);
+            assert_eq!(
+                LogFormat::Combined.parse(&l).map(|h| h.status),
+                Some(200),
+                "{l}"
+            );
+        }
+        let vhost = format!("example.com:443 {line}");
+        assert!(LogFormat::VhostCombined.parse(&vhost).is_some());
+        // Still no request: no time after the user, or a damaged one.
+        for bad in [
+            line.replace(" [24/", " 24/"),
+            line.replace("13:08:01", "13:08"),
+        ] {
+            assert!(LogFormat::Combined.parse(&bad).is_none(), "{bad}");
         }
     }
 

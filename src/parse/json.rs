@@ -5,8 +5,11 @@
 //! line. Values are slices of the line, so strings keep their JSON escapes until a hit is
 //! shown, as the other formats keep theirs.
 
+use std::net::IpAddr;
+
+use super::ip::parse_ip;
 use super::quoted_end;
-use super::time::{parse_clf_time, parse_iso8601, parse_unix_seconds};
+use super::time::{parse_clf_time, parse_iso8601, parse_unix_seconds, parse_wall};
 use super::{RawHit, Request};
 
 /// The fields a JSON log can hold, in [`JsonKeys`] order.
@@ -355,9 +358,10 @@ fn first_element(v: &str) -> Option<&str> {
     string(&v[at..end])
 }
 
-/// Parses one JSON object line.
-pub fn parse<'a>(line: &'a str, keys: &JsonKeys) -> Option<RawHit<'a>> {
-    // The value of each field's best-ranked key seen, with that rank.
+/// The raw value of each field's best-ranked key in the object `line`, with that rank; `None`
+/// if `line` is not one whole object.
+#[inline(always)]
+fn found<'a>(line: &'a str, keys: &JsonKeys) -> Option<[Option<(&'a str, u8)>; FIELDS]> {
     let mut found: [Option<(&'a str, u8)>; FIELDS] = [None; FIELDS];
     members(line, |key, value| {
         for &(field, rank) in keys.find(key) {
@@ -367,6 +371,33 @@ pub fn parse<'a>(line: &'a str, keys: &JsonKeys) -> Option<RawHit<'a>> {
             }
         }
     })?;
+    Some(found)
+}
+
+/// Why an object is not a request when its time or status is the reason (a time webpeek
+/// cannot read, a status outside 100–599); `None` otherwise. For `report --unparsed`.
+pub(super) fn why(line: &str, keys: &JsonKeys) -> Option<String> {
+    let found = found(line, keys)?;
+    let get = |f: Field| found[f as usize].map(|(v, _)| v);
+    if let Some(v) = get(Field::Time)
+        && read_time(v).is_none()
+    {
+        return Some(format!("{v} cannot be the time"));
+    }
+    if let Some(v) = get(Field::Status)
+        && number(v).and_then(super::status_code).is_none()
+    {
+        return Some(format!("{v} cannot be the status (100 to 599)"));
+    }
+    None
+}
+
+/// Parses one JSON object line.
+// Not inlined into `LogFormat::parse`: that stays a small dispatcher, which the other formats'
+// lines pass through too (inlined, this added ten instructions to every combined line).
+#[inline(never)]
+pub fn parse<'a>(line: &'a str, keys: &JsonKeys) -> Option<RawHit<'a>> {
+    let found = found(line, keys)?;
     let get = |f: Field| found[f as usize].map(|(v, _)| v);
     let mut client = get(Field::Client).and_then(string);
     let (mut method, mut uri, mut protocol) = (None, None, None);
@@ -414,29 +445,12 @@ pub fn parse<'a>(line: &'a str, keys: &JsonKeys) -> Option<RawHit<'a>> {
     method = method.or_else(|| get(Field::Method).and_then(string));
     uri = uri.or_else(|| get(Field::Uri).and_then(string));
     protocol = protocol.or_else(|| get(Field::Protocol).and_then(string));
-    let time = get(Field::Time).and_then(|v| {
-        let t = number(v)?;
-        parse_unix_seconds(t)
-            // Milli-, micro- or nanoseconds (Cloudflare's EdgeStartTimestamp is in ns): no
-            // log is from before 1973 or after 5138 in seconds.
-            .map(|n| {
-                let mut n = n;
-                while n > 99_999_999_999 {
-                    n /= 1000;
-                }
-                n
-            })
-            .or_else(|| {
-                // A time without a zone is in --timezone's, as for the other formats.
-                let unix = parse_iso8601(t)?;
-                Some(if iso8601_has_zone(t) {
-                    unix
-                } else {
-                    unix - super::strftime::zoneless_offset()
-                })
-            })
-            .or_else(|| parse_clf_time(t))
-    });
+    // A line without a time gets the time it was read; one whose time is there but
+    // unreadable is not a request (taking it as "now" would put it in the wrong minute).
+    let time = match get(Field::Time) {
+        Some(v) => read_time(v)?,
+        None => crate::unix_now(),
+    };
     let status = get(Field::Status).and_then(number)?;
     let parts = match (request_line, uri) {
         (None, Some(target)) => {
@@ -453,9 +467,10 @@ pub fn parse<'a>(line: &'a str, keys: &JsonKeys) -> Option<RawHit<'a>> {
         _ => None,
     };
     Some(RawHit {
-        vhost: vhost.map(|v| v.split(':').next().unwrap_or(v)),
-        ip: Some(super::ip::parse_ip(client?)?),
-        time: time.unwrap_or_else(crate::unix_now),
+        // `example.com:443`, `[2001:db8::1]:8443`: the port comes off, an IPv6 host stays whole.
+        vhost: vhost.map(super::strip_port),
+        ip: Some(client_ip(client?)?),
+        time,
         request: request_line.unwrap_or(""),
         parts,
         status: super::status_code(status)?,
@@ -470,6 +485,50 @@ pub fn parse<'a>(line: &'a str, keys: &JsonKeys) -> Option<RawHit<'a>> {
         escaped: true,
         encoding: super::TextEncoding::Plain,
     })
+}
+
+/// A time field's value in Unix seconds: a number of seconds, milli-, micro- or nanoseconds,
+/// or a string holding one, ISO 8601 / RFC 3339, Caddy's `wall` formats or a common-log time.
+fn read_time(v: &str) -> Option<i64> {
+    let t = number(v)?;
+    parse_unix_seconds(t)
+        // Milli-, micro- or nanoseconds (Cloudflare's EdgeStartTimestamp is in ns): no log is
+        // from before 1973 or after 5138 in seconds.
+        .map(|n| {
+            let mut n = n;
+            while n > 99_999_999_999 {
+                n /= 1000;
+            }
+            n
+        })
+        .or_else(|| {
+            // A time without a zone is in --timezone's, as for the other formats.
+            let unix = parse_iso8601(t)?;
+            Some(if iso8601_has_zone(t) {
+                unix
+            } else {
+                unix - super::strftime::zoneless_offset()
+            })
+        })
+        // nginx's `$time_local`, Caddy's `common_log`.
+        .or_else(|| parse_clf_time(t))
+        // Caddy's `wall`, `wall_milli`, `wall_nano`: no zone either.
+        .or_else(|| Some(parse_wall(t)? - super::strftime::zoneless_offset()))
+}
+
+/// The client address; Caddy 2.0 to 2.4 logged the peer's `remote_addr` with its port
+/// (`203.0.113.9:52424`, `[2001:db8::1]:52424`), which comes off.
+fn client_ip(s: &str) -> Option<IpAddr> {
+    if let Some(ip) = parse_ip(s) {
+        return Some(ip);
+    }
+    let (host, port) = match s.strip_prefix('[') {
+        Some(v6) => v6.split_once("]:")?,
+        // An IPv6 address with a port is always in brackets (Go's `JoinHostPort`).
+        None => s.rsplit_once(':').filter(|(h, _)| !h.contains(':'))?,
+    };
+    let port_ok = (1..=5).contains(&port.len()) && port.bytes().all(|c| c.is_ascii_digit());
+    port_ok.then(|| parse_ip(host))?
 }
 
 /// Whether an ISO 8601 time (as [`parse_iso8601`] reads it) names its zone (`Z`, `+02:00`).
@@ -514,6 +573,94 @@ mod tests {
         assert_eq!(h.vhost, Some("example.com"));
         assert_eq!(h.agent, Some("Mozilla/5.0 Firefox/132.0"));
         assert_eq!(h.referer, Some("https://r/"));
+    }
+
+    #[test]
+    fn caddy_time_formats() {
+        let keys = JsonKeys::default();
+        let at = |ts: &str| {
+            let line = format!(
+                r#"{{"ts":{ts},"request":{{"remote_ip":"192.0.2.1","method":"GET","uri":"/"}},"status":200}}"#
+            );
+            parse(&line, &keys).map(|h| Rfc3339(h.time).to_string())
+        };
+        let want = Some("2026-11-24T13:08:01Z".to_string());
+        // Caddy's `time_format`: wall, wall_milli, wall_nano (no zone: UTC unless --timezone,
+        // checked end to end in tests/formats.rs), common_log, and those read before.
+        for ts in [
+            r#""2026/11/24 13:08:01""#,
+            r#""2026/11/24 13:08:01.524""#,
+            r#""2026/11/24 13:08:01.524000001""#,
+            r#""24/Nov/2026:14:08:01 +0100""#,
+            r#""2026-11-24T13:08:01.524Z""#,
+            r#""2026-11-24T14:08:01.524+0100""#,
+            "1795525681.524",
+            "1795525681524.5",
+            "1795525681524000001",
+        ] {
+            assert_eq!(at(ts), want, "{ts}");
+        }
+        // A time that is there but unreadable makes the line unparsed, not "now".
+        for ts in [
+            r#""2026/11/24""#,
+            r#""2026/11/24 13:08""#,
+            r#""2026/13/24 13:08:01""#,
+            r#""2026/11/24 13:08:01.""#,
+            r#""2026/11/24 13:08:01 PM""#,
+            r#""2026/11/24T13:08:01""#,
+            r#""yesterday""#,
+            r#""""#,
+            r#""-""#,
+            "null",
+            "true",
+            "{}",
+        ] {
+            assert_eq!(at(ts), None, "{ts}");
+        }
+        // No time at all: the time the line was read.
+        let now = crate::unix_now();
+        let line = r#"{"remote_addr":"192.0.2.1","status":200}"#;
+        assert!(parse(line, &keys).unwrap().time >= now);
+    }
+
+    #[test]
+    fn addresses_with_ports() {
+        let keys = JsonKeys::default();
+        // Caddy 2.0 to 2.4: the peer's `remote_addr` with its port, inside `request`.
+        for (addr, ip) in [
+            ("203.0.113.9:52424", "203.0.113.9"),
+            ("[2001:db8::1]:52424", "2001:db8::1"),
+            ("2001:db8::1", "2001:db8::1"),
+        ] {
+            let line = format!(
+                r#"{{"ts":1795525681.5,"request":{{"remote_addr":"{addr}","proto":"HTTP/1.1","method":"GET","host":"example.com","uri":"/"}},"status":200}}"#
+            );
+            let h = parse(&line, &keys).unwrap_or_else(|| panic!("{addr}"));
+            assert_eq!(h.ip.unwrap().to_string(), ip);
+        }
+        for bad in [
+            "203.0.113.9:",
+            "host.example:80",
+            "2001:db8::1:52424",
+            "[2001:db8::1]",
+        ] {
+            let line = format!(r#"{{"remote_addr":"{bad}","status":200}}"#);
+            assert!(parse(&line, &keys).is_none(), "{bad}");
+        }
+        // A host's port comes off, an IPv6 host stays whole.
+        for (host, vhost) in [
+            ("example.com:8443", "example.com"),
+            ("[2001:db8::1]:8443", "[2001:db8::1]"),
+            ("[2001:db8::1]", "[2001:db8::1]"),
+            ("192.0.2.7:80", "192.0.2.7"),
+        ] {
+            let line = format!(r#"{{"remote_addr":"192.0.2.1","host":"{host}","status":200}}"#);
+            assert_eq!(parse(&line, &keys).unwrap().vhost, Some(vhost), "{host}");
+            let caddy = format!(
+                r#"{{"request":{{"remote_ip":"192.0.2.1","host":"{host}","uri":"/"}},"status":200}}"#
+            );
+            assert_eq!(parse(&caddy, &keys).unwrap().vhost, Some(vhost), "{host}");
+        }
     }
 
     #[test]

@@ -263,10 +263,10 @@ impl LogFormat {
             Self::Template(t) => t.diagnose(line),
             Self::Columns(c) => c.diagnose(line),
             Self::Json(_) if self.parse(line).is_some() => "parses".into(),
-            Self::Json(_) => match serde_json::from_str::<serde_json::Value>(line) {
+            Self::Json(keys) => match serde_json::from_str::<serde_json::Value>(line) {
                 Err(e) => format!("not one JSON object: {e}"),
                 Ok(v) if !v.is_object() => "not a JSON object".into(),
-                Ok(_) => "a JSON object without a client address or status webpeek knows (name the keys with --json-keys)".into(),
+                Ok(_) => json::why(line, keys).unwrap_or_else(|| "a JSON object without a client address or status webpeek knows (name the keys with --json-keys)".into()),
             },
         }
     }
@@ -361,9 +361,35 @@ pub(crate) fn strip_port(host: &str) -> &str {
         .map_or(host, |(h, _)| h)
 }
 
-/// A three-digit status code.
+/// A three-digit status code from 100 to 599. Others (`000`, which CloudFront and Squid write
+/// for a request the client aborted, `999`) are in no status class, so the line is not counted
+/// as a request: GoAccess counts it as failed, too.
 pub(crate) fn status_code(s: &str) -> Option<u16> {
-    (s.len() == 3).then(|| decimal(s))?.map(|n| n as u16)
+    (s.len() == 3)
+        .then(|| decimal(s))?
+        .map(|n| n as u16)
+        .filter(|n| STATUSES.contains(n))
+}
+
+/// The status codes a request may have.
+pub(crate) const STATUSES: std::ops::RangeInclusive<u16> = 100..=599;
+
+/// Where a user name that may hold spaces ends, in `s` (which starts with the user): at the
+/// first ` [` that opens a whole common-log time (`[10/Oct/2000:13:55:36 -0700]`). nginx
+/// writes `$remote_user` from any Basic credentials, spaces and all. Slow; for the lines whose
+/// user is not one word.
+pub(crate) fn user_end(s: &str) -> Option<usize> {
+    let b = s.as_bytes();
+    let mut from = 0;
+    loop {
+        let at = from + memchr::memmem::find(&b[from..], b" [")?;
+        if b.get(at + 28) == Some(&b']')
+            && s.get(at + 2..at + 28).and_then(parse_clf_time).is_some()
+        {
+            return Some(at);
+        }
+        from = at + 1;
+    }
 }
 
 /// `None` for a logged `-` or an empty field.
@@ -817,6 +843,51 @@ mod tests {
     }
 
     #[test]
+    fn statuses_outside_100_to_599_are_unparsed_in_every_format() {
+        // `000` (CloudFront, Squid: an aborted request), and codes HTTP does not have.
+        let formats = NAMED_FORMATS
+            .iter()
+            .map(|(name, example)| (LogFormat::from_name(name).unwrap(), example.to_string()))
+            .chain([
+                (
+                    LogFormat::from_arg(r#"%h %l %u %t "%r" %>s %b"#).unwrap(),
+                    r#"203.0.113.9 - - [24/Nov/2026:13:08:01 +0000] "GET / HTTP/1.1" 200 1"#
+                        .to_string(),
+                ),
+                (
+                    LogFormat::from_arg("$remote_addr $status $body_bytes_sent").unwrap(),
+                    "203.0.113.9 200 1".to_string(),
+                ),
+                (
+                    LogFormat::from_arg("%h %s %b").unwrap(),
+                    "203.0.113.9 200 1".to_string(),
+                ),
+                (
+                    LogFormat::Json(default_json_keys()),
+                    r#"{"remote_addr":"203.0.113.9","status":"200"}"#.to_string(),
+                ),
+            ]);
+        for (format, example) in formats {
+            let name = format.name().to_string();
+            // The examples hold `200` only where a status is.
+            assert_eq!(
+                format.parse(&example.replace("200", "201")).unwrap().status,
+                201,
+                "{name}"
+            );
+            for bad in ["000", "099", "600", "999"] {
+                let line = example.replace("200", bad);
+                assert!(format.parse(&line).is_none(), "{name} took {line}");
+                assert_ne!(format.diagnose(&line), "parses", "{name}");
+            }
+            for good in [100, 599] {
+                let line = example.replace("200", &good.to_string());
+                assert_eq!(format.parse(&line).map(|h| h.status), Some(good), "{name}");
+            }
+        }
+    }
+
+    #[test]
     fn w3c_header_sets_the_fields_mid_file() {
         let mut p = Parser::new(None);
         assert!(p.header("#Software: Microsoft Internet Information Services 10.0"));
@@ -866,6 +937,14 @@ mod tests {
         assert!(d("awselb", "2015-05-13T23:39:43Z lb").starts_with("only 2 fields"));
         assert!(d("json", "{\"a\":").starts_with("not one JSON object"));
         assert!(d("json", "{\"a\":1}").contains("--json-keys"));
+        assert_eq!(
+            d("json", r#"{"ts":"soon","remote_addr":"::1","status":200}"#),
+            r#""soon" cannot be the time"#
+        );
+        assert_eq!(
+            d("json", r#"{"remote_addr":"::1","status":"000"}"#),
+            r#""000" cannot be the status (100 to 599)"#
+        );
     }
 
     #[test]

@@ -65,6 +65,12 @@ pub enum Field {
     BytesAll,
     /// `%V`, `%{Host}i`, `$host`: used when `%v` / `$server_name` is not in the format.
     VhostAlt,
+    /// `%u` right before the time (`%u %t`, `%u [%{...}t]`): ignored, but it may hold spaces
+    /// (a Basic user name is logged as it came, spaces and all). A line is first read with a
+    /// one-word user; only when that fails does the user run to the ` [` that opens the time.
+    /// Elsewhere `%u` is [`Field::Skip`]. (nginx's `$remote_user` is a [`Field::Header`], which
+    /// may hold spaces anywhere.)
+    User,
 }
 
 impl Field {
@@ -95,6 +101,7 @@ impl Field {
             Field::StatusOriginal => "the status (%s)",
             Field::BytesAll => "the size (%O)",
             Field::VhostAlt => "the host (%V)",
+            Field::User => "the user (%u)",
         }
     }
 
@@ -136,6 +143,9 @@ pub struct Template {
     /// Whether a quoted field may hold a bare `"` (Traefik writes agents and referers as they
     /// came): a line whose first closing quote does not fit is tried with later ones.
     unescaped_quotes: bool,
+    /// Whether the format has a [`Field::User`]: a line that does not fit with a one-word user
+    /// is tried with one that holds spaces.
+    spaced_user: bool,
     /// Bit `i` set: item `i`'s value must be checked for a space (a free-text field that
     /// cannot hold one, before a literal other than `" "`; with `" "` the first split never
     /// gives one a space, and numbers and addresses refuse spaces by themselves). A mask, not a
@@ -221,6 +231,32 @@ impl Template {
                 Item::Field(_) | Item::Quoted(_) => {}
             }
         }
+        // `%u` may hold spaces only right before the time, where the time's ` [` ends it;
+        // elsewhere it is one skipped word, as before.
+        for i in 0..merged.len() {
+            if merged[i] != Item::Field(Field::User) {
+                continue;
+            }
+            let before_time = match (merged.get(i + 1), merged.get(i + 2)) {
+                (Some(Item::Literal(lit)), Some(Item::Field(time))) => {
+                    (lit == " " && *time == Field::TimeClf)
+                        || (lit.starts_with(" [")
+                            && matches!(
+                                time,
+                                Field::TimeClf
+                                    | Field::TimeIso
+                                    | Field::TimeUnix
+                                    | Field::TimeStrf(_)
+                                    | Field::TimeEpoch(_)
+                            ))
+                }
+                _ => false,
+            };
+            if !before_time {
+                merged[i] = Item::Field(Field::Skip);
+            }
+        }
+        let spaced_user = merged.contains(&Item::Field(Field::User));
         let backtracks = merged
             .windows(2)
             .any(|w| matches!(w, [Item::Field(f), Item::Literal(_)] if f.may_hold_spaces()));
@@ -247,6 +283,7 @@ impl Template {
             times,
             backtracks,
             unescaped_quotes: false,
+            spaced_user,
             space_checks,
         })
     }
@@ -304,6 +341,21 @@ impl Template {
                         return cannot(pos, &rest[..len], *field);
                     }
                     pos += len;
+                }
+                Item::Field(Field::User) => {
+                    let rest = &line[pos..];
+                    match self
+                        .user_len(i, rest, true)
+                        .or_else(|| self.user_len(i, rest, false))
+                    {
+                        Some(len) => pos += len,
+                        None => {
+                            return format!(
+                                "byte {pos}: {} is not followed by the time",
+                                Field::User.describe()
+                            );
+                        }
+                    }
                 }
                 Item::Field(Field::TimeStrf(t)) => {
                     match self.times[usize::from(*t)]
@@ -374,19 +426,57 @@ impl Template {
     /// unquoted request or agent holds spaces), later splits are tried, as a careful regex
     /// would, within a budget.
     pub fn parse<'a>(&self, line: &'a str) -> Option<RawHit<'a>> {
-        match self.parse_first_split(line) {
+        match self.parse_first_split::<false>(line) {
             Some(hit) => Some(hit),
-            None if self.backtracks => {
-                let mut budget = BACKTRACK_BUDGET;
-                self.fit(line, 0, 0, Partial::default(), &mut budget)?
-                    .finish()
-            }
+            None if self.backtracks || self.spaced_user => self.parse_again(line),
             None => None,
         }
     }
 
+    /// A line the first split does not fit: later splits (when a field may hold the literal
+    /// after it), then, if the format has a [`Field::User`], the same with a user that holds
+    /// spaces. One budget for both.
+    fn parse_again<'a>(&self, line: &'a str) -> Option<RawHit<'a>> {
+        let mut budget = BACKTRACK_BUDGET;
+        let mut fits = |spaced| {
+            self.fit(line, 0, 0, Partial::default(), &mut budget, spaced)?
+                .finish()
+        };
+        if self.backtracks
+            && let Some(hit) = fits(false)
+        {
+            return Some(hit);
+        }
+        if !self.spaced_user {
+            return None;
+        }
+        if self.backtracks {
+            fits(true)
+        } else {
+            self.parse_first_split::<true>(line)
+        }
+    }
+
+    /// The length of the user (item `i`, a [`Field::User`]) at the start of `rest`: up to the
+    /// literal after it, one word. With `spaced`, when that is not followed by ` [`, up to the
+    /// first ` [` that opens a whole time ([`super::user_end`], as the combined parser reads it).
+    fn user_len(&self, i: usize, rest: &str, spaced: bool) -> Option<usize> {
+        let Some(Item::Literal(next)) = self.items.get(i + 1) else {
+            return None;
+        };
+        let quick = find_literal(rest.as_bytes(), next.as_bytes())?;
+        if !spaced {
+            return (!rest[..quick].contains(' ')).then_some(quick);
+        }
+        if rest[quick..].starts_with(" [") {
+            return Some(quick);
+        }
+        super::user_end(rest)
+    }
+
     /// Matches items from `i` on at byte `pos`, trying every split of a field that may hold
-    /// the literal after it; the fields found, when the whole line fits.
+    /// the literal after it; the fields found, when the whole line fits. `spaced`: the user may
+    /// hold spaces ([`Template::user_len`]).
     fn fit<'a>(
         &self,
         line: &'a str,
@@ -394,6 +484,7 @@ impl Template {
         pos: usize,
         hit: Partial<'a>,
         budget: &mut u32,
+        spaced: bool,
     ) -> Option<Partial<'a>> {
         let Some(item) = self.items.get(i) else {
             return line[pos..].trim_end().is_empty().then_some(hit);
@@ -404,7 +495,7 @@ impl Template {
         match item {
             Item::Literal(lit) => {
                 rest.starts_with(lit.as_str()).then_some(())?;
-                self.fit(line, i + 1, pos + lit.len(), hit, budget)
+                self.fit(line, i + 1, pos + lit.len(), hit, budget, spaced)
             }
             Item::Quoted(field) => match quoted_end(rest.as_bytes()) {
                 Some((len, _)) if self.unescaped_quotes => {
@@ -413,7 +504,8 @@ impl Template {
                     loop {
                         let mut tried = hit.clone();
                         if tried.set(*field, &rest[..len]).is_some()
-                            && let Some(done) = self.fit(line, i + 1, pos + len, tried, budget)
+                            && let Some(done) =
+                                self.fit(line, i + 1, pos + len, tried, budget, spaced)
                         {
                             return Some(done);
                         }
@@ -425,7 +517,7 @@ impl Template {
                 }
                 Some((len, _)) => {
                     hit.set(*field, &rest[..len])?;
-                    self.fit(line, i + 1, pos + len, hit, budget)
+                    self.fit(line, i + 1, pos + len, hit, budget, spaced)
                 }
                 None if self.last_field(i) => {
                     hit.set(*field, rest.trim_end())?;
@@ -433,10 +525,14 @@ impl Template {
                 }
                 None => None,
             },
+            Item::Field(Field::User) => {
+                let len = self.user_len(i, rest, spaced)?;
+                self.fit(line, i + 1, pos + len, hit, budget, spaced)
+            }
             Item::Field(Field::TimeStrf(t)) => {
                 let len =
                     self.times[usize::from(*t)].read(rest, hit.times.get_or_insert_default())?;
-                self.fit(line, i + 1, pos + len, hit, budget)
+                self.fit(line, i + 1, pos + len, hit, budget, spaced)
             }
             Item::Field(field) => {
                 let next = match self.items.get(i + 1) {
@@ -447,13 +543,13 @@ impl Template {
                             return None;
                         }
                         hit.set(*field, &rest[..len])?;
-                        return self.fit(line, i + 1, pos + len, hit, budget);
+                        return self.fit(line, i + 1, pos + len, hit, budget, spaced);
                     }
                 };
                 if *field == Field::TimeClf && rest.starts_with('[') {
                     let len = rest.find(']')? + 1;
                     hit.set(*field, &rest[..len])?;
-                    return self.fit(line, i + 1, pos + len, hit, budget);
+                    return self.fit(line, i + 1, pos + len, hit, budget, spaced);
                 }
                 let mut from = 0;
                 while let Some(at) = find_literal(&rest.as_bytes()[from..], next.as_bytes()) {
@@ -463,7 +559,7 @@ impl Template {
                     }
                     let mut tried = hit.clone();
                     if tried.set(*field, &rest[..len]).is_some()
-                        && let Some(done) = self.fit(line, i + 1, pos + len, tried, budget)
+                        && let Some(done) = self.fit(line, i + 1, pos + len, tried, budget, spaced)
                     {
                         return Some(done);
                     }
@@ -491,8 +587,9 @@ impl Template {
     }
 
     /// The fast path: every field ends at the first occurrence of the literal after it.
+    /// `SPACED`: the user may hold spaces ([`Template::user_len`]).
     #[inline(always)]
-    fn parse_first_split<'a>(&self, line: &'a str) -> Option<RawHit<'a>> {
+    fn parse_first_split<'a, const SPACED: bool>(&self, line: &'a str) -> Option<RawHit<'a>> {
         let mut hit = Partial::default();
         let mut pos = 0;
         for (i, item) in self.items.iter().enumerate() {
@@ -517,6 +614,7 @@ impl Template {
                     hit.set(*field, &rest[..len])?;
                     pos += len;
                 }
+                Item::Field(Field::User) => pos += self.user_len(i, &line[pos..], SPACED)?,
                 Item::Field(Field::TimeStrf(t)) => {
                     pos += self.times[usize::from(*t)]
                         .read(&line[pos..], hit.times.get_or_insert_default())?;
@@ -599,7 +697,11 @@ fn compile_apache(s: &str, times: &mut Vec<TimeFormat>) -> Result<Vec<Item>, Tem
             letter,
             arg.as_deref().map(str::to_ascii_lowercase).as_deref(),
         ) {
+            // `%{c}a`, `%{c}h`: the connection's peer, the proxy when mod_remoteip replaced the
+            // client: not the client.
+            ('h' | 'a', Some("c")) => Field::Skip,
             ('h' | 'a', _) => Field::Client,
+            ('u', _) => Field::User,
             ('t', None) => Field::TimeClf,
             ('t', Some(_)) => {
                 // `begin:` and `end:` say when the time was taken; either is the request's.
@@ -687,7 +789,9 @@ fn compile_nginx(s: &str) -> Result<Vec<Item>, TemplateError> {
             });
         }
         let field = match name {
-            "remote_addr" | "binary_remote_addr" | "realip_remote_addr" => Field::Client,
+            "remote_addr" | "binary_remote_addr" => Field::Client,
+            // The address the realip module replaced: the proxy, not the client.
+            "realip_remote_addr" => Field::Skip,
             "time_local" => Field::TimeClf,
             "time_iso8601" => Field::TimeIso,
             "msec" => Field::TimeUnix,
@@ -768,7 +872,11 @@ impl<'a> Partial<'a> {
     /// Takes one field's text; `None` if it cannot be what the field says.
     fn set(&mut self, field: Field, v: &'a str) -> Option<()> {
         match field {
-            Field::Client => self.ip = Some(super::ip::parse_ip(v)?),
+            // A format with two (`%h ... %a`): the first is the client.
+            Field::Client => {
+                let ip = super::ip::parse_ip(v)?;
+                self.ip.get_or_insert(ip);
+            }
             Field::TimeClf => {
                 let inner = v
                     .strip_prefix('[')
@@ -801,7 +909,7 @@ impl<'a> Partial<'a> {
             Field::Agent => self.agent = dash_none(v),
             Field::Vhost => self.vhost = dash_none(v),
             Field::ForwardedFor => self.forwarded_for = dash_none(v),
-            Field::Skip => {}
+            Field::Skip | Field::User => {}
         }
         Some(())
     }
@@ -1102,6 +1210,64 @@ mod tests {
         .unwrap();
         let h = t.parse("1.2.3.4 200 900 500 a.example b.example").unwrap();
         assert_eq!((h.bytes, h.vhost), (500, Some("b.example")));
+    }
+
+    #[test]
+    fn the_proxy_address_is_not_the_client() {
+        // nginx's `$realip_remote_addr` and Apache's `%{c}a` / `%{c}h` are the address before
+        // the realip / remoteip module replaced it: the proxy's.
+        let nginx = Template::compile(r#"$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent" "$realip_remote_addr""#).unwrap();
+        let line = r#"203.0.113.9 - - [24/Nov/2026:13:08:01 +0000] "GET / HTTP/1.1" 200 1 "-" "curl/8" "172.70.1.1""#;
+        assert_eq!(
+            nginx.parse(line).unwrap().ip.unwrap().to_string(),
+            "203.0.113.9"
+        );
+        for (format, line) in [
+            ("%a %{c}a %>s", "203.0.113.9 172.70.1.1 200"),
+            ("%{c}a %a %>s", "172.70.1.1 203.0.113.9 200"),
+            ("%{c}h %h %>s", "172.70.1.1 203.0.113.9 200"),
+            // Two client fields: the first is the client.
+            ("%h %a %>s", "203.0.113.9 172.70.1.1 200"),
+            (
+                "$remote_addr $binary_remote_addr $status",
+                "203.0.113.9 10.0.0.1 200",
+            ),
+        ] {
+            let h = Template::compile(format).unwrap().parse(line).unwrap();
+            assert_eq!(h.ip.unwrap().to_string(), "203.0.113.9", "{format}");
+        }
+    }
+
+    #[test]
+    fn a_user_before_the_time_may_hold_spaces() {
+        let line = r#"203.0.113.9 - frank smith [24/Nov/2026:13:08:01 +0000] "GET /a HTTP/1.1" 200 5120 "-" "curl/8""#;
+        for format in [
+            r#"%h %l %u %t "%r" %>s %b "%{Referer}i" "%{User-agent}i""#,
+            r#"%h %l %u [%{%d/%b/%Y:%H:%M:%S %z}t] "%r" %>s %b "%{Referer}i" "%{User-agent}i""#,
+            r#"$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent""#,
+        ] {
+            let t = Template::compile(format).unwrap();
+            let h = t
+                .parse(line)
+                .unwrap_or_else(|| panic!("{format}: {}", t.diagnose(line)));
+            assert_eq!(
+                (h.request, h.status, h.bytes),
+                ("GET /a HTTP/1.1", 200, 5120),
+                "{format}"
+            );
+            assert_eq!(t.diagnose(line), "parses", "{format}");
+            let user = line.replace("frank smith", "[b] c");
+            assert!(t.parse(&user).is_some(), "{format}: {user}");
+        }
+        // Elsewhere a user is one word, as before.
+        let t = Template::compile("%h %u %>s").unwrap();
+        assert!(t.parse("203.0.113.9 frank smith 200").is_none());
+        // Apache's %t without brackets still reads.
+        let t = Template::compile(r#"%h %l %u %t "%r" %>s"#).unwrap();
+        assert!(
+            t.parse(r#"203.0.113.9 - bob 24/Nov/2026:13:08:01 +0000 "GET / HTTP/1.1" 200"#)
+                .is_some()
+        );
     }
 
     #[test]

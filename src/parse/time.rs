@@ -187,6 +187,31 @@ pub fn parse_iso8601(s: &str) -> Option<i64> {
     Some(days * 86_400 + h * 3600 + m * 60 + sec - offset)
 }
 
+/// Parses Go's "wall" layouts, as Caddy's `time_format` `wall`, `wall_milli` and `wall_nano`
+/// write them (`2026/11/24 13:08:01`, `…:01.524`, `…:01.524000001`), into Unix seconds as if
+/// the time were UTC (it names no zone: the caller applies `--timezone`); fractions are
+/// dropped.
+pub fn parse_wall(s: &str) -> Option<i64> {
+    let b = s.as_bytes();
+    if b.len() < 19 || b[4] != b'/' || b[7] != b'/' || b[10] != b' ' {
+        return None;
+    }
+    let fraction = &b[19..];
+    if let Some((b'.', digits)) = fraction.split_first() {
+        if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+    } else if !fraction.is_empty() {
+        return None;
+    }
+    // The same fields as ISO 8601's, with slashes for dashes.
+    let mut iso = [0u8; 19];
+    iso.copy_from_slice(&b[..19]);
+    iso[4] = b'-';
+    iso[7] = b'-';
+    parse_iso8601(std::str::from_utf8(&iso).ok()?)
+}
+
 /// Parses Unix seconds with an optional fraction (`1732453681.524`, nginx `$msec`, Caddy `ts`).
 pub fn parse_unix_seconds(s: &str) -> Option<i64> {
     // Digits up to the point (or the end), read in one pass: no splitting, no `str::parse`.
@@ -227,5 +252,31 @@ mod iso_tests {
         );
         assert_eq!(parse_unix_seconds("99999999999999999999"), None);
         assert_eq!(parse_unix_seconds("12a"), None);
+    }
+
+    #[test]
+    fn go_wall_times() {
+        let wall = |s| parse_wall(s).map(|t| Rfc3339(t).to_string());
+        for s in [
+            "2026/11/24 13:08:01",
+            "2026/11/24 13:08:01.524",
+            "2026/11/24 13:08:01.524000001",
+        ] {
+            assert_eq!(wall(s).as_deref(), Some("2026-11-24T13:08:01Z"), "{s}");
+        }
+        for s in [
+            "2026/11/24",
+            "2026/11/24 13:08",
+            "2026-11-24 13:08:01",
+            "2026/11/24T13:08:01",
+            "2026/11/24 13:08:01.",
+            "2026/11/24 13:08:01Z",
+            "2026/11/24 13:08:01 +0000",
+            "2026/11/24 24:08:01",
+            "2026/02/3x 13:08:01",
+            "2026/11/24 13:08:0é",
+        ] {
+            assert_eq!(wall(s), None, "{s}");
+        }
     }
 }
