@@ -445,4 +445,19 @@ fn report_takes_the_client_from_x_forwarded_for_when_asked() {
         from_header["top"]["hosts"][0][0], "203.0.113.9",
         "{from_header}"
     );
+    // A format that logs X-Forwarded-For in place of the client (Apache's usual one behind a
+    // proxy): that is the client, without being asked.
+    let apache = dir.path().join("apache.log");
+    let lines: String = ["203.0.113.9", "203.0.113.10, 10.0.0.2", "-"]
+        .iter()
+        .map(|xff| format!("{xff} - - [24/Nov/2026:13:08:00 +0000] \"GET / HTTP/1.1\" 200 10\n"))
+        .collect();
+    std::fs::write(&apache, lines).unwrap();
+    let fmt = r#"%{X-Forwarded-For}i %l %u %t "%r" %>s %b"#;
+    let v = report(&["--format", fmt, path_str(&apache)]);
+    assert_eq!(
+        (v["total"].as_u64(), v["visitors"].as_u64()),
+        (Some(3), Some(2)),
+        "{v}"
+    );
 }

@@ -469,6 +469,17 @@ impl<'a> RawHit<'a> {
             .unwrap_or_else(|| split_request(self.request))
     }
 
+    /// Takes the client from `X-Forwarded-For` when asked (`--client-from-header`), or when the
+    /// format logs no other client address (Apache's `%{X-Forwarded-For}i` in place of `%h`,
+    /// as proxied sites write it).
+    pub fn settle_client(&mut self, from_header: bool) {
+        if (from_header || self.ip.is_none())
+            && let Some(ip) = self.forwarded_client()
+        {
+            self.ip = Some(ip);
+        }
+    }
+
     /// The leftmost valid address of `X-Forwarded-For` (the original client), if any.
     pub fn forwarded_client(&self) -> Option<IpAddr> {
         self.forwarded_for?
@@ -753,11 +764,7 @@ impl Parser {
                 raw
             }
         };
-        if self.client_from_header
-            && let Some(ip) = raw.forwarded_client()
-        {
-            raw.ip = Some(ip);
-        }
+        raw.settle_client(self.client_from_header);
         Some(raw)
     }
 }

@@ -251,10 +251,8 @@ impl Tally {
             for line in lines {
                 self.count_line(line, |l| {
                     let mut raw = format.parse(l)?;
-                    // As `Parser::parse_raw` does (`--client-from-header`).
-                    if from_header && let Some(ip) = raw.forwarded_client() {
-                        raw.ip = Some(ip);
-                    }
+                    // As `Parser::parse_raw` does.
+                    raw.settle_client(from_header);
                     Some(raw)
                 });
             }
