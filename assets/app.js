@@ -155,6 +155,10 @@
     hostNames.set(ip, name);
     if (hostNames.size > MAX_HOST_NAMES) hostNames.delete(hostNames.keys().next().value);
   }
+  let statsTotal = 0;              // the last stats frame's requests parsed, hits shown, lines unparsed
+  let statsShown = 0;
+  let statsUnparsed = 0;
+  const RESTART = {};              // in a list of hits: the server came back as a new run here
   const rowText = new WeakMap();   // row -> lowercase searchable text
   const rowHit = new WeakMap();    // row -> its hit (click-to-filter, pinning)
   const filters = new Map();       // field -> {value, label}: the chips, combined with AND
@@ -177,11 +181,13 @@
     tr.className = 'hit' + (h.bot ? ' is-bot' : '');
     tr.dataset.seq = str(h.seq);
     tr.dataset.ip = str(h.ip);
+    tr.tabIndex = -1;                // the feed is one tab stop: see focusRow
 
     tr.appendChild(td('c-time', localTime(h.time), str(h.time)));
 
     const name = hostNames.get(h.ip) || h.host;
-    const hostCell = td('c-host', name || str(h.ip), name ? str(h.ip) : '');
+    // the whole address in the title: a long IPv6 address may be cut on a narrow screen
+    const hostCell = td('c-host', name || str(h.ip), str(h.ip));
     if (h.country) {
       const cc = document.createElement('span');
       const flag = flagsSupported() ? flagOf(h.country) : '';
@@ -262,6 +268,7 @@
     const flash = flashedThisSecond <= 5;
     const frag = document.createDocumentFragment();
     for (let i = hits.length - 1; i >= start; i--) {
+      if (hits[i] === RESTART) { frag.appendChild(makeNote()); continue; }
       const row = makeRow(hits[i]);
       if (flash) row.classList.add('fresh');
       frag.appendChild(row);
@@ -269,18 +276,130 @@
     el.feed.insertBefore(frag, el.feed.firstChild);
     while (el.feed.childElementCount > MAX_ROWS) el.feed.removeChild(el.feed.lastElementChild);
     updateFeedInfo();
+    ensureFocusRow();
+  }
+
+  /** A row across the feed saying the server came back as a new run: the rows below are the old run's. */
+  function makeNote() {
+    const tr = document.createElement('tr');
+    tr.className = 'note';
+    const cell = document.createElement('td');
+    cell.colSpan = 7;
+    cell.textContent = 'webpeek restarted';
+    const when = document.createElement('span');
+    when.className = 'muted';
+    when.textContent = ' at ' + localTime(new Date().toISOString()) + ' · the rows below are from before';
+    cell.appendChild(when);
+    cell.title = 'the server is a new run (a restart, or another hub behind a balancer)';
+    tr.appendChild(cell);
+    return tr;
+  }
+
+  /** Marks where a new run of the server begins, in the feed or, while paused, among the buffered hits. */
+  function noteRestart() {
+    if (paused) {
+      if (buffer.length || hitRowCount()) buffer.push(RESTART);
+      updateBuffered();
+    } else if (hitRowCount()) {
+      addRows([RESTART]);
+    }
+  }
+
+  const noteRows = el.feed.getElementsByClassName('note'); // live
+  function hitRowCount() { return el.feed.childElementCount - noteRows.length; }
+
+  const WAITING = el.feedEmpty.textContent;
+
+  /** Why the feed is empty: waiting, or lines read that it does not show (and how to see them). */
+  function emptyFeedText() {
+    const p = el.feedEmpty;
+    let parts;
+    if (statsTotal > 0 && statsShown === 0) {
+      parts = [fmtInt(statsTotal) + (statsTotal === 1 ? ' request' : ' requests') + ' read, none shown yet: ' +
+        'the feed shows page views (GET of pages, not of assets), and hides the requests of anyone ' +
+        'with this dashboard open (by address: yours too). Start webpeek with ', ['--all'], ' to see every request.'];
+    } else if (statsTotal === 0 && statsUnparsed > 0) {
+      parts = [fmtInt(statsUnparsed) + (statsUnparsed === 1 ? ' line' : ' lines') + ' read, none in a log format ' +
+        'webpeek knows: see its terminal, or run ', ['webpeek report --detect FILE'], '; ', ['--format'], ' sets the format.'];
+    } else {
+      parts = [WAITING];
+    }
+    const key = JSON.stringify(parts);
+    if (p.dataset.text === key) return;
+    p.dataset.text = key;
+    p.textContent = '';
+    for (const part of parts) {
+      if (typeof part === 'string') { p.appendChild(document.createTextNode(part)); continue; }
+      const c = document.createElement('code');
+      c.textContent = part[0];
+      p.appendChild(c);
+    }
   }
 
   function updateFeedInfo() {
-    const n = el.feed.childElementCount;
+    const n = hitRowCount();
     el.feedEmpty.hidden = n > 0;
+    if (!n) emptyFeedText();
     const filtering = !!filterText || filters.size > 0;
     let visible = n;
     if (filtering) {
       visible = 0;
-      for (const r of el.feed.children) if (!r.hidden) visible++;
+      for (const r of el.feed.children) if (!r.hidden && r.classList.contains('hit')) visible++;
     }
     el.feedCount.textContent = filtering ? visible + ' of ' + n + ' match' : n ? '(' + n + ')' : '';
+  }
+
+  // ---------- keyboard: the feed is one tab stop, the arrows move between its rows ----------
+
+  let focusRow = null;             // the row with tabindex 0 (the others have -1)
+
+  function setFocusRow(r) {
+    if (focusRow === r) return;
+    if (focusRow) focusRow.tabIndex = -1;
+    focusRow = r;
+    if (r) r.tabIndex = 0;
+  }
+
+  /** Keeps a tab stop in the feed: the row last focused while it is shown, else the newest shown. */
+  function ensureFocusRow() {
+    if (focusRow && focusRow.isConnected && !focusRow.hidden) return;
+    setFocusRow(stepRow(null, 1));
+  }
+
+  /** The next shown hit row after `from` (or the first, from null) going down (1) or up (-1). */
+  function stepRow(from, dir) {
+    let r = from ? (dir > 0 ? from.nextElementSibling : from.previousElementSibling)
+      : (dir > 0 ? el.feed.firstElementChild : el.feed.lastElementChild);
+    while (r && (r.hidden || !r.classList.contains('hit'))) r = dir > 0 ? r.nextElementSibling : r.previousElementSibling;
+    return r;
+  }
+
+  function focusOn(r) {
+    setFocusRow(r);
+    r.focus({ preventScroll: true });
+    r.scrollIntoView({ block: 'nearest' });
+  }
+
+  function onFeedKey(e) {
+    const row = e.target;
+    if (!row.classList || !row.classList.contains('hit') || e.altKey || e.ctrlKey || e.metaKey) return;
+    let to;
+    switch (e.key) {
+      case 'ArrowDown': to = stepRow(row, 1); break;
+      case 'ArrowUp': to = stepRow(row, -1); break;
+      case 'Home': to = stepRow(null, 1); break;
+      case 'End': to = stepRow(null, -1); break;
+      case 'Enter':
+      case ' ': {
+        e.preventDefault();
+        const h = rowHit.get(row);
+        if (h) pin(h, row);
+        return;
+      }
+      default: return;
+    }
+    e.preventDefault();
+    if (to) focusOn(to);
   }
 
   function applyFilter() {
@@ -318,8 +437,9 @@
 
   function refilter() {
     const any = !!filterText || filters.size > 0;
-    for (const r of el.feed.children) r.hidden = any && !rowVisible(r);
+    for (const r of el.feed.children) if (r.classList.contains('hit')) r.hidden = any && !rowVisible(r);
     updateFeedInfo();
+    ensureFocusRow();
   }
 
   /** Sets (or, given the value it has, clears) the filter on `field`; one value per field. */
@@ -333,6 +453,15 @@
   function removeFilter(field) {
     if (!filters.delete(field)) return;
     filtersChanged();
+  }
+
+  /** Removes every chip (Esc); the keyboard, if it was on one, goes to the text filter. */
+  function clearChips() {
+    if (!filters.size) return;
+    const inChips = el.chips.contains(document.activeElement);
+    filters.clear();
+    filtersChanged();
+    if (inChips) el.filter.focus();
   }
 
   function filtersChanged() {
@@ -424,7 +553,8 @@
   function updateBuffered() {
     if (!paused) { el.buffered.hidden = true; el.buffered.textContent = ''; return; }
     el.buffered.hidden = false;
-    const n = buffer.length + bufferDropped;
+    let n = bufferDropped;
+    for (const h of buffer) if (h !== RESTART) n++;
     el.buffered.textContent = 'paused · ' + numberFormat.format(n) + ' new';
   }
 
@@ -476,8 +606,23 @@
     el.unpin.hidden = true;
     el.pinHint.hidden = false;
     el.seed.classList.remove('is-pinned');
-    if (hadFocus) el.feed.closest('.feed-scroll').focus();
+    if (hadFocus) {
+      ensureFocusRow();
+      if (focusRow) focusRow.focus(); else el.feed.closest('.feed-scroll').focus();
+    }
     flushSeed(); // at once to the newest hit, then at most every previewEveryMs again
+  }
+
+  // The empty preview's note: with --site, what will show here; without, how to get previews.
+  const previewHint = el.previewNote.firstElementChild.cloneNode(true);
+  function showPreviewHint(site) {
+    const span = el.previewNote.firstElementChild;
+    if (site === null) { span.replaceWith(previewHint.cloneNode(true)); return; }
+    const s = document.createElement('span');
+    const c = document.createElement('code');
+    c.textContent = site.slice(0, 200);
+    s.append('No preview yet: the next page view on ', c, ' shows here.');
+    span.replaceWith(s);
   }
 
   function showSeed(h) {
@@ -543,6 +688,11 @@
   }
 
   function onStats(m) {
+    setStale(false);
+    statsTotal = Number(m.total) || 0;
+    statsShown = Number(m.shown) || 0;
+    statsUnparsed = Number(m.unparsed) || 0;
+    if (el.feedEmpty.hidden === false) emptyFeedText();
     const rate = typeof m.rate === 'number' && isFinite(m.rate) ? m.rate : null;
     el.rate.textContent = rate === null ? '–' : fmtRate(rate);
     el.rate.dataset.value = str(m.rate);
@@ -1181,13 +1331,17 @@
         el.server.textContent = str(m.server);
         el.hubName.textContent = str(m.name);
         el.hubName.hidden = !m.name;
+        showPreviewHint(typeof m.site === 'string' && m.site ? m.site : null);
         const every = Number(m.preview_every);
         if (m.preview_every !== null && m.preview_every !== undefined && isFinite(every) && every >= 0) {
           previewEveryMs = Math.min(every, 3600) * 1000;
         }
         // Another run (a restart, or another hub behind a balancer) numbers hits its own way:
         // forget the old sequence, the server sent its whole backlog.
-        if (typeof m.boot === 'string' && hubBoot !== null && m.boot !== hubBoot) lastSeq = null;
+        if (typeof m.boot === 'string' && hubBoot !== null && m.boot !== hubBoot) {
+          lastSeq = null;
+          noteRestart();
+        }
         if (lastSeq !== null && typeof m.seq === 'number' && m.seq < lastSeq) lastSeq = null;
         if (typeof m.boot === 'string') hubBoot = m.boot;
         break;
@@ -1262,8 +1416,15 @@
       .catch(() => { /* the server is down: keep retrying */ });
   }
 
+  /** While the socket is down, the numbers on the page are the last ones reported: say so. */
+  function setStale(on) {
+    document.body.classList.toggle('stale', on);
+    if (on && document.title !== 'webpeek · reconnecting') document.title = 'webpeek · reconnecting';
+  }
+
   function scheduleReconnect() {
     if (retryTimer) return;
+    setStale(true);
     // Jittered, so that the viewers of a restarted server do not all come back at once.
     const wait = Math.round(backoff * (0.5 + Math.random() / 2));
     backoff = Math.min(backoff * 2, BACKOFF_MAX_MS);
@@ -1275,7 +1436,9 @@
   // ---------- wiring ----------
 
   el.filter.addEventListener('input', applyFilter);
-  el.filter.addEventListener('keydown', (e) => { if (e.key === 'Escape') { el.filter.value = ''; applyFilter(); } });
+  el.filter.addEventListener('keydown', (e) => { if (e.key === 'Escape') { el.filter.value = ''; applyFilter(); clearChips(); } });
+  el.feed.addEventListener('keydown', onFeedKey);
+  el.feed.addEventListener('focusin', (e) => { if (e.target.classList && e.target.classList.contains('hit')) setFocusRow(e.target); });
   el.pause.addEventListener('click', () => setPaused(!paused));
   el.unpin.addEventListener('click', unpin);
   el.feed.addEventListener('click', (e) => {
@@ -1294,7 +1457,7 @@
   });
   document.addEventListener('keydown', (e) => {
     if (e.target === el.filter) return;
-    if (e.key === 'Escape' && pinned) { unpin(); return; }
+    if (e.key === 'Escape') { unpin(); clearChips(); return; }
     if (e.key === '/') { e.preventDefault(); el.filter.focus(); }
     if (e.key === ' ' && e.target === document.body) { e.preventDefault(); setPaused(!paused); }
   });

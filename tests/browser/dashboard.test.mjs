@@ -14,8 +14,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {
-  BIN, CHROMIUM, OUT, UA_FIREFOX, UA_CHROME, UA_IPHONE, UA_BOT, line, lineAt, sleep,
-  startWebpeek, stopWebpeek, launchChromium, openPage as openPageIn, waitForRow,
+  BIN, CHROMIUM, OUT, UA_FIREFOX, UA_CHROME, UA_IPHONE, UA_BOT, line, lineAt, sleep, freePort,
+  startWebpeek, stopWebpeek, launchChromium, openPage as openPageIn, waitForRow, waitConnected,
 } from './helpers.mjs';
 
 let dir, logFile, base, server, browser, context;
@@ -47,6 +47,8 @@ after(async () => {
   await browser?.close().catch(() => {});
   await stopWebpeek(server);
   await stopWebpeek(charts?.server);
+  await stopWebpeek(quiet?.server);
+  if (quiet?.dir) fs.rmSync(quiet.dir, { recursive: true, force: true });
   if (dir) fs.rmSync(dir, { recursive: true, force: true });
 });
 
@@ -78,6 +80,10 @@ test('dashboard connects and shows a hit appended to the log', { timeout: 30_000
   // no --site, so no full URL: the sandboxed preview stays empty
   assert.equal(await page.getAttribute('#preview', 'sandbox'), '');
   assert.equal(await page.getAttribute('#preview', 'src'), null);
+  // hello's site is null: the note says how to get previews; the frame is out of the tab order
+  assert.equal((await page.textContent('#preview-note')).trim(),
+    'No preview yet. Previews need full URLs: start webpeek with --site https://your.site.');
+  assert.equal(await page.getAttribute('#preview', 'tabindex'), '-1');
 
   // stats frames come once a second and fill the counters
   await page.waitForFunction(() => Number(document.getElementById('total')?.dataset.value) >= 1,
@@ -155,6 +161,56 @@ test('dashboard screenshot with a few more visitors', { timeout: 30_000 }, async
   await page.setViewportSize({ width: 1280, height: 800 });
   assert.ok(overflow <= 390, `the page is no wider than a phone screen (scrollWidth ${overflow})`);
   assert.deepEqual(problems, []);
+});
+
+test('on a phone an IPv4 address shows whole; a long IPv6 one is cut, whole in its title', { timeout: 30_000 }, async () => {
+  const { page, problems } = dash;
+  const v6 = '2001:db8:85a3:8d3:1319:8a2e:370:7348';
+  append(
+    line('198.51.100.234', 'GET /wide/v4.html HTTP/1.1', 200, 100, '-', UA_IPHONE),
+    line(v6, 'GET /wide/v6.html HTTP/1.1', 200, 100, '-', UA_IPHONE),
+  );
+  await waitForRow(page, '/wide/v6.html');
+  const cells = async () => page.$$eval('#feed > .hit', (rows) => rows
+    .filter((r) => /\/wide\//.test(r.textContent))
+    .map((r) => {
+      const c = r.querySelector('.c-host');
+      return { ip: r.dataset.ip, text: c.textContent, title: c.title, cut: c.scrollWidth > c.clientWidth, overflow: getComputedStyle(c).textOverflow };
+    }));
+  try {
+    for (const width of [390, 360, 600, 900]) {
+      await page.setViewportSize({ width, height: 844 });
+      await sleep(200);
+      const got = await cells();
+      const v4cell = got.find((c) => c.ip === '198.51.100.234');
+      assert.equal(v4cell.text, '198.51.100.234');
+      assert.equal(v4cell.cut, false, `${width} px: the IPv4 address fits its column whole`);
+      const v6cell = got.find((c) => c.ip === v6);
+      assert.equal(v6cell.title, v6, 'the IPv6 row has the whole address in its title');
+      assert.equal(v6cell.overflow, 'ellipsis', 'a cut address ends with an ellipsis');
+      if (width === 390) {
+        assert.equal(v6cell.cut, true, 'the long IPv6 address is cut on a phone');
+        await page.locator('.feed-scroll').screenshot({ path: path.join(OUT, 'feed-phone-ip.png') });
+      }
+      const overflow = await page.evaluate(() => document.documentElement.scrollWidth);
+      assert.ok(overflow <= width, `${width} px: nothing scrolls sideways (scrollWidth ${overflow})`);
+    }
+  } finally {
+    await page.setViewportSize({ width: 1280, height: 800 });
+  }
+  assert.deepEqual(problems, []);
+});
+
+test('the top counters explain themselves in tooltips', { timeout: 10_000 }, async () => {
+  const { page } = dash;
+  const titles = await page.$$eval('.counters > div', (ds) => Object.fromEntries(ds.map((d) => [d.querySelector('dt').textContent, d.title])));
+  assert.match(titles.addresses, /distinct client addresses/);
+  assert.match(titles.shown, /passed the filter/);
+  assert.match(titles.shown, /page views.*--all/);
+  assert.match(titles.unparsed, /matched no log format/);
+  assert.match(titles.unparsed, /webpeek report --detect FILE/);
+  assert.match(titles.unparsed, /--format/);
+  assert.match(titles.missed, /did not get because it fell behind/);
 });
 
 test('countdown reaches BOOM! and echo echoes', { timeout: 30_000 }, async () => {
@@ -376,4 +432,130 @@ test('hits from long ago (a replay, a catch-up) go to their own minute, not to t
   await charts.context.close();
   await stopWebpeek(charts.server);
   fs.rmSync(charts.dir, { recursive: true, force: true });
+});
+
+// ---------- an empty feed that says why, and a server that stops and comes back ----------
+
+let quiet; // { dir, log, port, server, context, page, problems }
+
+/** Runs before the page's script: keeps the page's sockets in window.__sockets, for a test to close. */
+function keepSockets() {
+  window.__sockets = [];
+  const Native = window.WebSocket;
+  window.WebSocket = class extends Native {
+    constructor(...args) {
+      super(...args);
+      window.__sockets.push(this);
+    }
+  };
+}
+
+/** The page's problems, less what a server that is down makes Chromium log (refused connections). */
+function realProblems(problems) {
+  return problems.filter((p) => !/ERR_CONNECTION_REFUSED|WebSocket connection to .* failed|Failed to load resource/.test(p));
+}
+
+test('an empty feed says how many requests were read and why none is shown', { timeout: 40_000 }, async () => {
+  const qdir = fs.mkdtempSync(path.join(os.tmpdir(), 'webpeek-quiet-'));
+  const log = path.join(qdir, 'access.log');
+  fs.writeFileSync(log, '');
+  quiet = { dir: qdir, log, port: await freePort() };
+  quiet.server = await startWebpeek(['--no-dns', log], qdir, quiet.port);
+  quiet.context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  quiet.context.setDefaultTimeout(10_000);
+  await quiet.context.addInitScript(keepSockets);
+  Object.assign(quiet, await openPage(`${quiet.server.base}/`, quiet.context));
+  const { page, problems } = quiet;
+  await waitConnected(page);
+  await page.waitForFunction(() => document.getElementById('total')?.dataset.value === '0', null, { timeout: 5000 });
+  const empty = () => page.textContent('#feed-empty');
+  assert.match(await empty(), /^Waiting for hits… new page views appear here/, 'nothing read: waiting');
+
+  // a line in no format webpeek knows
+  fs.appendFileSync(log, 'this is not an access log line\n');
+  await page.waitForFunction(() => /^1 line read, none in a log format webpeek knows/.test(document.getElementById('feed-empty').textContent),
+    null, { timeout: 5000 });
+  assert.match(await empty(), /webpeek report --detect FILE/);
+
+  // what the default filter leaves out: an asset, a POST, and a page view from this dashboard's own address
+  fs.appendFileSync(log, [
+    line('203.0.113.5', 'GET /assets/site.css HTTP/1.1', 200, 100, '-', UA_FIREFOX),
+    line('203.0.113.5', 'POST /login HTTP/1.1', 302, 0, '-', UA_FIREFOX),
+    line('127.0.0.1', 'GET / HTTP/1.1', 200, 100, '-', 'curl/8.5.0'),
+  ].join(''));
+  await page.waitForFunction(() => /^3 requests read, none shown yet: /.test(document.getElementById('feed-empty').textContent),
+    null, { timeout: 5000 });
+  const text = await empty();
+  assert.match(text, /page views \(GET of pages, not of assets\)/);
+  assert.match(text, /anyone with this dashboard open/);
+  assert.match(text, /Start webpeek with --all to see every request\.$/);
+  assert.equal(await page.locator('#feed-empty code').textContent(), '--all', 'the option is set as code, built as DOM');
+  assert.equal(await page.locator('#feed > tr').count(), 0);
+  await page.evaluate(() => document.activeElement?.blur());
+  fs.mkdirSync(OUT, { recursive: true });
+  await page.locator('.feed-panel').screenshot({ path: path.join(OUT, 'feed-empty-explained.png') });
+
+  // the count follows
+  fs.appendFileSync(log, line('203.0.113.5', 'GET /img/logo.png HTTP/1.1', 200, 100, '-', UA_FIREFOX));
+  await page.waitForFunction(() => /^4 requests read, none shown yet/.test(document.getElementById('feed-empty').textContent),
+    null, { timeout: 5000 });
+
+  // a page view from elsewhere: a row, and the note goes
+  fs.appendFileSync(log, line('203.0.113.6', 'GET /hello.html HTTP/1.1', 200, 100, '-', UA_CHROME));
+  await waitForRow(page, '/hello.html');
+  assert.equal(await page.isHidden('#feed-empty'), true);
+  assert.deepEqual(problems, []);
+});
+
+test('a stopped server does not look live; its restart is marked in the feed', { timeout: 60_000 }, async () => {
+  const { page, problems, log, dir: qdir } = quiet;
+  await page.waitForFunction(() => /^webpeek · \d+(\.\d)? req\/s$/.test(document.title), null, { timeout: 5000 });
+  assert.equal(await page.evaluate(() => document.body.classList.contains('stale')), false);
+  const live = await page.$eval('#rate', (e) => Number(getComputedStyle(e).opacity));
+  assert.equal(live, 1);
+
+  await stopWebpeek(quiet.server);
+  await page.waitForFunction(() => document.title === 'webpeek · reconnecting', null, { timeout: 5000 });
+  assert.equal(await page.evaluate(() => document.body.classList.contains('stale')), true, 'the body is marked stale');
+  assert.equal((await page.textContent('#status')).trim(), 'reconnecting');
+  for (const sel of ['#rate', '#total', '#shown', '#chart-now', '#chart-min-now']) {
+    const o = await page.$eval(sel, (e) => Number(getComputedStyle(e).opacity));
+    assert.ok(o < 0.7, `${sel} is greyed while reconnecting (opacity ${o})`);
+  }
+  // a few seconds down: the title stays as it is, the numbers greyed
+  await sleep(2500);
+  assert.equal(await page.title(), 'webpeek · reconnecting');
+  await page.evaluate(() => document.activeElement?.blur());
+  await page.screenshot({ path: path.join(OUT, 'dashboard-reconnecting.png') });
+
+  // back, as a new run on the same address
+  quiet.server = await startWebpeek(['--no-dns', log], qdir, quiet.port);
+  await waitConnected(page, 15_000);
+  await page.waitForFunction(() => !document.body.classList.contains('stale') && /req\/s$/.test(document.title),
+    null, { timeout: 5000 });
+  assert.equal(await page.$eval('#rate', (e) => Number(getComputedStyle(e).opacity)), 1, 'the numbers are live again');
+  let rows = await page.$$eval('#feed > tr', (rs) => rs.map((r) => [r.className, r.textContent]));
+  assert.equal(rows.length, 2, `the old row and a note (${JSON.stringify(rows)})`);
+  assert.equal(rows[0][0], 'note');
+  assert.match(rows[0][1], /^webpeek restarted/);
+  assert.match(rows[1][1], /\/hello\.html/);
+  assert.equal(await page.$eval('#feed > tr.note td', (td) => td.colSpan), 7, 'the note spans the table');
+  assert.equal(await page.textContent('#feed-count'), '(1)', 'the note is not counted as a hit');
+
+  // the new run's hits go above the note
+  fs.appendFileSync(log, line('203.0.113.7', 'GET /after-restart.html HTTP/1.1', 200, 100, '-', UA_CHROME));
+  await waitForRow(page, '/after-restart.html');
+  rows = await page.$$eval('#feed > tr', (rs) => rs.map((r) => r.className.split(' ')[0]));
+  assert.deepEqual(rows, ['hit', 'note', 'hit']);
+  await page.evaluate(() => document.activeElement?.blur());
+  await page.locator('.feed-panel').screenshot({ path: path.join(OUT, 'feed-restarted.png') });
+
+  // a reconnection to the same run is no restart: no second note
+  await page.evaluate(() => { for (const s of window.__sockets) s.close(); });
+  await page.waitForFunction(() => document.body.classList.contains('stale'), null, { timeout: 2000, polling: 10 });
+  await waitConnected(page, 10_000);
+  await page.waitForFunction(() => !document.body.classList.contains('stale'), null, { timeout: 5000 });
+  assert.equal(await page.locator('#feed > tr.note').count(), 1);
+  assert.deepEqual(realProblems(problems), []);
+  await quiet.context.close();
 });

@@ -66,9 +66,9 @@ async function waitHealthy(srv, deadlineMs) {
   throw new Error(`webpeek did not answer "ok" on /healthz within ${deadlineMs} ms (last: ${last}):\n${srv.output}`);
 }
 
-/** Starts webpeek on a free loopback port with `args` (the log last), in `cwd`; waits until it answers. */
-export async function startWebpeek(args, cwd) {
-  const port = await freePort();
+/** Starts webpeek on a free loopback port (or `port`) with `args` (the log last), in `cwd`; waits until it answers. */
+export async function startWebpeek(args, cwd, port = null) {
+  port = port || await freePort();
   const srv = { base: `http://127.0.0.1:${port}`, output: '', exit: null };
   srv.proc = spawn(BIN, ['--listen', `127.0.0.1:${port}`, ...args], {
     cwd,

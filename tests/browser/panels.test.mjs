@@ -39,7 +39,8 @@ function startSite() {
       res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
       res.end(`<!doctype html><title>${p}</title><body style="font:28px sans-serif;margin:40px;color:#1d2430">` +
         `<h1 style="color:#2f6fde">Example site</h1><p>You are reading <b>${p}</b>.</p>` +
-        '<p style="color:#6b7380">Lorem ipsum dolor sit amet, consectetur adipiscing elit.</p></body>');
+        '<p style="color:#6b7380">Lorem ipsum dolor sit amet, consectetur adipiscing elit.</p>' +
+        '<p><a href="/next.html">Read on</a></p></body>');
     });
     srv.listen(0, '127.0.0.1', () => resolve(srv));
   });
@@ -520,6 +521,106 @@ test('clicking a row pins the preview until unpinned; then it follows the feed a
   assert.deepEqual(problems, []);
 });
 
+test('the keyboard: the feed is one tab stop, arrows move, Enter and Space pin, Esc clears; the preview is not in the way', { timeout: 40_000 }, async () => {
+  const { page, problems } = dash;
+  const active = () => page.evaluate(() => {
+    const a = document.activeElement;
+    return { id: a.id, tag: a.tagName, hit: a.classList.contains('hit'), seq: a.dataset.seq || null, tabindex: a.getAttribute('tabindex') };
+  });
+  const stops = () => page.$$eval('#feed > .hit[tabindex="0"]', (rs) => rs.map((r) => r.dataset.seq));
+  const shownSeqs = () => page.$$eval('#feed > .hit:not([hidden])', (rs) => rs.map((r) => r.dataset.seq));
+  const urlOf = (seq) => page.$eval(`#feed > .hit[data-seq="${seq}"] .c-path`, (c) => c.title.split('\n')[0]);
+
+  // one tab stop for the whole feed, the scroll box itself out of the tab order
+  let tabStops = await stops();
+  assert.equal(tabStops.length, 1, `one row is the feed's tab stop (${tabStops})`);
+  assert.equal(await page.getAttribute('.feed-scroll', 'tabindex'), '-1');
+  assert.equal(await page.locator('#feed > .hit[tabindex="-1"]').count(), (await page.locator('#feed > .hit').count()) - 1);
+  await page.focus('#pause');
+  await page.keyboard.press('Tab');
+  let a = await active();
+  assert.ok(a.hit && a.seq === tabStops[0], `Tab from Pause goes to the feed's tab stop (${JSON.stringify(a)})`);
+
+  // Home, the arrows: focus moves between shown rows, and the tab stop with it
+  const seqs = await shownSeqs();
+  await page.keyboard.press('Home');
+  assert.equal((await active()).seq, seqs[0]);
+  await page.keyboard.press('ArrowDown');
+  await page.keyboard.press('ArrowDown');
+  assert.equal((await active()).seq, seqs[2]);
+  await page.keyboard.press('ArrowUp');
+  a = await active();
+  assert.equal(a.seq, seqs[1]);
+  assert.deepEqual(await stops(), [seqs[1]], 'the tab stop follows the focus');
+  const inView = await page.evaluate(() => {
+    const r = document.activeElement.getBoundingClientRect(), box = document.querySelector('.feed-scroll').getBoundingClientRect();
+    const head = document.querySelector('.feed thead').getBoundingClientRect();
+    return r.top >= head.bottom - 1 && r.bottom <= box.bottom + 1;
+  });
+  assert.ok(inView, 'the focused row is in view, below the sticky header');
+
+  // Enter pins it, as a click does
+  await page.keyboard.press('Enter');
+  assert.equal(await page.$eval(`#feed > .hit[data-seq="${seqs[1]}"]`, (r) => r.classList.contains('pinned')), true);
+  assert.equal(await page.getAttribute('#preview', 'src'), await urlOf(seqs[1]));
+  assert.equal(await page.isVisible('#unpin'), true);
+  // Space on the next one pins that one instead (and does not pause the feed or scroll)
+  await page.keyboard.press('ArrowDown');
+  await page.keyboard.press(' ');
+  assert.equal(await page.locator('#feed > .hit.pinned').count(), 1);
+  assert.equal(await page.getAttribute('#feed > .hit.pinned', 'data-seq'), seqs[2]);
+  assert.equal(await page.getAttribute('#preview', 'src'), await urlOf(seqs[2]));
+  assert.equal(await page.getAttribute('#pause', 'aria-pressed'), 'false');
+  // End: the last shown row
+  await page.keyboard.press('End');
+  assert.equal((await active()).seq, seqs[seqs.length - 1]);
+  await page.keyboard.press('Home');
+
+  // Tab leaves the feed at once; past the preview's link, Tab does not go into the previewed page
+  await page.keyboard.press('Tab');
+  a = await active();
+  assert.equal(a.hit, false, 'one Tab leaves the feed');
+  assert.equal(a.id, 'unpin');
+  assert.equal(await page.getAttribute('#preview', 'tabindex'), '-1');
+  await page.focus('#seed-url a');
+  await page.keyboard.press('Tab');
+  a = await active();
+  assert.notEqual(a.id, 'preview', 'Tab passes over the preview frame and the links in it');
+  assert.equal(a.tag, 'BUTTON', `the next stop is the panels' window switch (${JSON.stringify(a)})`);
+
+  // Esc on a row: unpins and removes the chips
+  await clickEntry(page, 'browsers', 'Chrome');
+  await clickEntry(page, 'codes', '200');
+  assert.equal(await page.locator('#chips .chip').count(), 2);
+  assert.ok((await feedRows(page)).some((r) => r.hidden));
+  const firstShown = (await shownSeqs())[0];
+  await page.focus(`#feed > .hit[data-seq="${firstShown}"]`);
+  await page.keyboard.press('Escape');
+  assert.equal(await page.isHidden('#unpin'), true, 'unpinned');
+  assert.equal(await page.isHidden('#chips'), true, 'no chips left');
+  assert.equal((await feedRows(page)).filter((r) => r.hidden).length, 0, 'every row is back');
+  assert.equal(await page.locator('#cards .entry[aria-pressed="true"]').count(), 0);
+  assert.equal((await active()).seq, firstShown, 'the focus stays on its row');
+
+  // Esc in the text filter: clears the text and the chips
+  await clickEntry(page, 'codes', '404');
+  await page.fill('#filter', 'wp-login');
+  await page.focus('#filter');
+  await page.keyboard.press('Escape');
+  assert.equal(await page.inputValue('#filter'), '');
+  assert.equal(await page.isHidden('#chips'), true);
+  assert.equal((await feedRows(page)).filter((r) => r.hidden).length, 0);
+
+  // Esc on a chip's ×: the chips go, the keyboard goes to the text filter
+  await clickEntry(page, 'codes', '404');
+  await page.focus('#chips .chip-x');
+  await page.keyboard.press('Escape');
+  assert.equal(await page.isHidden('#chips'), true);
+  assert.equal((await active()).id, 'filter');
+  await page.evaluate(() => document.activeElement?.blur());
+  assert.equal((await stops()).length, 1, 'still one tab stop');
+  assert.deepEqual(problems, []);
+});
 
 test('readable in both themes and on a phone; screenshots', { timeout: 40_000 }, async () => {
   const { page, problems } = dash;
@@ -719,6 +820,36 @@ test('countries, networks and several servers: flags, names, the server filter, 
   await page.click('#chips .chip-clear');
   assert.equal(await page.isHidden('#chips'), true);
   assert.equal((await seqs()).filter(([, v]) => !v).length, 0, 'every row is back');
+  assert.deepEqual(problems, []);
+  await ctx.close();
+});
+
+/** Runs before the page's script: drops every `hits` frame, so the preview stays empty. */
+function dropHits() {
+  const Native = window.WebSocket;
+  class Dropped extends Native {
+    set onmessage(fn) {
+      super.onmessage = (ev) => {
+        if (typeof ev.data === 'string' && ev.data.startsWith('{"type":"hits"')) return;
+        fn.call(this, ev);
+      };
+    }
+  }
+  window.WebSocket = Dropped;
+}
+
+test("with --site, the empty preview says the site's next page view shows there", { timeout: 20_000 }, async () => {
+  const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  ctx.setDefaultTimeout(10_000);
+  await ctx.addInitScript(dropHits);
+  const { page, problems } = await openPage(`${server.base}/`, ctx);
+  await waitConnected(page);
+  await page.waitForFunction((u) => document.getElementById('preview-note').textContent.includes(u), siteBase, { timeout: 5000 });
+  assert.equal(await page.isVisible('#preview-note'), true);
+  assert.equal((await page.textContent('#preview-note')).trim(), `No preview yet: the next page view on ${siteBase} shows here.`);
+  assert.equal(await page.textContent('#preview-note code'), siteBase, 'the site is set as code, as text');
+  assert.doesNotMatch(await page.textContent('#preview-note'), /--site/);
+  await page.locator('.seed').screenshot({ path: path.join(OUT, 'preview-note-site.png') });
   assert.deepEqual(problems, []);
   await ctx.close();
 });
