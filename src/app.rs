@@ -551,38 +551,50 @@ impl Pipeline {
         }
     }
 
-    /// Says in the log that a line of `source` matched no format: the first at once, with
-    /// the line and what to do, then how many more once a minute at most. The dashboard only
-    /// counts them; a newcomer whose server writes a custom format learns why here.
-    fn say_unparsed(&mut self, source: &Arc<str>, text: &str, format: Option<&str>) {
-        match self.unparsed_said.get_mut(source) {
-            None => {
-                // Escaped and cut: the line is anyone's, and goes to a terminal.
-                let mut sample: String = text.chars().take(160).collect();
-                if sample.len() < text.len() {
-                    sample.push('…');
-                }
-                let reading = format.map_or_else(
-                    || "no format detected yet".to_string(),
-                    |f| format!("the file reads as {f}"),
-                );
-                tracing::warn!(
-                    "{source}: a line matched no log format ({reading}): {sample:?}; if the server \
-                     writes another format, give it with --format '<its log_format or LogFormat \
-                     string>' (`webpeek report --detect FILE` tells which formats read a file)"
-                );
-                self.unparsed_said
-                    .insert(source.clone(), (Instant::now(), 0));
+    /// Whether the hit of this agent is hidden as a bot (`--no-bots`): isbot's patterns, which
+    /// the filter checked, and uap-core's crawlers, as the dashboard marks them. Asked before
+    /// enrichment, so a hidden crawler costs no DNS or GeoIP lookup.
+    fn hidden_bot(&self, agent: Option<&str>) -> bool {
+        self.filter.hides_bots() && agent.is_some_and(|a| self.agents.classify(a).bot)
+    }
+}
+
+/// Says in the log that a line of `source` matched no format: the first at once, with the line,
+/// why it failed and what to do, then, with the next one a minute or more later, how many came
+/// in between. The dashboard only counts them; a newcomer whose server writes a custom format
+/// learns why here.
+fn say_unparsed(
+    said: &mut HashMap<Arc<str>, (Instant, u64)>,
+    source: &Arc<str>,
+    text: &str,
+    format: Option<&LogFormat>,
+) {
+    match said.get_mut(source) {
+        None => {
+            // Escaped and cut: the line is anyone's, and goes to a terminal.
+            let mut sample: String = text.chars().take(160).collect();
+            if sample.len() < text.len() {
+                sample.push('…');
             }
-            Some((said, since)) => {
-                *since += 1;
-                if said.elapsed() >= UNPARSED_EVERY {
-                    tracing::warn!(
-                        "{source}: {since} more line(s) matched no log format since the last warning"
-                    );
-                    *said = Instant::now();
-                    *since = 0;
-                }
+            let reading = format.map_or_else(
+                || "no format detected yet".to_string(),
+                |f| format!("the file reads as {}: {}", f.name(), f.diagnose(text)),
+            );
+            tracing::warn!(
+                "{source}: a line matched no log format ({reading}): {sample:?}; if the server \
+                 writes another format, give it with --format '<its log_format or LogFormat \
+                 string>' (`webpeek report --detect FILE` tells which formats read a file)"
+            );
+            said.insert(source.clone(), (Instant::now(), 0));
+        }
+        Some((at, since)) => {
+            *since += 1;
+            if at.elapsed() >= UNPARSED_EVERY {
+                tracing::warn!(
+                    "{source}: {since} more line(s) matched no log format since the last warning"
+                );
+                *at = Instant::now();
+                *since = 0;
             }
         }
     }
@@ -632,11 +644,8 @@ impl HitSink for Mutex<Pipeline> {
                 hit.asn = hit.asn.or(asn);
             }
             count_hit(&mut stats, &hit, now);
-            if pipeline.filter.keep(&hit) {
+            if pipeline.filter.keep(&hit) && !pipeline.hidden_bot(hit.agent.as_deref()) {
                 pipeline.enricher.enrich(&mut hit);
-                if !pipeline.filter.keep_classified(&hit) {
-                    continue;
-                }
                 // The URL viewers may open is the hub's to make: one sent over NATS is only
                 // kept when it is under the hub's own `--site` (anyone who may publish on the
                 // subject would otherwise put links of their choosing on every page).
@@ -729,26 +738,33 @@ impl Pipeline {
             }
             let Some(raw) = parser.parse_raw(&line.text) else {
                 counted.unparsed += 1;
-                let format = parser.format().map(|f| f.name().to_string());
-                self.say_unparsed(&line.source, &line.text, format.as_deref());
+                say_unparsed(
+                    &mut self.unparsed_said,
+                    &line.source,
+                    &line.text,
+                    parser.format(),
+                );
                 continue;
             };
             let request = raw.request();
             // Judged on the text as the hit will carry it (`\/` in JSON is `/`), allocating
-            // only for a line with escapes.
+            // only for a line with escapes; the agent only matters with --no-bots.
             let (method, path) = (raw.unescaped(request.method), raw.unescaped(request.path));
-            let agent = raw.agent.map(|a| raw.text(a));
+            let agent = self
+                .filter
+                .hides_bots()
+                .then(|| raw.agent.map(|a| raw.text(a)))
+                .flatten();
             if self
                 .filter
                 .keep_request(raw.ip, &method, &path, agent.as_deref())
+                && !self.hidden_bot(agent.as_deref())
             {
                 let mut hit = raw.to_hit(&line.source);
                 hit.server = self.server.clone();
                 self.enricher.enrich(&mut hit);
-                if self.filter.keep_classified(&hit) {
-                    hit.url = self.site.as_deref().and_then(|s| full_url(s, &hit));
-                    shown.push(hit);
-                }
+                hit.url = self.site.as_deref().and_then(|s| full_url(s, &hit));
+                shown.push(hit);
             }
             if count {
                 counted.requests.push(raw);

@@ -247,11 +247,11 @@ impl Filter {
         self.keep_request(hit.ip, &hit.method, &hit.path, hit.agent.as_deref())
     }
 
-    /// Whether viewers still see a hit once enriched: with `--no-bots`, not one the agent
-    /// classifier marked as a bot (uap-core's crawlers beside isbot's patterns, which
-    /// [`Filter::keep_request`] checked), so that no hit marked as a bot is shown.
-    pub fn keep_classified(&self, hit: &Hit) -> bool {
-        !(self.rules.no_bots && hit.bot)
+    /// Whether bots are hidden (`--no-bots`): then the agent matters to
+    /// [`Filter::keep_request`], and the pipeline also hides what the agent classifier marks
+    /// as a bot (uap-core's crawlers beside isbot's patterns).
+    pub fn hides_bots(&self) -> bool {
+        self.rules.no_bots
     }
 
     /// Whether viewers see a request with these fields (checked before a [`Hit`] is made, so

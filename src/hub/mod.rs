@@ -204,6 +204,9 @@ struct Inner {
     /// The last `stats` frame's numbers without its chart changes, for viewers who connect
     /// before the next one.
     last_stats: Mutex<Option<Bytes>>,
+    /// The `history` message as of the last `stats` frame, for viewers that lagged (they
+    /// missed `stats` frames): made once a second, not once per lagging viewer.
+    last_history: Mutex<Option<Bytes>>,
 }
 
 /// What a new viewer starts from.
@@ -246,6 +249,7 @@ impl Hub {
             waiting: tokio::sync::Notify::new(),
             backlog_frames: Mutex::new(VecDeque::new()),
             last_stats: Mutex::new(None),
+            last_history: Mutex::new(None),
             boot: format!("{:016x}", rand::random::<u64>()),
             options,
         }))
@@ -422,16 +426,30 @@ impl Hub {
     pub fn publish_stats(&self, now: i64) -> StatsSnapshot {
         let mut stats = self.stats();
         let mut snapshot = stats.snapshot(now);
-        let plain = Message::Stats(&snapshot).to_text();
         snapshot.history = Some(stats.history_changes(now));
         let text = Message::Stats(&snapshot).to_text();
         // Sent under the stats lock, as viewers subscribe: a new viewer's history either has
         // these changes already or this frame brings them.
         let _ = self.0.frames.send(Frame::new(text, None));
-        *self.0.last_stats.lock().expect("stats frame lock") = Some(plain);
+        let history = stats.history(now);
         drop(stats);
+        // For viewers that connect or lag before the next frame (whole buckets: frames older
+        // or newer than these leave them right once applied in order).
         snapshot.history = None;
+        let plain = Message::Stats(&snapshot).to_text();
+        *self.0.last_stats.lock().expect("stats frame lock") = Some(plain);
+        let history = Message::History(&history).to_text();
+        *self.0.last_history.lock().expect("stats frame lock") = Some(history);
         snapshot
+    }
+
+    /// The `history` message as of the last `stats` frame; none before the first.
+    pub fn last_history(&self) -> Option<Bytes> {
+        self.0
+            .last_history
+            .lock()
+            .expect("stats frame lock")
+            .clone()
     }
 
     /// The `hello` message for a new viewer whose snapshot ends at `seq`.

@@ -52,24 +52,27 @@ const MAX_FRAMES_PER_WRITE: usize = 64;
 
 /// `first` and the frames queued behind it, encoded for this viewer's socket, with a `lagged`
 /// message before a frame whose hits do not follow on from `last` (which is moved on). A viewer
-/// that lagged missed `stats` frames too: it gets the charts' data whole again with it.
+/// that fell behind the ring (`lagged` set, here or by the caller) missed `stats` frames too:
+/// the charts' data goes whole before the frames that follow.
 fn queued(
     first: hub::Frame,
     frames: &mut tokio::sync::broadcast::Receiver<hub::Frame>,
-    last: &mut u64,
+    (last, lagged): (&mut u64, &mut bool),
     deflate: bool,
     hub: &hub::Hub,
 ) -> Vec<Bytes> {
     let mut out = Vec::new();
     let mut next = Some(first);
     while let Some(frame) = next.take() {
+        if std::mem::take(lagged)
+            && let Some(history) = hub.last_history()
+        {
+            out.push(super::socket::text_frame(&history, deflate));
+        }
         if let Some(seqs) = &frame.seqs {
             if *seqs.start() > *last + 1 {
                 let missed = seqs.start() - *last - 1;
                 let text = hub::Message::Lagged { missed }.to_text();
-                out.push(super::socket::text_frame(&text, deflate));
-                let history = hub.stats().history(crate::unix_now());
-                let text = hub::Message::History(&history).to_text();
                 out.push(super::socket::text_frame(&text, deflate));
             }
             *last = *seqs.end();
@@ -81,7 +84,7 @@ fn queued(
         next = loop {
             match frames.try_recv() {
                 Ok(frame) => break Some(frame),
-                Err(TryRecvError::Lagged(_)) => continue,
+                Err(TryRecvError::Lagged(_)) => *lagged = true,
                 Err(_) => break None,
             }
         };
@@ -245,16 +248,21 @@ pub async fn run(mut socket: Socket, state: WebState, registered: ViewerGuard) {
     let mut ping = tokio::time::interval(state.limits.ping_every);
     ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     ping.tick().await;
+    // Fell behind the ring since the last write: the charts' data goes again.
+    let mut lagged = false;
     loop {
         tokio::select! {
             frame = sub.frames.recv() => {
                 let first = match frame {
                     Ok(frame) => frame,
                     // The sequence gap on the next hits frame says how many hits were missed.
-                    Err(RecvError::Lagged(_)) => continue,
+                    Err(RecvError::Lagged(_)) => {
+                        lagged = true;
+                        continue;
+                    }
                     Err(RecvError::Closed) => return,
                 };
-                let frames = queued(first, &mut sub.frames, &mut last, socket.deflate(), hub);
+                let frames = queued(first, &mut sub.frames, (&mut last, &mut lagged), socket.deflate(), hub);
                 if !send_frames(&mut socket, &frames, &state).await {
                     return;
                 }
@@ -311,16 +319,25 @@ mod tests {
             Err(TryRecvError::Lagged(_)) => rx.try_recv().unwrap(),
             other => other.unwrap(),
         };
-        let out = queued(first, &mut rx, &mut last, false, &hub);
+        hub.publish_stats(1_800_000_000);
+        let mut lagged = true;
+        let out = queued(first, &mut rx, (&mut last, &mut lagged), false, &hub);
         let types: Vec<_> = out.iter().map(|f| text(f)["type"].clone()).collect();
-        assert_eq!(types, ["lagged", "history", "hits", "hits"]);
-        assert_eq!(text(&out[0])["missed"], 2);
+        assert_eq!(types, ["history", "lagged", "hits", "hits", "stats"]);
+        assert!(!lagged);
+        assert_eq!(text(&out[1])["missed"], 2);
         assert_eq!(text(&out[3])["hits"][0]["seq"], 5);
         assert_eq!(last, 5);
         // Shared: the same bytes as the frame's own encoding.
         hub.publish(vec![hit(6)]);
         let frame = rx.try_recv().unwrap();
-        let out = queued(frame.clone(), &mut rx, &mut last, false, &hub);
+        let out = queued(
+            frame.clone(),
+            &mut rx,
+            (&mut last, &mut lagged),
+            false,
+            &hub,
+        );
         assert_eq!(out.len(), 1);
         assert_eq!(out[0].as_ptr(), frame.encoded.plain.get().unwrap().as_ptr());
     }
