@@ -430,17 +430,7 @@ fn unknown_options_and_unreadable_values_are_one_line_and_exit_2() {
         (&["--max-viewers", "lots", "-"][..], "--max-viewers"),
         (&["report", "--top", "-3", "x.log"][..], "-3"),
     ] {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_webpeek"))
-            .args(args)
-            .stdin(std::process::Stdio::null())
-            .output()
-            .unwrap();
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
-        assert_eq!(err.trim().lines().count(), 1, "{args:?}: {err}");
-        assert!(err.starts_with("webpeek: error: "), "{args:?}: {err}");
-        assert!(err.contains(names), "{args:?}: {err}");
-        assert!(!err.contains('\x1b'), "no colours: {err}");
+        assert_refused(&[env!("CARGO_BIN_EXE_webpeek")], args, names);
     }
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_webpeek"))
         .arg("--help")
@@ -503,18 +493,25 @@ fn a_log_that_cannot_be_read_is_one_line_and_exit_2() {
         eprintln!("setpriv cannot drop capabilities here: the unreadable-file cases are skipped");
     }
     for (command, args, says) in cases {
-        let out = std::process::Command::new(command[0])
-            .args(&command[1..])
-            .args(&args)
-            .stdin(std::process::Stdio::null())
-            .output()
-            .unwrap();
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
-        assert_eq!(err.trim().lines().count(), 1, "{args:?}: {err}");
-        assert!(err.starts_with("webpeek: error: "), "{args:?}: {err}");
-        assert!(err.contains(says), "{args:?}: {err}");
+        assert_refused(command, &args, says);
     }
+}
+
+/// Runs `command` with `args`, and asserts it was refused as bad input: exit code 2, one line
+/// in webpeek's form that says `says`, no colours.
+fn assert_refused(command: &[&str], args: &[&str], says: &str) {
+    let out = std::process::Command::new(command[0])
+        .args(&command[1..])
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+    assert_eq!(err.trim().lines().count(), 1, "{args:?}: {err}");
+    assert!(err.starts_with("webpeek: error: "), "{args:?}: {err}");
+    assert!(err.contains(says), "{args:?}: {err}");
+    assert!(!err.contains('\x1b'), "no colours: {err}");
 }
 
 /// A JSON log line (nginx `escape=json` style) at Unix time `t`.
