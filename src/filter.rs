@@ -281,8 +281,25 @@ impl Filter {
 /// Whether a user agent is a crawler or other program (`isbot`'s patterns).
 pub fn is_bot_agent(agent: &str) -> bool {
     static BOTS: std::sync::LazyLock<isbot::Bots> = std::sync::LazyLock::new(isbot::Bots::default);
-    BOTS.is_bot(agent)
+    BOTS.is_bot(agent) || MORE_BOTS.iter().any(|b| agent.contains(b))
 }
+
+/// Programs isbot's patterns miss (checked with isbot 0.1): health checks and monitors, which
+/// ask for a page every few seconds and would fill the feed, and a few crawlers.
+const MORE_BOTS: [&str; 12] = [
+    "kube-probe/",
+    "GoogleHC/",
+    "Blackbox Exporter",
+    "Datadog",
+    "Checkly",
+    "NodePing",
+    "Freshping",
+    "GoogleOther",
+    "Claude-User",
+    "Cardyb",
+    "Consul Health Check",
+    "Envoy/HC",
+];
 
 /// The seed's rule: a GET of `/`-ending, `.html`, `.htm` or extension-less paths.
 pub fn is_page_view(method: &str, path: &str) -> bool {
@@ -361,6 +378,29 @@ mod tests {
         }
         assert!(!is_page_view("POST", "/"));
         assert!(!is_page_view("HEAD", "/"));
+    }
+
+    #[test]
+    fn health_checks_and_monitors_are_bots() {
+        for agent in [
+            "kube-probe/1.30",
+            "GoogleHC/1.0",
+            "Blackbox Exporter/0.25.0",
+            "Datadog/Synthetics",
+            "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36 Checkly/abc",
+            "NodePing",
+            "Freshping Monitoring",
+            "GoogleOther",
+            "Claude-User (claude-code/1.0; +https://support.anthropic.com/)",
+            "Mozilla/5.0 (compatible; Bluesky Cardyb/1.1; +mailto:support@bsky.app)",
+            "Consul Health Check",
+            "Envoy/HC",
+            "Googlebot/2.1 (+http://www.google.com/bot.html)",
+        ] {
+            assert!(is_bot_agent(agent), "{agent}");
+        }
+        let firefox = "Mozilla/5.0 (X11; Linux x86_64; rv:132.0) Gecko/20100101 Firefox/132.0";
+        assert!(!is_bot_agent(firefox));
     }
 
     #[test]

@@ -36,7 +36,6 @@ pub struct Agent {
 /// are built once per process and shared by every classifier.
 struct Rules {
     uap: ua_parser::Extractor<'static>,
-    bots: isbot::Bots,
 }
 
 /// Rules of the process, set by the first classifier that builds them.
@@ -53,7 +52,6 @@ impl Rules {
         let regexes: ua_parser::Regexes<'static> = serde_json::from_str(UAP_RULES)?;
         let rules = Rules {
             uap: ua_parser::Extractor::try_from(regexes)?,
-            bots: isbot::Bots::default(),
         };
         Ok(Arc::clone(RULES.get_or_init(|| Arc::new(rules))))
     }
@@ -63,13 +61,14 @@ impl Rules {
         let browser = self.uap.ua.extract(agent).map(|v| v.family);
         let os = self.uap.os.extract(agent).map(|v| v.os);
         // uap-core marks crawlers with the device family `Spider`; isbot knows many more
-        // programs (curl, monitoring, feed readers), so either one is enough.
+        // programs (curl, monitoring, feed readers), and the filter a few more health checks:
+        // either one is enough.
         let spider = self
             .uap
             .dev
             .extract(agent)
             .is_some_and(|d| d.device == "Spider");
-        let bot = spider || self.bots.is_bot(agent);
+        let bot = spider || crate::filter::is_bot_agent(agent);
         Agent {
             browser: known(browser.as_deref()),
             os: known(os.as_deref()),
