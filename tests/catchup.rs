@@ -120,6 +120,8 @@ async fn from_start_counts_the_whole_log_and_keeps_its_last_lines_as_hits() {
     let caught = server.wait_output("caught up with", Duration::from_secs(30));
     assert!(caught.contains("in 1 file(s)"), "{caught}");
     let stats = stats_when(&server, n as u64);
+    // Detected by the catch-up and by the follower of the tail, said once.
+    assert_eq!(server.count_output("detected: combined"), 1);
     let want = common::report(&[
         "--site",
         "https://example.com/",

@@ -706,7 +706,8 @@ impl Parser {
         }
     }
 
-    /// Names the source in the one-time "detected" message.
+    /// Names the source in the one-time "detected" message (a parser without a name detects
+    /// silently: the catch-up's, whose follower says it).
     pub fn for_source(mut self, source: &str) -> Self {
         self.source = source.to_string();
         self
@@ -759,7 +760,9 @@ impl Parser {
                 let (f, raw) = LogFormat::detectable()
                     .iter()
                     .find_map(|f| f.parse(text).map(|raw| (f.clone(), raw)))?;
-                tracing::info!("{}: detected: {}", self.source, f.name());
+                if !self.source.is_empty() {
+                    tracing::info!("{}: detected: {}", self.source, f.name());
+                }
                 self.format = Some(f);
                 raw
             }

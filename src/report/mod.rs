@@ -324,7 +324,7 @@ pub fn summarize(files: &[PathBuf], options: &Options) -> Result<Report, ReportE
         match input {
             Input::Plain { file, len } => {
                 if formats[i].as_ref().is_none_or(LogFormat::has_headers) {
-                    formats[i] = detect(file, *len, &files[i], formats[i].clone())
+                    formats[i] = detect(file, *len, &files[i], formats[i].clone(), true)
                         .map_err(io_err(&files[i]))?;
                 }
                 // A W3C file's `#Fields:` may change mid-file: only one reader in order sees
@@ -477,7 +477,7 @@ pub fn count_range(
     threads: usize,
     client_from_header: bool,
 ) -> io::Result<Option<(Tally, LogFormat)>> {
-    let Some(format) = detect(file, end, path, format)? else {
+    let Some(format) = detect(file, end, path, format, false)? else {
         return Ok(None);
     };
     if format.has_headers() {
@@ -567,18 +567,24 @@ pub fn detect_format(
     path: &Path,
     given: Option<LogFormat>,
 ) -> io::Result<Option<LogFormat>> {
-    detect(file, len, path, given)
+    detect(file, len, path, given, false)
 }
 
+/// `say`: log the format detected (the report's own detection; the catch-up's follower says
+/// it for the live mode).
 fn detect(
     file: &File,
     len: u64,
     path: &Path,
     given: Option<LogFormat>,
+    say: bool,
 ) -> io::Result<Option<LogFormat>> {
     let head = crate::source::read_head(file, len.min(1 << 20) as usize)?;
     let fixed = given.is_some();
-    let mut parser = Parser::new(given).for_source(&path.display().to_string());
+    let mut parser = Parser::new(given);
+    if say {
+        parser = parser.for_source(&path.display().to_string());
+    }
     for line in head.split(|&b| b == b'\n') {
         let text = String::from_utf8_lossy(line);
         let text = text.strip_suffix('\r').unwrap_or(&text);
