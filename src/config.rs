@@ -382,7 +382,9 @@ pub enum ConfigError {
     #[error("--{0}: must be a number of seconds, 0 or more")]
     Seconds(&'static str),
     /// `--name` is not a usable server name.
-    #[error("--name: '{0}' must be 1 to 64 letters, digits, '-', '_' or '.'")]
+    #[error(
+        "--name: '{0}' must be 1 to 64 letters, digits, '-', '_' or '.' (no '.' at either end, nor two in a row)"
+    )]
     Name(String),
     /// A `--geoip` or `--asn` database cannot be used.
     #[error(transparent)]
@@ -652,12 +654,14 @@ pub fn host_name() -> String {
     }
 }
 
-/// A server name: 1 to 64 letters, digits, `-`, `_` or `.` (it becomes a NATS subject token).
+/// A server name: 1 to 64 letters, digits, `-`, `_` or `.`, no `.` at either end nor two in a
+/// row (it ends a NATS subject, where an empty token makes a subject nothing is delivered to).
 pub fn valid_name(name: &str) -> bool {
     (1..=64).contains(&name.len())
         && name
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+        && name.split('.').all(|part| !part.is_empty())
 }
 
 /// `24h`, `90m`, `7d`, `30s` or plain seconds, above zero and at most ten years.

@@ -550,6 +550,19 @@ fn bad_options_exit_2() {
     }
 }
 
+#[test]
+fn names_that_make_no_subject_are_refused() {
+    // `webpeek.hits.web1.` and the like: no hub would ever get a hit of theirs.
+    let (_d, log) = new_log("access.log");
+    for name in ["web1.", ".web1", "web..1"] {
+        let mut publisher = Publisher::spawn("nats://127.0.0.1:4222", name, &log, &[]);
+        let status = publisher.wait_exit(Duration::from_secs(10));
+        assert_eq!(status.code(), Some(2), "{name}");
+        let said = publisher.wait_output("--name", Duration::from_secs(5));
+        assert!(said.starts_with("webpeek: error: --name: "), "{said}");
+    }
+}
+
 #[tokio::test]
 async fn tls_with_a_private_ca() {
     let dir = tempfile::tempdir().unwrap();
