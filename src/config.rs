@@ -182,7 +182,13 @@ pub struct ServeArgs {
     #[arg(long, default_value_t = 1000, value_name = "N")]
     pub backlog: usize,
     /// Viewers must present this token (sign-in page, cookie, or `Authorization: Bearer`).
-    #[arg(long, env = "WEBPEEK_TOKEN", value_name = "TOKEN")]
+    // Not shown by `--help`: it is a secret.
+    #[arg(
+        long,
+        env = "WEBPEEK_TOKEN",
+        hide_env_values = true,
+        value_name = "TOKEN"
+    )]
     pub token: Option<String>,
     /// Read the token from this file (first line; keep it mode 0600); wins over --token.
     #[arg(long = "token-file", value_name = "FILE")]

@@ -551,6 +551,21 @@ fn bad_options_exit_2() {
 }
 
 #[test]
+fn help_never_shows_a_token_from_the_environment() {
+    for args in [&["--help"][..], &["publish", "--help"]] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_webpeek"))
+            .args(args)
+            .env("WEBPEEK_TOKEN", "viewer-s3cret")
+            .env("WEBPEEK_NATS_TOKEN", "nats-s3cret")
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains("--nats-token"), "{args:?}: {text}");
+        assert!(!text.contains("s3cret"), "{args:?}: {text}");
+    }
+}
+
+#[test]
 fn names_that_make_no_subject_are_refused() {
     // `webpeek.hits.web1.` and the like: no hub would ever get a hit of theirs.
     let (_d, log) = new_log("access.log");
