@@ -182,7 +182,13 @@ pub struct ServeArgs {
     #[arg(long, default_value_t = 1000, value_name = "N")]
     pub backlog: usize,
     /// Viewers must present this token (sign-in page, cookie, or `Authorization: Bearer`).
-    #[arg(long, env = "WEBPEEK_TOKEN", value_name = "TOKEN")]
+    // Not shown by `--help`: it is a secret.
+    #[arg(
+        long,
+        env = "WEBPEEK_TOKEN",
+        hide_env_values = true,
+        value_name = "TOKEN"
+    )]
     pub token: Option<String>,
     /// Read the token from this file (first line; keep it mode 0600); wins over --token.
     #[arg(long = "token-file", value_name = "FILE")]
@@ -382,7 +388,9 @@ pub enum ConfigError {
     #[error("--{0}: must be a number of seconds, 0 or more")]
     Seconds(&'static str),
     /// `--name` is not a usable server name.
-    #[error("--name: '{0}' must be 1 to 64 letters, digits, '-', '_' or '.'")]
+    #[error(
+        "--name: '{0}' must be 1 to 64 letters, digits, '-', '_' or '.' (no '.' at either end, nor two in a row)"
+    )]
     Name(String),
     /// A `--geoip` or `--asn` database cannot be used.
     #[error(transparent)]
@@ -652,12 +660,14 @@ pub fn host_name() -> String {
     }
 }
 
-/// A server name: 1 to 64 letters, digits, `-`, `_` or `.` (it becomes a NATS subject token).
+/// A server name: 1 to 64 letters, digits, `-`, `_` or `.`, no `.` at either end nor two in a
+/// row (it ends a NATS subject, where an empty token makes a subject nothing is delivered to).
 pub fn valid_name(name: &str) -> bool {
     (1..=64).contains(&name.len())
         && name
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+        && name.split('.').all(|part| !part.is_empty())
 }
 
 /// `24h`, `90m`, `7d`, `30s` or plain seconds, above zero and at most ten years.

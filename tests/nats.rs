@@ -208,6 +208,33 @@ async fn bad_messages_are_counted_and_logged_once() {
 }
 
 #[tokio::test]
+async fn a_message_names_the_server_of_its_subject() {
+    // Where each web server may publish only on its own subject (NATS permissions), the
+    // subject is what says who sent a message: one claiming another server is refused.
+    let nats = NatsServer::start(&[]);
+    let hub = hub(&nats, &[]);
+    let message = |server: &str| {
+        format!(
+            r#"{{"v":1,"server":"{server}","run":"r","seq":1,"hits":[{{"time":1795957681,"method":"GET","path":"/x","status":200,"source":"a"}}]}}"#
+        )
+    };
+    raw_publish(&nats, "webpeek.hits.web1", message("web2").as_bytes());
+    raw_publish(
+        &nats,
+        "webpeek.hits.web1.example.com",
+        message("web1.example.com").as_bytes(),
+    );
+    let stats = wait_stats(&hub, "both judged", |s| {
+        s["nats"]["undecodable"].as_u64().unwrap_or(0) + s["nats"]["hits"].as_u64().unwrap_or(0)
+            == 2
+    });
+    assert_eq!(stats["nats"]["undecodable"], 1, "{stats}");
+    assert_eq!(server_count(&stats, "web1.example.com"), 1, "{stats}");
+    assert_eq!(server_count(&stats, "web2"), 0, "{stats}");
+    hub.wait_output("webpeek.hits.web1: ", Duration::from_secs(5));
+}
+
+#[tokio::test]
 async fn an_outage_is_buffered_and_delivered_once() {
     let mut nats = NatsServer::start(&[]);
     let hub = hub(&nats, &[]);
@@ -547,6 +574,34 @@ fn bad_options_exit_2() {
             "names the option: {err}"
         );
         assert!(!err.contains("hunter2"), "{err}");
+    }
+}
+
+#[test]
+fn help_never_shows_a_token_from_the_environment() {
+    for args in [&["--help"][..], &["publish", "--help"]] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_webpeek"))
+            .args(args)
+            .env("WEBPEEK_TOKEN", "viewer-s3cret")
+            .env("WEBPEEK_NATS_TOKEN", "nats-s3cret")
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains("--nats-token"), "{args:?}: {text}");
+        assert!(!text.contains("s3cret"), "{args:?}: {text}");
+    }
+}
+
+#[test]
+fn names_that_make_no_subject_are_refused() {
+    // `webpeek.hits.web1.` and the like: no hub would ever get a hit of theirs.
+    let (_d, log) = new_log("access.log");
+    for name in ["web1.", ".web1", "web..1"] {
+        let mut publisher = Publisher::spawn("nats://127.0.0.1:4222", name, &log, &[]);
+        let status = publisher.wait_exit(Duration::from_secs(10));
+        assert_eq!(status.code(), Some(2), "{name}");
+        let said = publisher.wait_output("--name", Duration::from_secs(5));
+        assert!(said.starts_with("webpeek: error: --name: "), "{said}");
     }
 }
 

@@ -245,8 +245,13 @@ pub enum DecodeError {
     #[error("message out of bounds: {0}")]
     Limit(String),
     /// A message whose `server` could not be a server's name.
-    #[error("'{0}' is not a server name (1 to 64 letters, digits, '-', '_' or '.')")]
+    #[error(
+        "'{0}' is not a server name (1 to 64 letters, digits, '-', '_' or '.', no '.' at either end nor two in a row)"
+    )]
     Name(String),
+    /// A message whose `server` is not the name its subject ends with.
+    #[error("the message says it is from '{0}', not from the server its subject names")]
+    NotItsSubject(String),
 }
 
 impl<'a> Batch<'a> {

@@ -421,10 +421,14 @@ impl Receiver {
         let hub = &self.hub;
         let from_subject = subject.strip_prefix(&self.prefix).unwrap_or(subject);
         let batch = Batch::decode(payload).and_then(|b| {
-            if crate::config::valid_name(&b.server) {
-                Ok(b)
-            } else {
+            if !crate::config::valid_name(&b.server) {
                 Err(DecodeError::Name(b.server.chars().take(80).collect()))
+            } else if *b.server != *from_subject {
+                // NATS permissions may let each server publish on its own subject only: the
+                // subject, not the message, says who sent it.
+                Err(DecodeError::NotItsSubject(b.server.to_string()))
+            } else {
+                Ok(b)
             }
         });
         let batch = match batch {
