@@ -13,7 +13,7 @@ use crate::catchup::CatchUp;
 use crate::config::{Config, LogConfig, PublishConfig};
 use crate::enrich::{AgentClassifier, EnrichError, Enricher, HostName, ReverseDns};
 use crate::filter::{Filter, Viewers, is_page_view};
-use crate::hit::{Device, Hit, Line};
+use crate::hit::{Device, Hit, Line, LineStart};
 use crate::hub::panels::Request;
 use crate::hub::{Hub, HubOptions, Stats};
 use crate::nats::NatsError;
@@ -187,7 +187,11 @@ pub async fn run(config: Config) -> Result<(), AppError> {
     }
     let sources = Sources::start(&inputs, &follow, registry, &sink)?;
     if let Some(path) = config.log.state.clone() {
-        tokio::spawn(save_state_periodically(sources.registry().clone(), path));
+        tokio::spawn(save_state_periodically(
+            sources.registry().clone(),
+            path,
+            None,
+        ));
     }
     // Hits of other servers, through the same pipeline from the filter on.
     if let Some(nats) = config.nats.clone() {
@@ -319,7 +323,11 @@ pub async fn publish(config: PublishConfig) -> Result<(), AppError> {
     };
     let sources = Sources::start(&log.inputs, &follow, registry, &sink)?;
     if let Some(path) = log.state.clone() {
-        tokio::spawn(save_state_periodically(sources.registry().clone(), path));
+        tokio::spawn(save_state_periodically(
+            sources.registry().clone(),
+            path,
+            Some(queue.clone()),
+        ));
     }
     eprintln!(
         "webpeek: publishing to NATS {} as {}{} (buffer {} hits)",
@@ -352,7 +360,8 @@ pub async fn publish(config: PublishConfig) -> Result<(), AppError> {
         e = publisher.refused() => Some(e),
     };
     // Stop reading (every line read is queued by then), deliver what is queued, then save
-    // where each file stands: a restart neither loses nor repeats a line.
+    // where each file stands, but no further than its first line not delivered: a restart
+    // neither loses nor repeats a line.
     let registry = sources.registry().clone();
     let _ = tokio::task::spawn_blocking(move || sources.stop()).await;
     let counters = queue.counters().clone();
@@ -364,7 +373,7 @@ pub async fn publish(config: PublishConfig) -> Result<(), AppError> {
     let undelivered = publisher.finish(limit).await;
     // Refused from the start: nothing went out, so the positions stay where they were.
     if let (Some(path), None) = (&log.state, &refused) {
-        registry.save(path)?;
+        registry.save_holding_back(path, &|| queue.undelivered())?;
         eprintln!("webpeek: positions saved to {}", path.display());
     }
     let count = |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Relaxed);
@@ -373,7 +382,11 @@ pub async fn publish(config: PublishConfig) -> Result<(), AppError> {
         count(&counters.published),
         count(&counters.messages),
         count(&counters.dropped) + count(&counters.too_big),
-        if undelivered > 0 {
+        if undelivered > 0 && log.state.is_some() && refused.is_none() {
+            format!(
+                "; {undelivered} not delivered (NATS unreachable or no hub at exit): the next run with this --state sends them"
+            )
+        } else if undelivered > 0 {
             format!("; {undelivered} not delivered (NATS unreachable or no hub at exit)")
         } else {
             String::new()
@@ -388,14 +401,23 @@ pub async fn publish(config: PublishConfig) -> Result<(), AppError> {
     }
 }
 
-/// Saves read positions every few seconds, for a restart after a crash.
-async fn save_state_periodically(registry: Registry, path: std::path::PathBuf) {
+/// Saves read positions every few seconds, for a restart after a crash; with `undelivered`
+/// (publishing), no further than each file's first line whose hit NATS has not taken yet.
+async fn save_state_periodically(
+    registry: Registry,
+    path: std::path::PathBuf,
+    undelivered: Option<HitQueue>,
+) {
     let mut tick = tokio::time::interval(Duration::from_secs(5));
     tick.tick().await;
     loop {
         tick.tick().await;
-        let (registry, path) = (registry.clone(), path.clone());
-        let saved = tokio::task::spawn_blocking(move || registry.save(&path)).await;
+        let (registry, path, queue) = (registry.clone(), path.clone(), undelivered.clone());
+        let saved = tokio::task::spawn_blocking(move || match queue {
+            Some(queue) => registry.save_holding_back(&path, &|| queue.undelivered()),
+            None => registry.save(&path),
+        })
+        .await;
         if let Ok(Err(e)) = saved {
             tracing::warn!("{e}");
         }
@@ -619,7 +641,10 @@ impl LineSink for Mutex<Pipeline> {
                 pipeline.count(&batch.counted, &shown, &mut stats, now);
             }
             // Waits here while the queue is full and NATS is up (the log waits on disk).
-            Output::Nats(queue) => queue.push(pipeline.step(&lines, false).shown),
+            Output::Nats(queue) => {
+                let batch = pipeline.step(&lines, false);
+                queue.push(batch.shown, batch.starts);
+            }
         }
         true
     }
@@ -703,6 +728,8 @@ fn count_hit(stats: &mut Stats, hit: &Hit, now: i64) {
 struct Batch<'a> {
     /// Hits kept by the filter, enriched, in order.
     shown: Vec<Hit>,
+    /// Where each shown hit's line starts in its file, for the NATS queue (`--state`).
+    starts: Vec<Option<LineStart>>,
     /// What is counted (when asked for).
     counted: Counted<'a>,
 }
@@ -721,6 +748,7 @@ impl Pipeline {
     /// (borrowing the lines) for [`Pipeline::count`].
     fn step<'a>(&mut self, batch: &'a [Line], count: bool) -> Batch<'a> {
         let mut shown = Vec::new();
+        let mut starts = Vec::new();
         let mut counted = Counted::default();
         for line in batch {
             counted.truncated += u64::from(line.truncated);
@@ -765,12 +793,17 @@ impl Pipeline {
                 self.enricher.enrich(&mut hit);
                 hit.url = self.site.as_deref().and_then(|s| full_url(s, &hit));
                 shown.push(hit);
+                starts.push(line.start());
             }
             if count {
                 counted.requests.push(raw);
             }
         }
-        Batch { shown, counted }
+        Batch {
+            shown,
+            starts,
+            counted,
+        }
     }
 
     /// Counts a batch's requests and the hits it showed into `stats`. The two are counted

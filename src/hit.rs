@@ -15,8 +15,31 @@ pub struct Line {
     pub source: Arc<str>,
     /// Byte offset of the start of the line in its file (0 for streams).
     pub offset: u64,
+    /// The file it was read from, by device and inode (`None` for streams and `.gz` files).
+    pub file: Option<(u64, u64)>,
     /// The line was longer than the limit and was cut.
     pub truncated: bool,
+}
+
+/// Where a line starts in the file it was read from: what a stage that hands hits on later
+/// (the NATS publisher) keeps beside them, so that `--state` saves no position past a line
+/// whose hit is not delivered yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LineStart {
+    /// The file, by device and inode.
+    pub file: (u64, u64),
+    /// Byte offset of the line's start.
+    pub offset: u64,
+}
+
+impl Line {
+    /// Where the line starts, for a line read from a file.
+    pub fn start(&self) -> Option<LineStart> {
+        self.file.map(|file| LineStart {
+            file,
+            offset: self.offset,
+        })
+    }
 }
 
 /// One request to the web server, as the dashboard shows it.

@@ -18,7 +18,7 @@
 //! oldest go, counted and logged. While delivery works and is merely slower than the logs, the
 //! reader waits instead (nothing is dropped; the lines wait in the file).
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
@@ -31,7 +31,7 @@ use tokio::sync::Notify;
 
 use super::jetstream::StreamOptions;
 use super::{Batch, Link, LinkState, MAX_MESSAGE_BYTES, MAX_MESSAGE_HITS, NatsError, NatsOptions};
-use crate::hit::Hit;
+use crate::hit::{Hit, LineStart};
 
 /// How long a message waits for a hub's answer before it counts as delivered anyway (when the
 /// connection is still the same one: somebody that does not answer has it).
@@ -61,6 +61,11 @@ pub struct Counters {
 
 struct QueueState {
     hits: VecDeque<Hit>,
+    /// Where the line of each hit not delivered yet starts: first those of the `taken` hits the
+    /// publisher has on their way, then one per queued hit, in order.
+    starts: VecDeque<Option<LineStart>>,
+    /// Hits taken by the publisher and not confirmed yet.
+    taken: usize,
     capacity: usize,
     /// The connection is up (or the first attempt is under way).
     link_up: bool,
@@ -92,6 +97,8 @@ impl HitQueue {
         HitQueue(Arc::new(QueueInner {
             state: Mutex::new(QueueState {
                 hits: VecDeque::new(),
+                starts: VecDeque::new(),
+                taken: 0,
                 capacity: capacity.max(1),
                 link_up: true,
                 no_hub: false,
@@ -108,15 +115,17 @@ impl HitQueue {
         self.0.state.lock().expect("queue lock")
     }
 
-    /// Queues hits, in order. Blocks (on a reader's thread) while the queue is full and
-    /// delivery works; while it does not (NATS unreachable, no hub listening), drops the
-    /// oldest hits to make room.
-    pub fn push(&self, hits: Vec<Hit>) {
+    /// Queues hits, in order, each with where its line starts (`starts`, one per hit; `None`
+    /// for a stream's). Blocks (on a reader's thread) while the queue is full and delivery
+    /// works; while it does not (NATS unreachable, no hub listening), drops the oldest hits to
+    /// make room.
+    pub fn push(&self, hits: Vec<Hit>, starts: Vec<Option<LineStart>>) {
+        debug_assert_eq!(hits.len(), starts.len());
         if hits.is_empty() {
             return;
         }
         let mut state = self.lock();
-        for hit in hits {
+        for (hit, start) in hits.into_iter().zip(starts) {
             while state.hits.len() >= state.capacity
                 && state.link_up
                 && !state.no_hub
@@ -134,6 +143,9 @@ impl HitQueue {
             }
             if state.hits.len() >= state.capacity {
                 state.hits.pop_front();
+                // The oldest queued hit's start comes right after those on their way.
+                let taken = state.taken;
+                state.starts.remove(taken);
                 if state.dropped_unreported == 0 {
                     tracing::warn!(
                         "the buffer is full ({} hits) and {}: dropping the oldest hits (counted)",
@@ -149,6 +161,7 @@ impl HitQueue {
                 self.0.counters.dropped.fetch_add(1, Ordering::Relaxed);
             }
             state.hits.push_back(hit);
+            state.starts.push_back(start);
         }
         drop(state);
         self.0.ready.notify_one();
@@ -169,16 +182,39 @@ impl HitQueue {
         &self.0.counters
     }
 
-    /// Takes up to `max` of the oldest hits.
+    /// Where the first undelivered line of each file starts (queued, or taken and not
+    /// confirmed yet): `--state` saves no position past it, so a restart sends it.
+    pub fn undelivered(&self) -> HashMap<(u64, u64), u64> {
+        let mut first = HashMap::new();
+        for start in self.lock().starts.iter().flatten() {
+            first
+                .entry(start.file)
+                .and_modify(|o: &mut u64| *o = (*o).min(start.offset))
+                .or_insert(start.offset);
+        }
+        first
+    }
+
+    /// Takes up to `max` of the oldest hits; they stay undelivered until [`HitQueue::confirm`].
     fn take(&self, max: usize) -> Vec<Hit> {
         let mut state = self.lock();
         let n = state.hits.len().min(max);
         let taken: Vec<Hit> = state.hits.drain(..n).collect();
+        state.taken += n;
         drop(state);
         if n > 0 {
             self.0.room.notify_all();
         }
         taken
+    }
+
+    /// The oldest `n` hits taken are delivered (or dropped as too big): their lines no longer
+    /// hold `--state` back.
+    fn confirm(&self, n: usize) {
+        let mut state = self.lock();
+        let n = n.min(state.taken);
+        state.starts.drain(..n);
+        state.taken -= n;
     }
 
     /// Tells the queue whether the connection is up.
@@ -437,6 +473,7 @@ impl Sender {
                     payload.len()
                 );
                 pending.pop_front();
+                self.queue.confirm(1);
                 continue;
             }
             let delivered = if self.jetstream.is_some() {
@@ -451,6 +488,7 @@ impl Sender {
             }
             seq += 1;
             pending.drain(..n);
+            self.queue.confirm(n);
             counters.published.fetch_add(n as u64, Ordering::Relaxed);
             counters.messages.fetch_add(1, Ordering::Relaxed);
         }
@@ -673,7 +711,7 @@ mod tests {
     fn a_full_queue_drops_the_oldest_while_disconnected() {
         let queue = HitQueue::new(3);
         queue.set_link_up(false);
-        queue.push((0..5).map(crate::nats::tests::hit).collect());
+        queue.push((0..5).map(crate::nats::tests::hit).collect(), vec![None; 5]);
         assert_eq!(queue.len(), 3);
         assert_eq!(queue.counters().dropped.load(Ordering::Relaxed), 2);
         let kept: Vec<String> = queue.take(10).into_iter().map(|h| h.path).collect();
@@ -690,11 +728,41 @@ mod tests {
     }
 
     #[test]
+    fn undelivered_lines_are_those_queued_or_taken_and_not_confirmed() {
+        let at = |file, offset| Some(LineStart { file, offset });
+        let (a, b) = ((1, 10), (1, 11));
+        let queue = HitQueue::new(4);
+        queue.set_link_up(false);
+        let starts = vec![at(a, 0), at(b, 0), at(a, 100), None, at(a, 200), at(b, 50)];
+        queue.push((0..6).map(crate::nats::tests::hit).collect(), starts);
+        // The two oldest were dropped: counted, and no longer held back.
+        assert_eq!(queue.undelivered(), HashMap::from([(a, 100), (b, 50)]));
+        assert_eq!(queue.take(2).len(), 2);
+        assert_eq!(queue.undelivered(), HashMap::from([(a, 100), (b, 50)]));
+        // A drop while hits are on their way takes the oldest queued (at 200), not one on
+        // its way (at 100).
+        queue.push(
+            (6..9).map(crate::nats::tests::hit).collect(),
+            vec![at(a, 300), at(a, 400), at(a, 500)],
+        );
+        assert_eq!(queue.len(), 4);
+        assert_eq!(queue.undelivered(), HashMap::from([(a, 100), (b, 50)]));
+        queue.confirm(2);
+        assert_eq!(queue.undelivered(), HashMap::from([(a, 300), (b, 50)]));
+        let rest = queue.take(10);
+        assert_eq!(rest.len(), 4);
+        queue.confirm(4);
+        assert!(queue.undelivered().is_empty());
+    }
+
+    #[test]
     fn a_full_queue_makes_the_reader_wait_while_connected() {
         let queue = HitQueue::new(2);
         let reader = {
             let queue = queue.clone();
-            std::thread::spawn(move || queue.push((0..6).map(crate::nats::tests::hit).collect()))
+            std::thread::spawn(move || {
+                queue.push((0..6).map(crate::nats::tests::hit).collect(), vec![None; 6])
+            })
         };
         let mut got = Vec::new();
         let deadline = Instant::now() + Duration::from_secs(10);

@@ -99,12 +99,13 @@ impl Reader {
                 bar.set_position(offset);
                 bar
             });
+        let id = file_id(&meta);
         let mut r = Reader {
             fingerprint: Fingerprint::read(&file, FINGERPRINT_BYTES)?,
             file,
-            id: file_id(&meta),
+            id,
             offset,
-            splitter: LineSplitter::new(name.clone()),
+            splitter: LineSplitter::new(name.clone()).in_file(id),
             last_data: Instant::now(),
             progress,
         };
@@ -279,6 +280,7 @@ fn leading_directives(file: &File, name: &Arc<str>) -> Vec<Line> {
             text,
             source: name.clone(),
             offset,
+            file: None,
             truncated: false,
         });
         offset += raw.len() as u64;

@@ -11,6 +11,8 @@ pub const MAX_LINE: usize = 64 * 1024;
 #[derive(Debug)]
 pub struct LineSplitter {
     source: Arc<str>,
+    /// The file read, by device and inode, for the lines' [`Line::file`].
+    file: Option<(u64, u64)>,
     partial: Vec<u8>,
     partial_offset: u64,
     /// The current line was cut; drop bytes until its newline.
@@ -28,11 +30,18 @@ impl LineSplitter {
     pub fn with_max(source: Arc<str>, max: usize) -> Self {
         LineSplitter {
             source,
+            file: None,
             partial: Vec::new(),
             partial_offset: 0,
             skipping: false,
             max,
         }
+    }
+
+    /// Lines say they were read from `file` (device and inode).
+    pub fn in_file(mut self, file: (u64, u64)) -> Self {
+        self.file = Some(file);
+        self
     }
 
     /// The source name lines carry.
@@ -112,6 +121,7 @@ impl LineSplitter {
             text: String::from_utf8_lossy(bytes).into_owned(),
             source: self.source.clone(),
             offset,
+            file: self.file,
             truncated,
         });
     }

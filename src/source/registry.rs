@@ -148,6 +148,18 @@ impl Registry {
 
     /// Writes every checkpoint whose file still exists, atomically (temp file, then rename).
     pub fn save(&self, path: &Path) -> Result<(), StateError> {
+        self.save_holding_back(path, &HashMap::new)
+    }
+
+    /// As [`Registry::save`], but a file's position goes no further than the offset
+    /// `undelivered` gives for it (where its first line not delivered yet starts: the NATS
+    /// publisher's). `undelivered` is asked after the positions are taken: a line read since
+    /// is past them, so nothing between the two is saved as delivered.
+    pub fn save_holding_back(
+        &self,
+        path: &Path,
+        undelivered: &dyn Fn() -> HashMap<FileId, u64>,
+    ) -> Result<(), StateError> {
         // One save at a time, snapshot and write (the periodic one may meet the final one): two
         // writers of the one temp file could put an older snapshot in place, or a mix of both.
         static SAVING: Mutex<()> = Mutex::new(());
@@ -156,6 +168,12 @@ impl Registry {
             let map = self.0.lock().expect("registry lock");
             map.values().filter_map(|e| e.checkpoint.clone()).collect()
         };
+        let undelivered = undelivered();
+        for c in &mut files {
+            if let Some(&start) = undelivered.get(&c.id()) {
+                c.offset = c.offset.min(start);
+            }
+        }
         // Forget files that are gone: nothing more can be read from them. A file is still
         // there under its path (through a symlink too: `current` → `releases/x/app.log`), or
         // renamed beside it (rotation).
