@@ -452,6 +452,15 @@ fn a_log_that_cannot_be_read_is_one_line_and_exit_2() {
     let bin = env!("CARGO_BIN_EXE_webpeek");
     let log_arg = log.to_str().unwrap();
     let dir_arg = dir.path().to_str().unwrap();
+    // A readable log in a directory the user may not enter (Debian's /var/log/apache2 is
+    // root:adm 0750): not "no such log file".
+    let private = dir.path().join("private");
+    std::fs::create_dir(&private).unwrap();
+    let hidden_log = private.join("access.log");
+    std::fs::write(&hidden_log, line("203.0.113.5", "/")).unwrap();
+    let hidden_arg = hidden_log.to_str().unwrap();
+    let hidden_pattern = private.join("*.log");
+    let hidden_pattern = hidden_pattern.to_str().unwrap();
     // As root, the file is nobody's and root may not override its mode: setpriv (util-linux)
     // takes the capabilities that would let it away.
     let root = std::fs::metadata("/proc/self").is_ok_and(|m| {
@@ -461,8 +470,11 @@ fn a_log_that_cannot_be_read_is_one_line_and_exit_2() {
     let drop_caps = ["setpriv", "--bounding-set=-dac_override,-dac_read_search"];
     let unreadable: Vec<&str> = if root {
         std::os::unix::fs::chown(&log, Some(65534), None).unwrap();
+        std::os::unix::fs::chown(&private, Some(65534), None).unwrap();
+        std::fs::set_permissions(&private, std::fs::Permissions::from_mode(0o700)).unwrap();
         [&drop_caps[..], &[bin]].concat()
     } else {
+        std::fs::set_permissions(&private, std::fs::Permissions::from_mode(0o000)).unwrap();
         vec![bin]
     };
     // A root that may not drop capabilities (a rootless container) cannot run that part.
@@ -489,12 +501,24 @@ fn a_log_that_cannot_be_read_is_one_line_and_exit_2() {
             vec!["publish", "--nats", "nats://127.0.0.1:1", log_arg],
             "cannot read it",
         ));
+        cases.push((
+            &unreadable[..],
+            vec!["--listen", "127.0.0.1:0", hidden_arg],
+            "cannot read it: Permission denied",
+        ));
+        cases.push((
+            &unreadable[..],
+            vec!["--listen", "127.0.0.1:0", hidden_pattern],
+            "cannot list the directory: Permission denied",
+        ));
     } else {
         eprintln!("setpriv cannot drop capabilities here: the unreadable-file cases are skipped");
     }
     for (command, args, says) in cases {
         assert_refused(command, &args, says);
     }
+    // So that the temporary directory can be removed.
+    std::fs::set_permissions(&private, std::fs::Permissions::from_mode(0o700)).unwrap();
 }
 
 /// Runs `command` with `args`, and asserts it was refused as bad input: exit code 2, one line
