@@ -384,6 +384,11 @@ pub enum ConfigError {
     /// `--name` is not a usable server name.
     #[error("--name: '{0}' must be 1 to 64 letters, digits, '-', '_' or '.'")]
     Name(String),
+    /// `--state` cannot be written (its directory is missing or not writable).
+    #[error(
+        "--state: {0} (the file's directory must exist, and webpeek must be able to write there)"
+    )]
+    State(crate::source::StateError),
     /// A `--geoip` or `--asn` database cannot be used.
     #[error(transparent)]
     Geo(EnrichError),
@@ -428,6 +433,9 @@ impl LogArgs {
         }
         if self.name.as_deref().is_some_and(|n| !valid_name(n)) {
             return Err(ConfigError::Name(self.name.clone().unwrap_or_default()));
+        }
+        if let Some(path) = &self.state {
+            crate::source::Registry::check_writable(path).map_err(ConfigError::State)?;
         }
         Ok(LogConfig {
             inputs,
