@@ -160,14 +160,13 @@ pub struct PublishArgs {
 #[derive(Debug, Args, Clone)]
 #[command(next_help_heading = "The dashboard, and who may see it")]
 pub struct ServeArgs {
-    /// Logs and how to read them.
-    #[command(flatten)]
-    pub log: LogArgs,
-    /// NATS, to show the hits of other servers too.
-    #[command(flatten)]
-    pub nats: NatsArgs,
     /// Address to serve the dashboard on.
-    #[arg(long, default_value = "127.0.0.1:8083", env = "WEBPEEK_LISTEN")]
+    #[arg(
+        long,
+        default_value = "127.0.0.1:8083",
+        env = "WEBPEEK_LISTEN",
+        value_name = "ADDR"
+    )]
     pub listen: SocketAddr,
     /// Do not look up host names of clients.
     #[arg(long = "no-dns")]
@@ -224,6 +223,14 @@ pub struct ServeArgs {
     /// Frames a viewer may fall behind before it misses hits.
     #[arg(long = "viewer-queue", default_value_t = 1024, value_name = "FRAMES")]
     pub viewer_queue: usize,
+    // The flattened groups come last: each sets the help heading for what follows it, so
+    // before them the options above were listed under "Many servers over NATS".
+    /// Logs and how to read them.
+    #[command(flatten)]
+    pub log: LogArgs,
+    /// NATS, to show the hits of other servers too.
+    #[command(flatten)]
+    pub nats: NatsArgs,
 }
 
 /// The checked [`LogArgs`]: what to read and how, shared by serving and publishing.

@@ -440,6 +440,43 @@ fn unknown_options_and_unreadable_values_are_one_line_and_exit_2() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("--listen"));
 }
 
+/// `--help` lists each option under the heading it belongs to (the dashboard's options were
+/// under "Many servers over NATS"), `--listen` with the README's `ADDR`.
+#[test]
+fn help_lists_each_option_under_its_heading() {
+    for command in [&["--help"][..], &["demo", "--help"][..]] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_webpeek"))
+            .args(command)
+            .env("COLUMNS", "100")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0));
+        let help = String::from_utf8_lossy(&out.stdout);
+        // Each `--option` that starts a line, with the heading above it.
+        let mut heading = "";
+        let mut under = std::collections::HashMap::new();
+        for line in help.lines() {
+            if !line.starts_with(' ') && line.ends_with(':') {
+                heading = line.trim_end_matches(':');
+            } else if let Some(option) = line.trim_start().strip_prefix("--") {
+                let name = option.split([' ', '=']).next().unwrap();
+                under.insert(format!("--{name}"), heading);
+            }
+        }
+        for (option, expected) in [
+            ("--listen", "The dashboard, and who may see it"),
+            ("--token-file", "The dashboard, and who may see it"),
+            ("--tls-cert", "The dashboard, and who may see it"),
+            ("--base-path", "The dashboard, and who may see it"),
+            ("--format", "Logs, and what to show of them"),
+            ("--nats", "Many servers over NATS"),
+        ] {
+            assert_eq!(under.get(option), Some(&expected), "{command:?}: {option}\n{help}");
+        }
+        assert!(help.contains("--listen <ADDR>"), "{help}");
+    }
+}
+
 /// A log that cannot be read (mode 0600, another user's; a directory) is one line and exit 2
 /// before serving, not a warning and exit 1 once started.
 #[test]
