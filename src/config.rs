@@ -396,6 +396,11 @@ pub enum ConfigError {
         "--state: {0} (the file's directory must exist, and webpeek must be able to write there)"
     )]
     State(crate::source::StateError),
+    /// `--allow-origin` is not an origin a browser could send.
+    #[error(
+        "--allow-origin: '{0}' is not an origin like https://example.com (scheme and host, an optional port, no path)"
+    )]
+    AllowOrigin(String),
     /// A `--geoip` or `--asn` database cannot be used.
     #[error(transparent)]
     Geo(EnrichError),
@@ -633,6 +638,11 @@ impl Config {
         } else {
             return Err(ConfigError::Seconds("preview-every"));
         };
+        let allow_origin = args
+            .allow_origin
+            .iter()
+            .map(|o| origin(o).ok_or_else(|| ConfigError::AllowOrigin(o.clone())))
+            .collect::<Result<Vec<_>, _>>()?;
         // Last: the databases are read whole, once the cheap checks have passed.
         log.geo = args.log.open_geo()?;
         Ok(Config {
@@ -649,7 +659,7 @@ impl Config {
             base_path,
             trust_proxy: args.trust_proxy,
             limits,
-            allow_origin: args.allow_origin,
+            allow_origin,
             viewer_queue: args.viewer_queue,
         })
     }
@@ -693,6 +703,30 @@ fn parse_age(text: &str) -> Option<Duration> {
     (1..=10 * 365 * 86_400)
         .contains(&seconds)
         .then(|| Duration::from_secs(seconds))
+}
+
+/// An `--allow-origin` value as browsers send `Origin`: `https://example.com` or
+/// `http://host:8080` (a trailing `/` is dropped). `None` for anything else: a value without a
+/// scheme (`example.com`) or with a path (the dashboard's URL) would never match, and every
+/// WebSocket from that page would be refused with 403 without a word at start.
+fn origin(given: &str) -> Option<String> {
+    let trimmed = given.strip_suffix('/').unwrap_or(given);
+    let authority = trimmed
+        .strip_prefix("https://")
+        .or_else(|| trimmed.strip_prefix("http://"))?;
+    let host = match authority.rsplit_once(':') {
+        // An IPv6 address is bracketed; a port is digits after the last colon.
+        Some((host, port)) if !authority.ends_with(']') => {
+            port.parse::<u16>().ok()?;
+            host
+        }
+        _ => authority,
+    };
+    let fine = !host.is_empty()
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-.[]:".contains(&b));
+    fine.then(|| trimmed.to_owned())
 }
 
 /// `/webpeek`, `webpeek/`, `/webpeek/` → `/webpeek/`; `/` stays `/`.
@@ -876,6 +910,34 @@ mod tests {
         let e = config(&["-", "--nats-token", "t"]).unwrap_err();
         assert!(e.to_string().starts_with("--nats-token"), "{e}");
         assert!(matches!(config(&["publish"]), Err(ConfigError::NotServe)));
+    }
+
+    #[test]
+    fn allowed_origins() {
+        for (given, kept) in [
+            ("https://example.com", "https://example.com"),
+            ("https://example.com/", "https://example.com"),
+            ("http://admin.example.com:8080", "http://admin.example.com:8080"),
+            ("http://[2001:db8::1]:8083", "http://[2001:db8::1]:8083"),
+            ("http://[::1]", "http://[::1]"),
+        ] {
+            assert_eq!(origin(given).as_deref(), Some(kept), "{given}");
+        }
+        for bad in [
+            "example.com",
+            "https://",
+            "https://example.com/webpeek/",
+            "https://example.com:port",
+            "ftp://example.com",
+            "https://user@example.com",
+            "garbage",
+        ] {
+            assert_eq!(origin(bad), None, "{bad}");
+        }
+        assert!(matches!(
+            config(&["--allow-origin", "example.com", "-"]),
+            Err(ConfigError::AllowOrigin(_))
+        ));
     }
 
     #[test]

@@ -990,3 +990,15 @@ fn listening_beyond_loopback_needs_a_token() {
     assert_eq!(code, Some(2));
     assert!(err.starts_with("webpeek: error: --trust-proxy"), "{err}");
 }
+
+/// An `--allow-origin` that no browser could send (no scheme, or the dashboard's URL with its
+/// path) is refused at start: it used to be accepted, and every WebSocket from that page got 403.
+#[test]
+fn an_allow_origin_that_is_no_origin_is_refused_at_start() {
+    for bad in ["example.com", "https://example.com/webpeek/"] {
+        let (code, err) = refused_start(&["--allow-origin", bad]);
+        assert_eq!(code, Some(2), "{bad}: {err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.starts_with("webpeek: error: --allow-origin: "), "{err}");
+    }
+}
