@@ -429,6 +429,12 @@ fn unknown_options_and_unreadable_values_are_one_line_and_exit_2() {
         (&["--lsiten", "127.0.0.1:0", "-"][..], "--lsiten"),
         (&["--max-viewers", "lots", "-"][..], "--max-viewers"),
         (&["report", "--top", "-3", "x.log"][..], "-3"),
+        // The subcommand whose --help lists the option, also when clap gives no usage line.
+        (
+            &["publish", "--metrics-listen", "x", "-"][..],
+            "'webpeek publish --help'",
+        ),
+        (&["report", "--threads", "many", "x.log"][..], "'webpeek report --help'"),
     ] {
         assert_refused(&[env!("CARGO_BIN_EXE_webpeek")], args, names);
     }
