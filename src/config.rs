@@ -360,6 +360,9 @@ pub enum ConfigError {
     /// A number out of range.
     #[error("--{0}: must be greater than zero")]
     Zero(&'static str),
+    /// A count whose memory is set aside at start, past what a machine could hold.
+    #[error("--{0}: at most {1}")]
+    TooLarge(&'static str, usize),
     /// `--token-file` cannot be read or is empty.
     #[error("--token-file {path}: {problem}")]
     TokenFile {
@@ -495,6 +498,12 @@ impl GeoArgs {
         }
     }
 }
+
+/// The largest `--backlog`: a million hits are about a gigabyte.
+pub const MAX_BACKLOG: usize = 1_000_000;
+
+/// The largest `--viewer-queue`: the ring of frames is allocated whole at start.
+pub const MAX_VIEWER_QUEUE: usize = 1_000_000;
 
 /// Where `--nats-token` is taken from when not given (with `--nats` only).
 pub const NATS_TOKEN_ENV: &str = "WEBPEEK_NATS_TOKEN";
@@ -632,6 +641,14 @@ impl Config {
         }
         if args.viewer_queue == 0 {
             return Err(ConfigError::Zero("viewer-queue"));
+        }
+        // Both are allocated whole at start: a value past these ended in an abort ("memory
+        // allocation of ... bytes failed") with a backtrace, not in one line.
+        if args.backlog > MAX_BACKLOG {
+            return Err(ConfigError::TooLarge("backlog", MAX_BACKLOG));
+        }
+        if args.viewer_queue > MAX_VIEWER_QUEUE {
+            return Err(ConfigError::TooLarge("viewer-queue", MAX_VIEWER_QUEUE));
         }
         let preview_every = if args.preview_every.is_finite() && args.preview_every >= 0.0 {
             Duration::from_secs_f64(args.preview_every)

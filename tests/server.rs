@@ -421,6 +421,19 @@ fn missing_log_file_is_one_clear_line_and_exit_2() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("--exclude-ip"));
 }
 
+/// A `--backlog` or `--viewer-queue` too large to allocate is one line and exit 2, not an abort
+/// with a backtrace.
+#[test]
+fn huge_backlog_and_viewer_queue_are_one_line_and_exit_2() {
+    for (option, value) in [("--backlog", "100000000000"), ("--viewer-queue", "100000000000")] {
+        assert_refused(
+            &[env!("CARGO_BIN_EXE_webpeek")],
+            &["--listen", "127.0.0.1:0", option, value, "-"],
+            &format!("{option}: at most 1000000"),
+        );
+    }
+}
+
 /// What clap refuses is one line in webpeek's form too, naming the option; help is not an error.
 #[test]
 fn unknown_options_and_unreadable_values_are_one_line_and_exit_2() {
