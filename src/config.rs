@@ -360,6 +360,9 @@ pub enum ConfigError {
     /// A number out of range.
     #[error("--{0}: must be greater than zero")]
     Zero(&'static str),
+    /// A number of seconds past a day.
+    #[error("--{0}: at most 86400 seconds (a day)")]
+    TooLong(&'static str),
     /// A count whose memory is set aside at start, past what a machine could hold.
     #[error("--{0}: at most {1}")]
     TooLarge(&'static str, usize),
@@ -446,6 +449,7 @@ impl LogArgs {
         if !self.poll_interval.is_finite() || self.poll_interval <= 0.0 {
             return Err(ConfigError::Zero("poll-interval"));
         }
+        at_most_a_day("poll-interval", self.poll_interval)?;
         if self.name.as_deref().is_some_and(|n| !valid_name(n)) {
             return Err(ConfigError::Name(self.name.clone().unwrap_or_default()));
         }
@@ -466,7 +470,7 @@ impl LogArgs {
             name: self.name.clone().unwrap_or_else(host_name).into(),
             from_start: self.from_start,
             state: self.state.clone(),
-            poll_interval: Duration::from_secs_f64(self.poll_interval),
+            poll_interval: at_most_a_day("poll-interval", self.poll_interval)?,
             inotify: !self.poll,
         })
     }
@@ -617,7 +621,7 @@ impl Config {
         };
         let seconds = |name: &'static str, v: f64| {
             if v.is_finite() && v > 0.0 {
-                Ok(Duration::from_secs_f64(v))
+                at_most_a_day(name, v)
             } else {
                 Err(ConfigError::Zero(name))
             }
@@ -651,7 +655,7 @@ impl Config {
             return Err(ConfigError::TooLarge("viewer-queue", MAX_VIEWER_QUEUE));
         }
         let preview_every = if args.preview_every.is_finite() && args.preview_every >= 0.0 {
-            Duration::from_secs_f64(args.preview_every)
+            at_most_a_day("preview-every", args.preview_every)?
         } else {
             return Err(ConfigError::Seconds("preview-every"));
         };
@@ -700,6 +704,16 @@ pub fn valid_name(name: &str) -> bool {
         && name
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+}
+
+/// A finite, non-negative number of seconds as a `Duration`, refused past a day: more means
+/// nothing for these options, and `Duration::from_secs_f64` panics past about 10^19 s (and a
+/// deadline that far ahead overflows `Instant`).
+fn at_most_a_day(name: &'static str, seconds: f64) -> Result<Duration, ConfigError> {
+    if seconds > 86_400.0 {
+        return Err(ConfigError::TooLong(name));
+    }
+    Ok(Duration::from_secs_f64(seconds))
 }
 
 /// `24h`, `90m`, `7d`, `30s` or plain seconds, above zero and at most ten years.

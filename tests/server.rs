@@ -434,6 +434,27 @@ fn huge_backlog_and_viewer_queue_are_one_line_and_exit_2() {
     }
 }
 
+/// A number of seconds too large for a `Duration` is one line and exit 2, not a panic.
+#[test]
+fn huge_numbers_of_seconds_are_one_line_and_exit_2() {
+    for (command, option) in [
+        (&[][..], "--poll-interval"),
+        (&[][..], "--preview-every"),
+        (&["publish", "--nats", "nats://127.0.0.1:1"][..], "--poll-interval"),
+    ] {
+        let listen: &[&str] = if command.is_empty() {
+            &["--listen", "127.0.0.1:0"]
+        } else {
+            &[]
+        };
+        assert_refused(
+            &[env!("CARGO_BIN_EXE_webpeek")],
+            &[command, listen, &[option, "1e300", "-"]].concat(),
+            &format!("{option}: at most 86400 seconds"),
+        );
+    }
+}
+
 /// What clap refuses is one line in webpeek's form too, naming the option; help is not an error.
 #[test]
 fn unknown_options_and_unreadable_values_are_one_line_and_exit_2() {
