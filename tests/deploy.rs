@@ -340,6 +340,20 @@ async fn token_from_a_file_or_the_environment() {
     assert_eq!(s.request("GET", "/api/stats", &[], "").status, 401);
 }
 
+/// A token as the README makes it (`head -c 24 /dev/urandom | base64`) may hold `+` and `/`:
+/// the `?token=` link with it pasted as is signs in (a `+` was read as a space and refused).
+#[tokio::test]
+async fn a_token_link_with_base64_characters_signs_in() {
+    let token = "ab+cd/ef+gh/ij+k";
+    let s = Server::start(&["--token", token]);
+    let r = s.request("GET", &format!("/?token={token}"), &[], "");
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.header("set-cookie").is_some(), "signed in");
+    // Percent-encoded, as a careful link would be, too.
+    let r = s.request("GET", "/?token=ab%2Bcd%2Fef%2Bgh%2Fij%2Bk", &[], "");
+    assert_eq!(r.status, 200, "{}", r.body);
+}
+
 // ---------- TLS ----------
 
 /// A self-signed certificate for 127.0.0.1 and localhost: (cert PEM, key PEM, cert DER).
