@@ -658,6 +658,17 @@ fn bad_certificates_are_one_clear_line_and_exit_2() {
     let (code, err) = refused_start(&["--tls-cert", "/no/cert.pem", "--tls-key", &k]);
     assert_eq!(code, Some(2));
     assert!(err.contains("/no/cert.pem"), "{err}");
+
+    // A key encrypted with a passphrase is said to be one (it was "no private key").
+    let encrypted = "-----BEGIN ENCRYPTED PRIVATE KEY-----\nMIIBvTBXBgkqhkiG9w0BBQ0wSjApBgkq\n-----END ENCRYPTED PRIVATE KEY-----\n";
+    let (c, k) = write_pair(dir.path(), &cert_a, encrypted);
+    let (code, err) = refused_start(&["--tls-cert", &c, "--tls-key", &k]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("--tls-key") && err.contains("encrypted with a passphrase"),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1, "{err}");
 }
 
 // ---------- behind a proxy ----------
