@@ -787,8 +787,14 @@ fn read_token_file(path: &Path) -> Result<String, ConfigError> {
     };
     let text = std::fs::read_to_string(path).map_err(|e| problem(e.to_string()))?;
     let token = text.lines().next().unwrap_or("").trim();
-    if token.is_empty() {
+    if text.trim().is_empty() {
         return Err(problem("the file is empty".into()));
+    }
+    // The token is the first line only: a file that starts with a blank line is not "empty".
+    if token.is_empty() {
+        return Err(problem(
+            "the first line is empty (the token is read from the first line)".into(),
+        ));
     }
     #[cfg(unix)]
     {
@@ -993,7 +999,10 @@ mod tests {
         assert_eq!(c.token.as_deref(), Some("s3cret"));
         std::fs::write(&path, "\n").unwrap();
         let e = config(&["-", "--token-file", path.to_str().unwrap()]).unwrap_err();
-        assert!(e.to_string().contains("empty"), "{e}");
+        assert!(e.to_string().contains("the file is empty"), "{e}");
+        std::fs::write(&path, "\ns3cret\n").unwrap();
+        let e = config(&["-", "--token-file", path.to_str().unwrap()]).unwrap_err();
+        assert!(e.to_string().contains("the first line is empty"), "{e}");
         let e = config(&["-", "--token-file", "/no/such/token"]).unwrap_err();
         assert!(
             e.to_string().starts_with("--token-file /no/such/token"),
