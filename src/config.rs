@@ -954,7 +954,10 @@ mod tests {
         for (given, kept) in [
             ("https://example.com", "https://example.com"),
             ("https://example.com/", "https://example.com"),
-            ("http://admin.example.com:8080", "http://admin.example.com:8080"),
+            (
+                "http://admin.example.com:8080",
+                "http://admin.example.com:8080",
+            ),
             ("http://[2001:db8::1]:8083", "http://[2001:db8::1]:8083"),
             ("http://[::1]", "http://[::1]"),
         ] {

@@ -259,7 +259,14 @@ fn a_state_file_that_cannot_be_written_is_refused_at_start() {
     for args in [
         &["--listen", "127.0.0.1:0", "--state", missing, log][..],
         &["--listen", "127.0.0.1:0", "--state", itself, log][..],
-        &["publish", "--nats", "nats://127.0.0.1:1", "--state", missing, log][..],
+        &[
+            "publish",
+            "--nats",
+            "nats://127.0.0.1:1",
+            "--state",
+            missing,
+            log,
+        ][..],
     ] {
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_webpeek"))
             .args(args)
@@ -269,7 +276,10 @@ fn a_state_file_that_cannot_be_written_is_refused_at_start() {
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
         assert_eq!(err.trim().lines().count(), 1, "{args:?}: {err}");
-        assert!(err.starts_with("webpeek: error: --state: "), "{args:?}: {err}");
+        assert!(
+            err.starts_with("webpeek: error: --state: "),
+            "{args:?}: {err}"
+        );
     }
     assert!(
         std::fs::read_dir(itself).unwrap().count() == 1,

@@ -425,7 +425,10 @@ fn missing_log_file_is_one_clear_line_and_exit_2() {
 /// with a backtrace.
 #[test]
 fn huge_backlog_and_viewer_queue_are_one_line_and_exit_2() {
-    for (option, value) in [("--backlog", "100000000000"), ("--viewer-queue", "100000000000")] {
+    for (option, value) in [
+        ("--backlog", "100000000000"),
+        ("--viewer-queue", "100000000000"),
+    ] {
         assert_refused(
             &[env!("CARGO_BIN_EXE_webpeek")],
             &["--listen", "127.0.0.1:0", option, value, "-"],
@@ -440,7 +443,10 @@ fn huge_numbers_of_seconds_are_one_line_and_exit_2() {
     for (command, option) in [
         (&[][..], "--poll-interval"),
         (&[][..], "--preview-every"),
-        (&["publish", "--nats", "nats://127.0.0.1:1"][..], "--poll-interval"),
+        (
+            &["publish", "--nats", "nats://127.0.0.1:1"][..],
+            "--poll-interval",
+        ),
     ] {
         let listen: &[&str] = if command.is_empty() {
             &["--listen", "127.0.0.1:0"]
@@ -468,7 +474,10 @@ fn unknown_options_and_unreadable_values_are_one_line_and_exit_2() {
             &["publish", "--metrics-listen", "x", "-"][..],
             "'webpeek publish --help'",
         ),
-        (&["report", "--threads", "many", "x.log"][..], "'webpeek report --help'"),
+        (
+            &["report", "--threads", "many", "x.log"][..],
+            "'webpeek report --help'",
+        ),
     ] {
         assert_refused(&[env!("CARGO_BIN_EXE_webpeek")], args, names);
     }
@@ -511,7 +520,11 @@ fn help_lists_each_option_under_its_heading() {
             ("--format", "Logs, and what to show of them"),
             ("--nats", "Many servers over NATS"),
         ] {
-            assert_eq!(under.get(option), Some(&expected), "{command:?}: {option}\n{help}");
+            assert_eq!(
+                under.get(option),
+                Some(&expected),
+                "{command:?}: {option}\n{help}"
+            );
         }
         assert!(help.contains("--listen <ADDR>"), "{help}");
     }
