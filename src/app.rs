@@ -40,8 +40,10 @@ pub enum AppError {
     #[error(transparent)]
     Enrich(#[from] EnrichError),
     /// The address could not be bound.
-    #[error("--listen {addr}: {source}")]
+    #[error("{option} {addr}: {source}")]
     Listen {
+        /// The option that gave it: `--listen`, or `publish`'s `--metrics-listen`.
+        option: &'static str,
         /// The address.
         addr: std::net::SocketAddr,
         /// What the OS said.
@@ -73,6 +75,7 @@ pub async fn run(config: Config) -> Result<(), AppError> {
     // Bound first: an address in use is said before anything else starts (and says more).
     let listener =
         std::net::TcpListener::bind(config.listen).map_err(|source| AppError::Listen {
+            option: "--listen",
             addr: config.listen,
             source,
         })?;
@@ -297,6 +300,20 @@ pub async fn run(config: Config) -> Result<(), AppError> {
 pub async fn publish(config: PublishConfig) -> Result<(), AppError> {
     tokio::spawn(hangup_reloads_nothing("publish re-reads no file"));
     let log = &config.log;
+    // Bound first, as the main command's --listen: an address in use is said before anything
+    // starts (it was said after the logs were being read, and as "--listen").
+    let metrics_listener = config
+        .metrics_listen
+        .map(|addr| {
+            std::net::TcpListener::bind(addr)
+                .map(|listener| (addr, listener))
+                .map_err(|source| AppError::Listen {
+                    option: "--metrics-listen",
+                    addr,
+                    source,
+                })
+        })
+        .transpose()?;
     let queue = HitQueue::new(config.buffer);
     let publisher = Publisher::start(&config.nats, &log.name, queue.clone()).await?;
     let agents = AgentClassifier::new()?;
@@ -341,9 +358,7 @@ pub async fn publish(config: PublishConfig) -> Result<(), AppError> {
         config.buffer
     );
     let publisher = Arc::new(publisher);
-    if let Some(addr) = config.metrics_listen {
-        let listener = std::net::TcpListener::bind(addr)
-            .map_err(|source| AppError::Listen { addr, source })?;
+    if let Some((addr, listener)) = metrics_listener {
         let render = {
             let publisher = publisher.clone();
             Arc::new(move || publisher.metrics())

@@ -160,14 +160,13 @@ pub struct PublishArgs {
 #[derive(Debug, Args, Clone)]
 #[command(next_help_heading = "The dashboard, and who may see it")]
 pub struct ServeArgs {
-    /// Logs and how to read them.
-    #[command(flatten)]
-    pub log: LogArgs,
-    /// NATS, to show the hits of other servers too.
-    #[command(flatten)]
-    pub nats: NatsArgs,
     /// Address to serve the dashboard on.
-    #[arg(long, default_value = "127.0.0.1:8083", env = "WEBPEEK_LISTEN")]
+    #[arg(
+        long,
+        default_value = "127.0.0.1:8083",
+        env = "WEBPEEK_LISTEN",
+        value_name = "ADDR"
+    )]
     pub listen: SocketAddr,
     /// Do not look up host names of clients.
     #[arg(long = "no-dns")]
@@ -230,6 +229,14 @@ pub struct ServeArgs {
     /// Frames a viewer may fall behind before it misses hits.
     #[arg(long = "viewer-queue", default_value_t = 1024, value_name = "FRAMES")]
     pub viewer_queue: usize,
+    // The flattened groups come last: each sets the help heading for what follows it, so
+    // before them the options above were listed under "Many servers over NATS".
+    /// Logs and how to read them.
+    #[command(flatten)]
+    pub log: LogArgs,
+    /// NATS, to show the hits of other servers too.
+    #[command(flatten)]
+    pub nats: NatsArgs,
 }
 
 /// The checked [`LogArgs`]: what to read and how, shared by serving and publishing.
@@ -359,6 +366,12 @@ pub enum ConfigError {
     /// A number out of range.
     #[error("--{0}: must be greater than zero")]
     Zero(&'static str),
+    /// A number of seconds past a day.
+    #[error("--{0}: at most 86400 seconds (a day)")]
+    TooLong(&'static str),
+    /// A count whose memory is set aside at start, past what a machine could hold.
+    #[error("--{0}: at most {1}")]
+    TooLarge(&'static str, usize),
     /// `--token-file` cannot be read or is empty.
     #[error("--token-file {path}: {problem}")]
     TokenFile {
@@ -392,6 +405,16 @@ pub enum ConfigError {
         "--name: '{0}' must be 1 to 64 letters, digits, '-', '_' or '.' (no '.' at either end, nor two in a row)"
     )]
     Name(String),
+    /// `--state` cannot be written (its directory is missing or not writable).
+    #[error(
+        "--state: {0} (the file's directory must exist, and webpeek must be able to write there)"
+    )]
+    State(crate::source::StateError),
+    /// `--allow-origin` is not an origin a browser could send.
+    #[error(
+        "--allow-origin: '{0}' is not an origin like https://example.com (scheme and host, an optional port, no path)"
+    )]
+    AllowOrigin(String),
     /// A `--geoip` or `--asn` database cannot be used.
     #[error(transparent)]
     Geo(EnrichError),
@@ -434,8 +457,12 @@ impl LogArgs {
         if !self.poll_interval.is_finite() || self.poll_interval <= 0.0 {
             return Err(ConfigError::Zero("poll-interval"));
         }
+        at_most_a_day("poll-interval", self.poll_interval)?;
         if self.name.as_deref().is_some_and(|n| !valid_name(n)) {
             return Err(ConfigError::Name(self.name.clone().unwrap_or_default()));
+        }
+        if let Some(path) = &self.state {
+            crate::source::Registry::check_writable(path).map_err(ConfigError::State)?;
         }
         Ok(LogConfig {
             inputs,
@@ -451,7 +478,7 @@ impl LogArgs {
             name: self.name.clone().unwrap_or_else(host_name).into(),
             from_start: self.from_start,
             state: self.state.clone(),
-            poll_interval: Duration::from_secs_f64(self.poll_interval),
+            poll_interval: at_most_a_day("poll-interval", self.poll_interval)?,
             inotify: !self.poll,
         })
     }
@@ -483,6 +510,12 @@ impl GeoArgs {
         }
     }
 }
+
+/// The largest `--backlog`: a million hits are about a gigabyte.
+pub const MAX_BACKLOG: usize = 1_000_000;
+
+/// The largest `--viewer-queue`: the ring of frames is allocated whole at start.
+pub const MAX_VIEWER_QUEUE: usize = 1_000_000;
 
 /// Where `--nats-token` is taken from when not given (with `--nats` only).
 pub const NATS_TOKEN_ENV: &str = "WEBPEEK_NATS_TOKEN";
@@ -596,7 +629,7 @@ impl Config {
         };
         let seconds = |name: &'static str, v: f64| {
             if v.is_finite() && v > 0.0 {
-                Ok(Duration::from_secs_f64(v))
+                at_most_a_day(name, v)
             } else {
                 Err(ConfigError::Zero(name))
             }
@@ -621,11 +654,24 @@ impl Config {
         if args.viewer_queue == 0 {
             return Err(ConfigError::Zero("viewer-queue"));
         }
+        // Both are allocated whole at start: a value past these ended in an abort ("memory
+        // allocation of ... bytes failed") with a backtrace, not in one line.
+        if args.backlog > MAX_BACKLOG {
+            return Err(ConfigError::TooLarge("backlog", MAX_BACKLOG));
+        }
+        if args.viewer_queue > MAX_VIEWER_QUEUE {
+            return Err(ConfigError::TooLarge("viewer-queue", MAX_VIEWER_QUEUE));
+        }
         let preview_every = if args.preview_every.is_finite() && args.preview_every >= 0.0 {
-            Duration::from_secs_f64(args.preview_every)
+            at_most_a_day("preview-every", args.preview_every)?
         } else {
             return Err(ConfigError::Seconds("preview-every"));
         };
+        let allow_origin = args
+            .allow_origin
+            .iter()
+            .map(|o| origin(o).ok_or_else(|| ConfigError::AllowOrigin(o.clone())))
+            .collect::<Result<Vec<_>, _>>()?;
         // Last: the databases are read whole, once the cheap checks have passed.
         log.geo = args.log.open_geo()?;
         Ok(Config {
@@ -642,7 +688,7 @@ impl Config {
             base_path,
             trust_proxy: args.trust_proxy,
             limits,
-            allow_origin: args.allow_origin,
+            allow_origin,
             viewer_queue: args.viewer_queue,
         })
     }
@@ -670,6 +716,16 @@ pub fn valid_name(name: &str) -> bool {
         && name.split('.').all(|part| !part.is_empty())
 }
 
+/// A finite, non-negative number of seconds as a `Duration`, refused past a day: more means
+/// nothing for these options, and `Duration::from_secs_f64` panics past about 10^19 s (and a
+/// deadline that far ahead overflows `Instant`).
+fn at_most_a_day(name: &'static str, seconds: f64) -> Result<Duration, ConfigError> {
+    if seconds > 86_400.0 {
+        return Err(ConfigError::TooLong(name));
+    }
+    Ok(Duration::from_secs_f64(seconds))
+}
+
 /// `24h`, `90m`, `7d`, `30s` or plain seconds, above zero and at most ten years.
 fn parse_age(text: &str) -> Option<Duration> {
     let text = text.trim();
@@ -688,6 +744,30 @@ fn parse_age(text: &str) -> Option<Duration> {
     (1..=10 * 365 * 86_400)
         .contains(&seconds)
         .then(|| Duration::from_secs(seconds))
+}
+
+/// An `--allow-origin` value as browsers send `Origin`: `https://example.com` or
+/// `http://host:8080` (a trailing `/` is dropped). `None` for anything else: a value without a
+/// scheme (`example.com`) or with a path (the dashboard's URL) would never match, and every
+/// WebSocket from that page would be refused with 403 without a word at start.
+fn origin(given: &str) -> Option<String> {
+    let trimmed = given.strip_suffix('/').unwrap_or(given);
+    let authority = trimmed
+        .strip_prefix("https://")
+        .or_else(|| trimmed.strip_prefix("http://"))?;
+    let host = match authority.rsplit_once(':') {
+        // An IPv6 address is bracketed; a port is digits after the last colon.
+        Some((host, port)) if !authority.ends_with(']') => {
+            port.parse::<u16>().ok()?;
+            host
+        }
+        _ => authority,
+    };
+    let fine = !host.is_empty()
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-.[]:".contains(&b));
+    fine.then(|| trimmed.to_owned())
 }
 
 /// `/webpeek`, `webpeek/`, `/webpeek/` → `/webpeek/`; `/` stays `/`.
@@ -717,8 +797,14 @@ fn read_token_file(path: &Path) -> Result<String, ConfigError> {
     };
     let text = std::fs::read_to_string(path).map_err(|e| problem(e.to_string()))?;
     let token = text.lines().next().unwrap_or("").trim();
-    if token.is_empty() {
+    if text.trim().is_empty() {
         return Err(problem("the file is empty".into()));
+    }
+    // The token is the first line only: a file that starts with a blank line is not "empty".
+    if token.is_empty() {
+        return Err(problem(
+            "the first line is empty (the token is read from the first line)".into(),
+        ));
     }
     #[cfg(unix)]
     {
@@ -874,6 +960,37 @@ mod tests {
     }
 
     #[test]
+    fn allowed_origins() {
+        for (given, kept) in [
+            ("https://example.com", "https://example.com"),
+            ("https://example.com/", "https://example.com"),
+            (
+                "http://admin.example.com:8080",
+                "http://admin.example.com:8080",
+            ),
+            ("http://[2001:db8::1]:8083", "http://[2001:db8::1]:8083"),
+            ("http://[::1]", "http://[::1]"),
+        ] {
+            assert_eq!(origin(given).as_deref(), Some(kept), "{given}");
+        }
+        for bad in [
+            "example.com",
+            "https://",
+            "https://example.com/webpeek/",
+            "https://example.com:port",
+            "ftp://example.com",
+            "https://user@example.com",
+            "garbage",
+        ] {
+            assert_eq!(origin(bad), None, "{bad}");
+        }
+        assert!(matches!(
+            config(&["--allow-origin", "example.com", "-"]),
+            Err(ConfigError::AllowOrigin(_))
+        ));
+    }
+
+    #[test]
     fn base_paths() {
         assert_eq!(base_path("/").unwrap(), "/");
         assert_eq!(base_path("").unwrap(), "/");
@@ -895,7 +1012,10 @@ mod tests {
         assert_eq!(c.token.as_deref(), Some("s3cret"));
         std::fs::write(&path, "\n").unwrap();
         let e = config(&["-", "--token-file", path.to_str().unwrap()]).unwrap_err();
-        assert!(e.to_string().contains("empty"), "{e}");
+        assert!(e.to_string().contains("the file is empty"), "{e}");
+        std::fs::write(&path, "\ns3cret\n").unwrap();
+        let e = config(&["-", "--token-file", path.to_str().unwrap()]).unwrap_err();
+        assert!(e.to_string().contains("the first line is empty"), "{e}");
         let e = config(&["-", "--token-file", "/no/such/token"]).unwrap_err();
         assert!(
             e.to_string().starts_with("--token-file /no/such/token"),

@@ -64,7 +64,18 @@ fn refused_by_clap(e: &clap::Error) -> ExitCode {
     let first = lines.next().unwrap_or("bad command line");
     let first = first.strip_prefix("error: ").unwrap_or(first);
     // "the following required arguments were not provided:" is followed by them, one a line.
-    let (mut listed, mut tips, mut command) = (Vec::new(), String::new(), "webpeek".to_string());
+    // clap's usage line names the subcommand, but not every error has one (a value it cannot
+    // read): then the first argument tells, as clap read it (a subcommand wins over a LOG of
+    // that name), so `publish --metrics-listen x` points at `webpeek publish --help`.
+    let mut command = "webpeek".to_string();
+    if let Some(first) = std::env::args().nth(1)
+        && <Cli as clap::CommandFactory>::command()
+            .get_subcommands()
+            .any(|c| c.get_name() == first)
+    {
+        command = format!("webpeek {first}");
+    }
+    let (mut listed, mut tips) = (Vec::new(), String::new());
     for line in lines {
         if let Some(tip) = line.strip_prefix("tip: ") {
             tips.push_str(&format!(" ({tip})"));

@@ -340,6 +340,20 @@ async fn token_from_a_file_or_the_environment() {
     assert_eq!(s.request("GET", "/api/stats", &[], "").status, 401);
 }
 
+/// A token as the README makes it (`head -c 24 /dev/urandom | base64`) may hold `+` and `/`:
+/// the `?token=` link with it pasted as is signs in (a `+` was read as a space and refused).
+#[tokio::test]
+async fn a_token_link_with_base64_characters_signs_in() {
+    let token = "ab+cd/ef+gh/ij+k";
+    let s = Server::start(&["--token", token]);
+    let r = s.request("GET", &format!("/?token={token}"), &[], "");
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.header("set-cookie").is_some(), "signed in");
+    // Percent-encoded, as a careful link would be, too.
+    let r = s.request("GET", "/?token=ab%2Bcd%2Fef%2Bgh%2Fij%2Bk", &[], "");
+    assert_eq!(r.status, 200, "{}", r.body);
+}
+
 // ---------- TLS ----------
 
 /// A self-signed certificate for 127.0.0.1 and localhost: (cert PEM, key PEM, cert DER).
@@ -644,6 +658,17 @@ fn bad_certificates_are_one_clear_line_and_exit_2() {
     let (code, err) = refused_start(&["--tls-cert", "/no/cert.pem", "--tls-key", &k]);
     assert_eq!(code, Some(2));
     assert!(err.contains("/no/cert.pem"), "{err}");
+
+    // A key encrypted with a passphrase is said to be one (it was "no private key").
+    let encrypted = "-----BEGIN ENCRYPTED PRIVATE KEY-----\nMIIBvTBXBgkqhkiG9w0BBQ0wSjApBgkq\n-----END ENCRYPTED PRIVATE KEY-----\n";
+    let (c, k) = write_pair(dir.path(), &cert_a, encrypted);
+    let (code, err) = refused_start(&["--tls-cert", &c, "--tls-key", &k]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("--tls-key") && err.contains("encrypted with a passphrase"),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1, "{err}");
 }
 
 // ---------- behind a proxy ----------
@@ -989,4 +1014,16 @@ fn listening_beyond_loopback_needs_a_token() {
     let (code, err) = refused_start(&["--trust-proxy", "127.0.0.1"]);
     assert_eq!(code, Some(2));
     assert!(err.starts_with("webpeek: error: --trust-proxy"), "{err}");
+}
+
+/// An `--allow-origin` that no browser could send (no scheme, or the dashboard's URL with its
+/// path) is refused at start: it used to be accepted, and every WebSocket from that page got 403.
+#[test]
+fn an_allow_origin_that_is_no_origin_is_refused_at_start() {
+    for bad in ["example.com", "https://example.com/webpeek/"] {
+        let (code, err) = refused_start(&["--allow-origin", bad]);
+        assert_eq!(code, Some(2), "{bad}: {err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.starts_with("webpeek: error: --allow-origin: "), "{err}");
+    }
 }

@@ -241,3 +241,48 @@ async fn poll_mode_works_without_inotify() {
     let (hits, _) = collect_hits(&mut ws, 1, 5 * SECOND).await;
     assert_eq!(paths(&hits), expected(1, 1));
 }
+
+/// A `--state` file that could never be saved (its directory missing, or a directory itself) is
+/// refused at start with one line and exit 2, for the main command and `publish` alike: it was
+/// found out only by a warning every 5 s, positions never saved, and exit 1 at the stop.
+#[test]
+fn a_state_file_that_cannot_be_written_is_refused_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("access.log");
+    append(&log, "");
+    let missing = dir.path().join("no-such-dir").join("state");
+    let (log, missing, itself) = (
+        log.to_str().unwrap(),
+        missing.to_str().unwrap(),
+        dir.path().to_str().unwrap(),
+    );
+    for args in [
+        &["--listen", "127.0.0.1:0", "--state", missing, log][..],
+        &["--listen", "127.0.0.1:0", "--state", itself, log][..],
+        &[
+            "publish",
+            "--nats",
+            "nats://127.0.0.1:1",
+            "--state",
+            missing,
+            log,
+        ][..],
+    ] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_webpeek"))
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert_eq!(err.trim().lines().count(), 1, "{args:?}: {err}");
+        assert!(
+            err.starts_with("webpeek: error: --state: "),
+            "{args:?}: {err}"
+        );
+    }
+    assert!(
+        std::fs::read_dir(itself).unwrap().count() == 1,
+        "nothing left behind beside the log"
+    );
+}

@@ -651,6 +651,31 @@ fn names_that_make_no_subject_are_refused() {
     }
 }
 
+/// `publish --metrics-listen` on an address in use: one line naming that option, before
+/// anything starts (it said "--listen", an option publish does not have, after the NATS
+/// connection was tried and the logs were being read).
+#[test]
+fn metrics_listen_in_use_names_its_option() {
+    let (_d, log) = new_log("access.log");
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let out = webpeek(&[
+        "publish",
+        "--nats",
+        "nats://127.0.0.1:1",
+        "--metrics-listen",
+        &addr,
+        log.to_str().unwrap(),
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
+    assert!(
+        err.starts_with(&format!("webpeek: error: --metrics-listen {addr}: ")),
+        "{err}"
+    );
+}
+
 #[tokio::test]
 async fn tls_with_a_private_ca() {
     let dir = tempfile::tempdir().unwrap();

@@ -421,6 +421,46 @@ fn missing_log_file_is_one_clear_line_and_exit_2() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("--exclude-ip"));
 }
 
+/// A `--backlog` or `--viewer-queue` too large to allocate is one line and exit 2, not an abort
+/// with a backtrace.
+#[test]
+fn huge_backlog_and_viewer_queue_are_one_line_and_exit_2() {
+    for (option, value) in [
+        ("--backlog", "100000000000"),
+        ("--viewer-queue", "100000000000"),
+    ] {
+        assert_refused(
+            &[env!("CARGO_BIN_EXE_webpeek")],
+            &["--listen", "127.0.0.1:0", option, value, "-"],
+            &format!("{option}: at most 1000000"),
+        );
+    }
+}
+
+/// A number of seconds too large for a `Duration` is one line and exit 2, not a panic.
+#[test]
+fn huge_numbers_of_seconds_are_one_line_and_exit_2() {
+    for (command, option) in [
+        (&[][..], "--poll-interval"),
+        (&[][..], "--preview-every"),
+        (
+            &["publish", "--nats", "nats://127.0.0.1:1"][..],
+            "--poll-interval",
+        ),
+    ] {
+        let listen: &[&str] = if command.is_empty() {
+            &["--listen", "127.0.0.1:0"]
+        } else {
+            &[]
+        };
+        assert_refused(
+            &[env!("CARGO_BIN_EXE_webpeek")],
+            &[command, listen, &[option, "1e300", "-"]].concat(),
+            &format!("{option}: at most 86400 seconds"),
+        );
+    }
+}
+
 /// What clap refuses is one line in webpeek's form too, naming the option; help is not an error.
 #[test]
 fn unknown_options_and_unreadable_values_are_one_line_and_exit_2() {
@@ -429,6 +469,15 @@ fn unknown_options_and_unreadable_values_are_one_line_and_exit_2() {
         (&["--lsiten", "127.0.0.1:0", "-"][..], "--lsiten"),
         (&["--max-viewers", "lots", "-"][..], "--max-viewers"),
         (&["report", "--top", "-3", "x.log"][..], "-3"),
+        // The subcommand whose --help lists the option, also when clap gives no usage line.
+        (
+            &["publish", "--metrics-listen", "x", "-"][..],
+            "'webpeek publish --help'",
+        ),
+        (
+            &["report", "--threads", "many", "x.log"][..],
+            "'webpeek report --help'",
+        ),
     ] {
         assert_refused(&[env!("CARGO_BIN_EXE_webpeek")], args, names);
     }
@@ -438,6 +487,47 @@ fn unknown_options_and_unreadable_values_are_one_line_and_exit_2() {
         .unwrap();
     assert_eq!(out.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&out.stdout).contains("--listen"));
+}
+
+/// `--help` lists each option under the heading it belongs to (the dashboard's options were
+/// under "Many servers over NATS"), `--listen` with the README's `ADDR`.
+#[test]
+fn help_lists_each_option_under_its_heading() {
+    for command in [&["--help"][..], &["demo", "--help"][..]] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_webpeek"))
+            .args(command)
+            .env("COLUMNS", "100")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0));
+        let help = String::from_utf8_lossy(&out.stdout);
+        // Each `--option` that starts a line, with the heading above it.
+        let mut heading = "";
+        let mut under = std::collections::HashMap::new();
+        for line in help.lines() {
+            if !line.starts_with(' ') && line.ends_with(':') {
+                heading = line.trim_end_matches(':');
+            } else if let Some(option) = line.trim_start().strip_prefix("--") {
+                let name = option.split([' ', '=']).next().unwrap();
+                under.insert(format!("--{name}"), heading);
+            }
+        }
+        for (option, expected) in [
+            ("--listen", "The dashboard, and who may see it"),
+            ("--token-file", "The dashboard, and who may see it"),
+            ("--tls-cert", "The dashboard, and who may see it"),
+            ("--base-path", "The dashboard, and who may see it"),
+            ("--format", "Logs, and what to show of them"),
+            ("--nats", "Many servers over NATS"),
+        ] {
+            assert_eq!(
+                under.get(option),
+                Some(&expected),
+                "{command:?}: {option}\n{help}"
+            );
+        }
+        assert!(help.contains("--listen <ADDR>"), "{help}");
+    }
 }
 
 /// A log that cannot be read (mode 0600, another user's; a directory) is one line and exit 2
@@ -452,6 +542,15 @@ fn a_log_that_cannot_be_read_is_one_line_and_exit_2() {
     let bin = env!("CARGO_BIN_EXE_webpeek");
     let log_arg = log.to_str().unwrap();
     let dir_arg = dir.path().to_str().unwrap();
+    // A readable log in a directory the user may not enter (Debian's /var/log/apache2 is
+    // root:adm 0750): not "no such log file".
+    let private = dir.path().join("private");
+    std::fs::create_dir(&private).unwrap();
+    let hidden_log = private.join("access.log");
+    std::fs::write(&hidden_log, line("203.0.113.5", "/")).unwrap();
+    let hidden_arg = hidden_log.to_str().unwrap();
+    let hidden_pattern = private.join("*.log");
+    let hidden_pattern = hidden_pattern.to_str().unwrap();
     // As root, the file is nobody's and root may not override its mode: setpriv (util-linux)
     // takes the capabilities that would let it away.
     let root = std::fs::metadata("/proc/self").is_ok_and(|m| {
@@ -461,8 +560,11 @@ fn a_log_that_cannot_be_read_is_one_line_and_exit_2() {
     let drop_caps = ["setpriv", "--bounding-set=-dac_override,-dac_read_search"];
     let unreadable: Vec<&str> = if root {
         std::os::unix::fs::chown(&log, Some(65534), None).unwrap();
+        std::os::unix::fs::chown(&private, Some(65534), None).unwrap();
+        std::fs::set_permissions(&private, std::fs::Permissions::from_mode(0o700)).unwrap();
         [&drop_caps[..], &[bin]].concat()
     } else {
+        std::fs::set_permissions(&private, std::fs::Permissions::from_mode(0o000)).unwrap();
         vec![bin]
     };
     // A root that may not drop capabilities (a rootless container) cannot run that part.
@@ -489,12 +591,24 @@ fn a_log_that_cannot_be_read_is_one_line_and_exit_2() {
             vec!["publish", "--nats", "nats://127.0.0.1:1", log_arg],
             "cannot read it",
         ));
+        cases.push((
+            &unreadable[..],
+            vec!["--listen", "127.0.0.1:0", hidden_arg],
+            "cannot read it: Permission denied",
+        ));
+        cases.push((
+            &unreadable[..],
+            vec!["--listen", "127.0.0.1:0", hidden_pattern],
+            "cannot list the directory: Permission denied",
+        ));
     } else {
         eprintln!("setpriv cannot drop capabilities here: the unreadable-file cases are skipped");
     }
     for (command, args, says) in cases {
         assert_refused(command, &args, says);
     }
+    // So that the temporary directory can be removed.
+    std::fs::set_permissions(&private, std::fs::Permissions::from_mode(0o700)).unwrap();
 }
 
 /// Runs `command` with `args`, and asserts it was refused as bad input: exit code 2, one line

@@ -42,6 +42,11 @@ pub enum PatternError {
     /// The directory does not exist.
     #[error("{0}: no such directory")]
     NoDirectory(PathBuf),
+    /// The directory exists but cannot be listed (permissions, mostly).
+    #[error(
+        "{0}: cannot list the directory: {1} (run webpeek as a user who may read the logs: on Debian, one in the group adm)"
+    )]
+    Unreadable(PathBuf, #[source] std::io::Error),
 }
 
 impl NamePattern {
@@ -54,8 +59,15 @@ impl NamePattern {
         if is_glob(&dir) {
             return Err(PatternError::WildDirectory(path.to_owned()));
         }
-        if !dir.is_dir() {
-            return Err(PatternError::NoDirectory(dir));
+        // Listed now: a directory the user may not read would otherwise match nothing, in
+        // silence, until the watcher fails on it once serving has begun.
+        if let Err(e) = std::fs::read_dir(&dir) {
+            return Err(match e.kind() {
+                std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory => {
+                    PatternError::NoDirectory(dir)
+                }
+                _ => PatternError::Unreadable(dir, e),
+            });
         }
         let name = path
             .file_name()

@@ -103,21 +103,27 @@ impl Input {
     /// Classifies a `LOG` argument: `-`, a pattern, a `.gz` file, or a file.
     pub fn from_arg(arg: &Path) -> Result<Input, InputError> {
         if arg.as_os_str() == "-" {
-            Ok(Input::Stdin)
-        } else if is_glob(arg) {
-            Ok(Input::Pattern(NamePattern::new(arg)?))
-        } else if !arg.exists() {
-            Err(InputError::Missing(arg.to_owned()))
-        } else if arg.is_dir() {
-            Err(InputError::Directory(arg.to_owned()))
-        } else if let Err(e) = std::fs::File::open(arg) {
-            // Said now, in one line, rather than by the follower once serving has begun.
-            Err(InputError::Unreadable(arg.to_owned(), e))
-        } else if arg.extension().is_some_and(|e| e == "gz") {
-            Ok(Input::Gzip(arg.to_owned()))
-        } else {
-            Ok(Input::File(arg.to_owned()))
+            return Ok(Input::Stdin);
         }
+        if is_glob(arg) {
+            return Ok(Input::Pattern(NamePattern::new(arg)?));
+        }
+        // Not `Path::exists`, which is false for any failed stat: a log in a directory the user
+        // may not enter (Debian's /var/log/apache2 is root:adm 0750) is not a missing file.
+        let meta = std::fs::metadata(arg).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => InputError::Missing(arg.to_owned()),
+            _ => InputError::Unreadable(arg.to_owned(), e),
+        })?;
+        if meta.is_dir() {
+            return Err(InputError::Directory(arg.to_owned()));
+        }
+        // Said now, in one line, rather than by the follower once serving has begun.
+        std::fs::File::open(arg).map_err(|e| InputError::Unreadable(arg.to_owned(), e))?;
+        Ok(if arg.extension().is_some_and(|e| e == "gz") {
+            Input::Gzip(arg.to_owned())
+        } else {
+            Input::File(arg.to_owned())
+        })
     }
 }
 

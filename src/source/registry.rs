@@ -146,6 +146,27 @@ impl Registry {
         Ok(registry)
     }
 
+    /// Checks at start that [`Registry::save`] will be able to write `path`: its temp file can
+    /// be made beside it, and `path` is not a directory. Without this a state file in a
+    /// directory that does not exist was found out only by a warning every 5 s, and at exit.
+    pub fn check_writable(path: &Path) -> Result<(), StateError> {
+        let io = |source| StateError::Io {
+            path: path.to_owned(),
+            source,
+        };
+        if std::fs::metadata(path).is_ok_and(|m| m.is_dir()) {
+            return Err(io(io::Error::from(io::ErrorKind::IsADirectory)));
+        }
+        let tmp = path.with_extension("tmp");
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&tmp)
+            .map_err(io)?;
+        std::fs::remove_file(&tmp).map_err(io)
+    }
+
     /// Writes every checkpoint whose file still exists, atomically (temp file, then rename).
     pub fn save(&self, path: &Path) -> Result<(), StateError> {
         self.save_holding_back(path, &HashMap::new)

@@ -37,6 +37,11 @@ pub enum TlsError {
         "--tls-key {0}: no private key in the file (expected PEM: -----BEGIN PRIVATE KEY-----, RSA or EC)"
     )]
     NoKey(PathBuf),
+    /// The key is encrypted: webpeek has no way to ask for its passphrase.
+    #[error(
+        "--tls-key {0}: the key is encrypted with a passphrase, which webpeek cannot ask for; give it a decrypted copy (openssl pkey -in KEY -out KEY.plain, mode 0600)"
+    )]
+    EncryptedKey(PathBuf),
     /// The key is not the certificate's.
     #[error("--tls-key {key}: this key does not belong to the certificate in {cert}")]
     Mismatch {
@@ -84,8 +89,18 @@ impl TlsFiles {
         if chain.is_empty() {
             return Err(TlsError::NoCertificate(self.cert.clone()));
         }
-        let key = PrivateKeyDer::from_pem_slice(&key_pem)
-            .map_err(|_| TlsError::NoKey(self.key.clone()))?;
+        let key = PrivateKeyDer::from_pem_slice(&key_pem).map_err(|_| {
+            // PKCS#8 `ENCRYPTED PRIVATE KEY`, or OpenSSL's legacy `Proc-Type: 4,ENCRYPTED`
+            // header: there is a key, just not one rustls can read ("no private key" misled).
+            let encrypted = |label: &[u8]| key_pem.windows(label.len()).any(|w| w == label);
+            if encrypted(b"-----BEGIN ENCRYPTED PRIVATE KEY-----")
+                || encrypted(b"Proc-Type: 4,ENCRYPTED")
+            {
+                TlsError::EncryptedKey(self.key.clone())
+            } else {
+                TlsError::NoKey(self.key.clone())
+            }
+        })?;
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let refused = |source| TlsError::Refused {
             cert: self.cert.clone(),
