@@ -824,10 +824,25 @@ async fn jetstream_survives_a_server_restart() {
     let mut nats = NatsServer::start(&[]);
     let (_d, log) = new_log("access.log");
     let web1 = Publisher::start(&nats.url(), "web1", &log, &["--jetstream", "HITS"]);
-    let hub = js_hub(&nats, "HITS");
-    let mut ws = viewer(&hub).await;
     let before = numbered("/before", 5);
     append_paths(&web1, "203.0.113.1", &before);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while nats.stored_messages() == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the publisher never stored a message"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // Another age than the stream the publisher made (24 h): said at start, not again at each
+    // reconnect.
+    let hub = spawn_hub(
+        &nats.url(),
+        &["--jetstream", "HITS", "--jetstream-max-age", "2h"],
+    );
+    hub.wait_output("following it live", Duration::from_secs(20));
+    hub.wait_output("keeps messages for 86400 s", Duration::from_secs(1));
+    let mut ws = viewer(&hub).await;
     let (hits, _) = collect_hits(&mut ws, 5, Duration::from_secs(15)).await;
     assert_eq!(paths(&hits), before);
     nats.kill();
@@ -845,6 +860,7 @@ async fn jetstream_survives_a_server_restart() {
     assert_no_hits(&mut ws, Duration::from_millis(1000)).await;
     let stats = wait_stats(&hub, "all counted", |s| s["total"] == 60);
     assert_eq!(stats["nats"]["duplicates"], 0, "{stats}");
+    assert_eq!(hub.count_output("keeps messages for"), 1);
 }
 
 #[tokio::test]

@@ -86,7 +86,7 @@ fn takes_hits(subjects: &[String]) -> bool {
         .any(|s| [">", "webpeek.>", SUBSCRIBE_SUBJECT].contains(&s.as_str()))
 }
 
-/// The stream, created when missing. Warns (once per call) when an existing stream keeps
+/// The stream, created when missing. Warns (once per process) when an existing stream keeps
 /// hits for another age than asked.
 pub async fn ensure_stream(
     js: &jetstream::Context,
@@ -109,8 +109,19 @@ pub async fn ensure_stream(
             subjects: have.subjects.join(", "),
         });
     }
+    // Said once per stream and ages: a hub makes its consumer again after every reconnect.
+    static SAID: std::sync::Mutex<Vec<(String, Duration, Duration)>> =
+        std::sync::Mutex::new(Vec::new());
     if let Some(asked) = options.max_age
         && have.max_age != asked
+        && {
+            let said = (options.name.clone(), have.max_age, asked);
+            let mut all = SAID.lock().unwrap_or_else(|e| e.into_inner());
+            !all.contains(&said) && {
+                all.push(said);
+                true
+            }
+        }
     {
         tracing::warn!(
             "JetStream stream {} keeps messages for {} s, not the {} s of --jetstream-max-age: it existed already and is left as it is",

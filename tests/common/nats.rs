@@ -115,17 +115,27 @@ impl NatsServer {
 
     /// `GET /connz?subs=1` of the monitoring port.
     pub fn connz(&self) -> serde_json::Value {
+        self.monitor("/connz?subs=1")
+    }
+
+    /// Messages stored in JetStream, in all streams (the monitoring port's `/jsz`).
+    pub fn stored_messages(&self) -> u64 {
+        self.monitor("/jsz")["messages"].as_u64().unwrap_or(0)
+    }
+
+    /// A JSON page of the monitoring port.
+    fn monitor(&self, path: &str) -> serde_json::Value {
         let mut s = TcpStream::connect(("127.0.0.1", self.monitor)).unwrap();
         s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
         write!(
             s,
-            "GET /connz?subs=1 HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+            "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
         )
         .unwrap();
         let mut raw = String::new();
         s.read_to_string(&mut raw).unwrap();
         let body = raw.split_once("\r\n\r\n").map_or("", |(_, b)| b);
-        serde_json::from_str(body).unwrap_or_else(|e| panic!("connz: {e}: {raw}"))
+        serde_json::from_str(body).unwrap_or_else(|e| panic!("{path}: {e}: {raw}"))
     }
 
     /// Waits (bounded) until a client whose name contains `name` subscribes to `subject`.
