@@ -254,6 +254,9 @@ pub async fn run(config: Config) -> Result<(), AppError> {
         "webpeek: serving {scheme}://{addr}{}{notes}",
         config.base_path
     );
+    if let Some(warning) = config.clear_text_warning() {
+        tracing::warn!("{warning}");
+    }
     let (closing_tx, closing_rx) = tokio::sync::watch::channel(false);
     let viewing = hub.clone();
     let state = WebState {

@@ -589,6 +589,21 @@ impl PublishConfig {
 }
 
 impl Config {
+    /// A warning for a token that would cross the network in clear: plain HTTP on an address
+    /// other machines reach, and no reverse proxy trusted (one may add the TLS).
+    pub fn clear_text_warning(&self) -> Option<String> {
+        (self.token.is_some()
+            && self.tls.is_none()
+            && self.trust_proxy.is_empty()
+            && !self.listen.ip().is_loopback())
+        .then(|| {
+            format!(
+                "plain HTTP on {}: the token and the session cookie cross the network unencrypted; give --tls-cert and --tls-key, or serve behind the site's TLS proxy (--trust-proxy)",
+                self.listen
+            )
+        })
+    }
+
     /// Checks the parsed command line.
     pub fn from_cli(cli: Cli) -> Result<Config, ConfigError> {
         let (demo, args) = match cli.command {
@@ -830,6 +845,30 @@ mod tests {
         Config::from_cli(
             Cli::try_parse_from(std::iter::once("webpeek").chain(args.iter().copied())).unwrap(),
         )
+    }
+
+    #[test]
+    fn a_token_in_clear_beyond_this_machine_is_warned_of() {
+        let warning = |args: &[&str]| config(args).unwrap().clear_text_warning();
+        let w = warning(&["--listen", "0.0.0.0:8083", "--token", "s3cret", "-"]).unwrap();
+        assert!(w.starts_with("plain HTTP on 0.0.0.0:8083: "), "{w}");
+        assert!(!w.contains("s3cret"), "{w}");
+        for quiet in [
+            &["--listen", "127.0.0.1:8083", "--token", "s3cret", "-"][..],
+            &["--listen", "[::1]:8083", "--token", "s3cret", "-"],
+            &["--listen", "0.0.0.0:8083", "--public", "-"],
+            &[
+                "--listen",
+                "0.0.0.0:8083",
+                "--token",
+                "s3cret",
+                "--trust-proxy",
+                "10.0.0.2",
+                "-",
+            ],
+        ] {
+            assert_eq!(warning(quiet), None, "{quiet:?}");
+        }
     }
 
     #[test]
