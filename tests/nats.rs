@@ -276,19 +276,28 @@ async fn an_outage_is_buffered_and_delivered_once() {
     assert_eq!(web1.count_output("disconnected, retrying"), 1);
 }
 
-#[tokio::test]
-async fn a_restarted_publisher_neither_loses_nor_repeats() {
-    let nats = NatsServer::start(&[]);
-    let hub = hub(&nats, &[]);
+/// A hub, a publisher of a new log with `--state`, and a viewer that has had its first three
+/// hits: (hub, the log's dir, log, state file, publisher, viewer).
+async fn publishing_with_state(
+    nats: &NatsServer,
+) -> (Server, tempfile::TempDir, PathBuf, String, Publisher, Ws) {
+    let hub = hub(nats, &[]);
     let (dir, log) = new_log("access.log");
-    let state = dir.path().join("state.json");
-    let state_arg = state.to_str().unwrap();
-    let mut web1 = Publisher::start(&nats.url(), "web1", &log, &["--state", state_arg]);
+    let state = dir.path().join("state.json").to_str().unwrap().to_owned();
+    let web1 = Publisher::start(&nats.url(), "web1", &log, &["--state", &state]);
     let mut ws = viewer(&hub).await;
     let first = numbered("/first", 3);
     append_paths(&web1, "203.0.113.1", &first);
     let (hits, _) = collect_hits(&mut ws, 3, Duration::from_secs(15)).await;
     assert_eq!(paths(&hits), first);
+    (hub, dir, log, state, web1, ws)
+}
+
+#[tokio::test]
+async fn a_restarted_publisher_neither_loses_nor_repeats() {
+    let nats = NatsServer::start(&[]);
+    let (_hub, _dir, log, state, mut web1, mut ws) = publishing_with_state(&nats).await;
+    let state_arg = state.as_str();
     // `systemctl reload` (SIGHUP) reloads nothing and ends nothing.
     std::process::Command::new("kill")
         .args(["-HUP", &web1.child.id().to_string()])
@@ -319,16 +328,8 @@ async fn a_restarted_publisher_neither_loses_nor_repeats() {
 #[tokio::test]
 async fn buffered_hits_survive_a_publisher_restart() {
     let mut nats = NatsServer::start(&[]);
-    let hub = hub(&nats, &[]);
-    let (dir, log) = new_log("access.log");
-    let state = dir.path().join("state.json");
-    let state_arg = state.to_str().unwrap();
-    let mut web1 = Publisher::start(&nats.url(), "web1", &log, &["--state", state_arg]);
-    let mut ws = viewer(&hub).await;
-    let first = numbered("/first", 3);
-    append_paths(&web1, "203.0.113.1", &first);
-    let (hits, _) = collect_hits(&mut ws, 3, Duration::from_secs(15)).await;
-    assert_eq!(paths(&hits), first);
+    let (_hub, _dir, log, state, mut web1, mut ws) = publishing_with_state(&nats).await;
+    let state_arg = state.as_str();
 
     nats.kill();
     web1.wait_output("disconnected, retrying", Duration::from_secs(10));
