@@ -535,6 +535,14 @@ async fn token_authorization() {
     append_paths(&web1, "203.0.113.1", &numbered("/signed-in", 1));
     let (hits, _) = collect_hits(&mut ws, 1, Duration::from_secs(15)).await;
     assert_eq!(hits[0]["server"], "web1");
+    // The token in the URL, as the NATS clients take it (`nats://TOKEN@host`), never logged.
+    let in_url = nats.url().replacen("nats://", "nats://s3cret@", 1);
+    let (_d3, log3) = new_log("access.log");
+    let web3 = Publisher::start(&in_url, "web3", &log3, &[]);
+    append_paths(&web3, "203.0.113.3", &numbered("/token-in-url", 1));
+    let (hits, _) = collect_hits(&mut ws, 1, Duration::from_secs(15)).await;
+    assert_eq!(hits[0]["server"], "web3");
+    assert_eq!(web3.count_output("s3cret"), 0);
 
     // A publisher with a wrong token, or none, stops at the first refusal: one line, exit 1.
     for extra in [&["--nats-token", "wrong"][..], &[]] {

@@ -460,12 +460,13 @@ impl NatsOptions {
         if addr.host().is_empty() {
             return Err(bad("no host"));
         }
-        let user = addr.username().map(|u| {
-            (
-                percent_decode(u),
-                percent_decode(addr.password().unwrap_or("")),
-            )
-        });
+        // `nats://user:password@host`; `nats://TOKEN@host` (no password) is a token, as the
+        // NATS clients and the `nats` CLI read it.
+        let (user, url_token) = match (addr.username(), addr.password()) {
+            (Some(u), Some(p)) => (Some((percent_decode(u), percent_decode(p))), None),
+            (Some(t), None) => (None, Some(percent_decode(t))),
+            _ => (None, None),
+        };
         let mut plain = addr.clone().into_inner();
         let _ = plain.set_username("");
         let _ = plain.set_password(None);
@@ -485,10 +486,15 @@ impl NatsOptions {
             Some("") => return Err(NatsOptionError::EmptyToken),
             t => t.map(str::to_owned),
         };
-        if [user.is_some(), token.is_some(), creds.is_some()]
-            .iter()
-            .filter(|&&b| b)
-            .count()
+        if [
+            user.is_some(),
+            url_token.is_some(),
+            token.is_some(),
+            creds.is_some(),
+        ]
+        .iter()
+        .filter(|&&b| b)
+        .count()
             > 1
         {
             return Err(NatsOptionError::TwoCredentials);
@@ -520,7 +526,7 @@ impl NatsOptions {
             addr,
             shown,
             user,
-            token,
+            token: token.or(url_token),
             creds,
             ca: ca.map(Path::to_owned),
             jetstream: None,
@@ -631,9 +637,12 @@ pub fn reconnect_delay(attempt: usize) -> Duration {
 fn redact(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
         (Some(s), Some(at)) if at > s => {
+            // `user:password` keeps the user; a lone `TOKEN` is all secret.
             let userinfo = &url[s + 3..at];
-            let user = userinfo.split(':').next().unwrap_or("");
-            format!("{}{user}:***{}", &url[..s + 3], &url[at..])
+            match userinfo.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..s + 3], &url[at..]),
+                None => format!("{}***{}", &url[..s + 3], &url[at..]),
+            }
         }
         _ => url.to_owned(),
     }
@@ -1056,6 +1065,18 @@ pub(crate) mod tests {
         }
         let e = NatsOptions::new("http://bob:pw@example.com", None, None, None).unwrap_err();
         assert!(!e.to_string().contains("pw"), "{e}");
+        // A token in the URL, as the NATS clients take it; never shown.
+        let o = NatsOptions::new("nats://s3cr%2Ft@example.com:4222", None, None, None).unwrap();
+        assert_eq!(
+            (o.user.as_ref(), o.token.as_deref()),
+            (None, Some("s3cr/t"))
+        );
+        assert_eq!(o.url(), "nats://example.com:4222");
+        assert!(!format!("{o:?}").contains("s3cr"));
+        let e = NatsOptions::new("http://s3cret@example.com", None, None, None).unwrap_err();
+        assert!(!e.to_string().contains("s3cret"), "{e}");
+        let e = NatsOptions::new("nats://t@h", Some("t"), None, None).unwrap_err();
+        assert!(matches!(e, NatsOptionError::TwoCredentials), "{e}");
         let e = NatsOptions::new("nats://h", Some(" "), None, None).unwrap_err();
         assert!(e.to_string().starts_with("--nats-token"), "{e}");
         let e = NatsOptions::new("nats://u:p@h", Some("t"), None, None).unwrap_err();
