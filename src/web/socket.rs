@@ -395,6 +395,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Socket<S> {
                 126 | 127 => return Ok(None),
                 n => (u64::from(n), 2),
             };
+            // RFC 6455 5.2: the top bit of a 64-bit length must be 0. Such a frame breaks the
+            // protocol (1002); it is not merely too big (1009, counted as oversize).
+            if len >> 63 != 0 {
+                return Err(SocketError::Protocol(
+                    "a 64-bit length with its top bit set",
+                ));
+            }
             let control = opcode & 0x8 != 0;
             if control && (!fin || len > 125 || rsv1) {
                 return Err(SocketError::Protocol("a bad control frame"));
