@@ -308,7 +308,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Socket<S> {
     }
 
     /// From here on, data messages are only measured against the limit and returned as
-    /// [`Incoming::Ignored`]; the inflater (~40 KB) is dropped.
+    /// [`Incoming::Ignored`] (uncompressed text is still checked for UTF-8); the inflater
+    /// (~40 KB) is dropped.
     pub fn ignore_data(&mut self) {
         self.ignore_data = true;
         self.inflater = None;
@@ -464,6 +465,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Socket<S> {
         let opcode = self.message_opcode.take().expect("a message is open");
         let data = std::mem::take(&mut self.message);
         if self.ignore_data {
+            // RFC 6455 8.1: text that is not UTF-8 fails the connection (1007) even when it is
+            // not read. Checking plain text costs nothing (4 KiB at most); compressed text is
+            // not inflated to check it (that is what ignoring spares).
+            if opcode == TEXT && !self.message_compressed && std::str::from_utf8(&data).is_err() {
+                return Err(SocketError::NotUtf8);
+            }
             return Ok(Incoming::Ignored);
         }
         let data = if self.message_compressed {
