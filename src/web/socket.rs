@@ -822,14 +822,23 @@ mod tests {
             (client_frame(0x88, &[3]), "bad close"),
             (client_frame(0x88, &1005u16.to_be_bytes()), "bad close"),
             (client_frame(0x88, &[0x03, 0xe8, 0xff]), "bad close"),
-            // A continuation announcing 2^64 - 6 bytes after a 10-byte fragment.
+            // A 64-bit length with its top bit set breaks the protocol (not merely too big).
+            (
+                [
+                    vec![0x81, 0x80 | 127, 0x80, 0, 0, 0, 0, 0, 0, 5],
+                    vec![0; 9],
+                ]
+                .concat(),
+                "top bit",
+            ),
+            // A continuation announcing 2^63 - 6 bytes after a 10-byte fragment.
             (
                 [
                     client_frame(0x01, &[b'a'; 10]),
                     vec![
                         0x80,
                         0x80 | 127,
-                        0xff,
+                        0x7f,
                         0xff,
                         0xff,
                         0xff,
