@@ -503,3 +503,30 @@ async fn pings_closes_and_fragmented_resumes() {
     h.stream.shutdown().await.unwrap();
     assert!(h.eof().await);
 }
+
+#[tokio::test]
+async fn a_viewer_that_stalls_mid_frame_or_trickles_is_dropped_as_silent() {
+    let s = Server::start(&["--ping-interval", "0.3", "--ping-timeout", "1"]);
+    // A frame header, then nothing.
+    let mut stalled = RawViewer::ready(&s).await;
+    stalled.stream.write_all(&[0x81, 0x80 | 100]).await.unwrap();
+    // One byte a second of a 4 KiB message: never a whole frame, never a pong.
+    let mut trickle = RawViewer::ready(&s).await;
+    trickle
+        .stream
+        .write_all(&[0x81, 0x80 | 126, 0x0f])
+        .await
+        .unwrap();
+    let feeding = tokio::spawn(async move {
+        for _ in 0..4 {
+            tokio::time::sleep(SECOND).await;
+            if trickle.stream.write_all(&[0]).await.is_err() {
+                break;
+            }
+        }
+        trickle.eof().await
+    });
+    assert!(stalled.eof().await, "the stalled viewer is dropped");
+    assert!(feeding.await.unwrap(), "the trickling viewer is dropped");
+    assert!(s.metric(None, "webpeek_dropped_viewers_total{reason=\"silent\"}") >= 2);
+}
