@@ -530,3 +530,28 @@ async fn a_viewer_that_stalls_mid_frame_or_trickles_is_dropped_as_silent() {
     assert!(feeding.await.unwrap(), "the trickling viewer is dropped");
     assert!(s.metric(None, "webpeek_dropped_viewers_total{reason=\"silent\"}") >= 2);
 }
+
+#[tokio::test]
+async fn an_upgrade_whose_key_is_not_16_bytes_in_base64_is_refused() {
+    let s = Server::start(&[]);
+    let origin = format!("http://{}", s.addr);
+    for key in [
+        "short",
+        "dGhlIHNhbXBsZSBub25jZQ=",
+        "dGhlIHNhbXBsZSBub25j!Q==",
+    ] {
+        let reply = s.request(
+            "GET",
+            "/ws",
+            &[
+                ("Origin", &origin),
+                ("Upgrade", "websocket"),
+                ("Connection", "Upgrade"),
+                ("Sec-WebSocket-Version", "13"),
+                ("Sec-WebSocket-Key", key),
+            ],
+            "",
+        );
+        assert_eq!(reply.status, 400, "{key}");
+    }
+}

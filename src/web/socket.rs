@@ -124,6 +124,15 @@ pub fn negotiate_deflate(headers: &HeaderMap) -> Option<Deflate> {
     None
 }
 
+/// Whether `key` is 16 bytes in base64: 22 characters of the alphabet and `==`.
+fn is_websocket_key(key: &[u8]) -> bool {
+    key.len() == 24
+        && key.ends_with(b"==")
+        && key[..22]
+            .iter()
+            .all(|&c| c.is_ascii_alphanumeric() || c == b'+' || c == b'/')
+}
+
 /// A one-line refusal.
 fn reject(status: StatusCode, why: &'static str) -> Response {
     (status, why).into_response()
@@ -177,6 +186,13 @@ impl<S: Send + Sync> FromRequestParts<S> for Upgrade {
                 "no Sec-WebSocket-Key header\n",
             ));
         };
+        // RFC 6455 4.2.1: the key is 16 bytes in base64; a server must refuse any other.
+        if !is_websocket_key(key.as_bytes()) {
+            return Err(reject(
+                StatusCode::BAD_REQUEST,
+                "Sec-WebSocket-Key is not 16 bytes in base64\n",
+            ));
+        }
         let deflate = negotiate_deflate(headers);
         let Some(on_upgrade) = parts.extensions.remove::<OnUpgrade>() else {
             return Err(reject(
