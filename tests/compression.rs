@@ -347,3 +347,211 @@ async fn offers_the_server_cannot_take_get_plain_frames() {
     assert_eq!(status, 426, "{body}");
     assert!(body.contains("WebSocket"), "{body}");
 }
+
+impl RawViewer {
+    /// Connects (Chromium's offer) and reads `hello` and `history`.
+    async fn ready(s: &Server) -> RawViewer {
+        let (mut v, head) = RawViewer::connect(s, Some(CHROMIUM_OFFER)).await;
+        assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+        assert_eq!(v.next().await.json["type"], "hello");
+        assert_eq!(v.next().await.json["type"], "history");
+        v
+    }
+
+    /// Messages until a close (its code) or the end of the stream (`None`).
+    async fn close_code(&mut self) -> Option<u64> {
+        loop {
+            let m = self.next().await;
+            if m.json.get("eof").is_some() {
+                return None;
+            }
+            if m.json.get("close").is_some() {
+                return m.json["close"].as_u64();
+            }
+        }
+    }
+
+    /// Whether the server closed the TCP connection (within 5 s) after what it sent.
+    async fn eof(&mut self) -> bool {
+        let mut chunk = [0u8; 4096];
+        loop {
+            match tokio::time::timeout(5 * SECOND, self.stream.read(&mut chunk)).await {
+                Ok(Ok(0)) | Ok(Err(_)) => return true,
+                Ok(Ok(_)) => {}
+                Err(_) => return false,
+            }
+        }
+    }
+}
+
+/// A masked client frame's bytes with its length as given (it may lie).
+fn raw_frame(first: u8, len_bytes: &[u8], payload: &[u8]) -> Vec<u8> {
+    let mask = [1u8, 2, 3, 4];
+    let mut out = vec![first];
+    out.extend_from_slice(len_bytes);
+    out[1] |= 0x80;
+    out.extend_from_slice(&mask);
+    out.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+    out
+}
+
+#[tokio::test]
+async fn frames_that_break_rfc_6455_close_with_the_documented_code() {
+    let s = Server::start(&[]);
+    let cases: Vec<(&str, Vec<u8>, u64)> = vec![
+        ("unmasked", b"\x81\x02hi".to_vec(), 1002),
+        ("RSV2", raw_frame(0xa1, &[1], b"x"), 1002),
+        ("opcode 3", raw_frame(0x83, &[1], b"x"), 1002),
+        ("opcode 0xB", raw_frame(0x8b, &[0], b""), 1002),
+        (
+            "ping of 126",
+            raw_frame(0x89, &[126, 0, 126], &[0; 126]),
+            1002,
+        ),
+        ("fragmented ping", raw_frame(0x09, &[1], b"x"), 1002),
+        ("ping with RSV1", raw_frame(0xc9, &[1], b"x"), 1002),
+        (
+            "compressed continuation",
+            [raw_frame(0x41, &[1], b"x"), raw_frame(0xc0, &[1], b"y")].concat(),
+            1002,
+        ),
+        ("continuation alone", raw_frame(0x80, &[1], b"x"), 1002),
+        ("not UTF-8", raw_frame(0x81, &[2], &[0xff, 0xfe]), 1007),
+        ("close of 1 byte", raw_frame(0x88, &[1], &[3]), 1002),
+        (
+            "close 1005",
+            raw_frame(0x88, &[2], &1005u16.to_be_bytes()),
+            1002,
+        ),
+        (
+            "close 999",
+            raw_frame(0x88, &[2], &999u16.to_be_bytes()),
+            1002,
+        ),
+        (
+            "64-bit length, top bit set",
+            raw_frame(0x81, &[127, 0x80, 0, 0, 0, 0, 0, 0, 5], b"hello"),
+            1002,
+        ),
+    ];
+    for (why, bytes, code) in cases {
+        let mut v = RawViewer::ready(&s).await;
+        v.stream.write_all(&bytes).await.unwrap();
+        assert_eq!(v.close_code().await, Some(code), "{why}");
+        assert!(v.eof().await, "{why}: the connection is closed");
+    }
+}
+
+#[tokio::test]
+async fn after_the_resume_wait_text_that_is_not_utf8_still_closes_with_1007() {
+    let s = Server::start(&[]);
+    let mut v = RawViewer::ready(&s).await;
+    v.send(0x81, br#"{"type":"resume","after":0}"#).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    v.send(0x81, &[b'a', 0xff, 0xfe]).await;
+    let code = tokio::time::timeout(3 * SECOND, v.close_code()).await;
+    assert_eq!(code.ok(), Some(Some(1007)));
+}
+
+#[tokio::test]
+async fn pings_closes_and_fragmented_resumes() {
+    let s = Server::start(&[]);
+    let backlog: String = (0..5)
+        .map(|i| line("203.0.113.7", &format!("/b/{i}")))
+        .collect();
+    s.append(backlog);
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    // A resume in three fragments with a ping between them: the pong carries its payload.
+    let mut v = RawViewer::ready(&s).await;
+    v.send(0x01, br#"{"type":"res"#).await;
+    v.send(0x89, b"between").await;
+    v.send(0x00, br#"ume","af"#).await;
+    v.send(0x80, br#"ter":3}"#).await;
+    let mut pong = None;
+    while pong.is_none() {
+        let b = &v.buf;
+        if b.len() >= 2 && b[0] == 0x8a && b.len() >= 2 + b[1] as usize {
+            pong = Some(b[2..2 + b[1] as usize].to_vec());
+            v.buf.drain(..2 + b[1] as usize);
+            break;
+        }
+        if b.len() >= 2 && b[0] != 0x8a {
+            let m = v.next().await;
+            panic!("{} before the pong", m.json);
+        }
+        let mut chunk = [0u8; 4096];
+        let n = v.stream.read(&mut chunk).await.unwrap();
+        assert!(n > 0);
+        v.buf.extend_from_slice(&chunk[..n]);
+    }
+    assert_eq!(pong.unwrap(), b"between");
+    let (hits, _) = v.hits(2, true).await;
+    assert_eq!(seqs(&hits), [4, 5]);
+    // A close is echoed, and the TCP connection ends.
+    v.send(0x88, &[0x0b, 0xb8, b'b', b'y', b'e']).await;
+    assert_eq!(v.close_code().await, Some(3000));
+    assert!(v.eof().await);
+    // A close without a code: an empty close back.
+    let mut w = RawViewer::ready(&s).await;
+    w.send(0x88, b"").await;
+    let m = w.next().await;
+    assert_eq!(m.json["close"], Value::Null);
+    assert!(m.wire.is_empty());
+    assert!(w.eof().await);
+    // A client that shuts down its write side: the server ends the connection.
+    let mut h = RawViewer::ready(&s).await;
+    h.stream.shutdown().await.unwrap();
+    assert!(h.eof().await);
+}
+
+#[tokio::test]
+async fn a_viewer_that_stalls_mid_frame_or_trickles_is_dropped_as_silent() {
+    let s = Server::start(&["--ping-interval", "0.3", "--ping-timeout", "1"]);
+    // A frame header, then nothing.
+    let mut stalled = RawViewer::ready(&s).await;
+    stalled.stream.write_all(&[0x81, 0x80 | 100]).await.unwrap();
+    // One byte a second of a 4 KiB message: never a whole frame, never a pong.
+    let mut trickle = RawViewer::ready(&s).await;
+    trickle
+        .stream
+        .write_all(&[0x81, 0x80 | 126, 0x0f])
+        .await
+        .unwrap();
+    let feeding = tokio::spawn(async move {
+        for _ in 0..4 {
+            tokio::time::sleep(SECOND).await;
+            if trickle.stream.write_all(&[0]).await.is_err() {
+                break;
+            }
+        }
+        trickle.eof().await
+    });
+    assert!(stalled.eof().await, "the stalled viewer is dropped");
+    assert!(feeding.await.unwrap(), "the trickling viewer is dropped");
+    assert!(s.metric(None, "webpeek_dropped_viewers_total{reason=\"silent\"}") >= 2);
+}
+
+#[tokio::test]
+async fn an_upgrade_whose_key_is_not_16_bytes_in_base64_is_refused() {
+    let s = Server::start(&[]);
+    let origin = format!("http://{}", s.addr);
+    for key in [
+        "short",
+        "dGhlIHNhbXBsZSBub25jZQ=",
+        "dGhlIHNhbXBsZSBub25j!Q==",
+    ] {
+        let reply = s.request(
+            "GET",
+            "/ws",
+            &[
+                ("Origin", &origin),
+                ("Upgrade", "websocket"),
+                ("Connection", "Upgrade"),
+                ("Sec-WebSocket-Version", "13"),
+                ("Sec-WebSocket-Key", key),
+            ],
+            "",
+        );
+        assert_eq!(reply.status, 400, "{key}");
+    }
+}

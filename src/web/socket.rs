@@ -124,6 +124,15 @@ pub fn negotiate_deflate(headers: &HeaderMap) -> Option<Deflate> {
     None
 }
 
+/// Whether `key` is 16 bytes in base64: 22 characters of the alphabet and `==`.
+fn is_websocket_key(key: &[u8]) -> bool {
+    key.len() == 24
+        && key.ends_with(b"==")
+        && key[..22]
+            .iter()
+            .all(|&c| c.is_ascii_alphanumeric() || c == b'+' || c == b'/')
+}
+
 /// A one-line refusal.
 fn reject(status: StatusCode, why: &'static str) -> Response {
     (status, why).into_response()
@@ -177,6 +186,13 @@ impl<S: Send + Sync> FromRequestParts<S> for Upgrade {
                 "no Sec-WebSocket-Key header\n",
             ));
         };
+        // RFC 6455 4.2.1: the key is 16 bytes in base64; a server must refuse any other.
+        if !is_websocket_key(key.as_bytes()) {
+            return Err(reject(
+                StatusCode::BAD_REQUEST,
+                "Sec-WebSocket-Key is not 16 bytes in base64\n",
+            ));
+        }
         let deflate = negotiate_deflate(headers);
         let Some(on_upgrade) = parts.extensions.remove::<OnUpgrade>() else {
             return Err(reject(
@@ -308,7 +324,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Socket<S> {
     }
 
     /// From here on, data messages are only measured against the limit and returned as
-    /// [`Incoming::Ignored`]; the inflater (~40 KB) is dropped.
+    /// [`Incoming::Ignored`] (uncompressed text is still checked for UTF-8); the inflater
+    /// (~40 KB) is dropped.
     pub fn ignore_data(&mut self) {
         self.ignore_data = true;
         self.inflater = None;
@@ -395,6 +412,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Socket<S> {
                 126 | 127 => return Ok(None),
                 n => (u64::from(n), 2),
             };
+            // RFC 6455 5.2: the top bit of a 64-bit length must be 0. Such a frame breaks the
+            // protocol (1002); it is not merely too big (1009, counted as oversize).
+            if len >> 63 != 0 {
+                return Err(SocketError::Protocol(
+                    "a 64-bit length with its top bit set",
+                ));
+            }
             let control = opcode & 0x8 != 0;
             if control && (!fin || len > 125 || rsv1) {
                 return Err(SocketError::Protocol("a bad control frame"));
@@ -457,6 +481,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Socket<S> {
         let opcode = self.message_opcode.take().expect("a message is open");
         let data = std::mem::take(&mut self.message);
         if self.ignore_data {
+            // RFC 6455 8.1: text that is not UTF-8 fails the connection (1007) even when it is
+            // not read. Checking plain text costs nothing (4 KiB at most); compressed text is
+            // not inflated to check it (that is what ignoring spares).
+            if opcode == TEXT && !self.message_compressed && std::str::from_utf8(&data).is_err() {
+                return Err(SocketError::NotUtf8);
+            }
             return Ok(Incoming::Ignored);
         }
         let data = if self.message_compressed {
@@ -808,14 +838,23 @@ mod tests {
             (client_frame(0x88, &[3]), "bad close"),
             (client_frame(0x88, &1005u16.to_be_bytes()), "bad close"),
             (client_frame(0x88, &[0x03, 0xe8, 0xff]), "bad close"),
-            // A continuation announcing 2^64 - 6 bytes after a 10-byte fragment.
+            // A 64-bit length with its top bit set breaks the protocol (not merely too big).
+            (
+                [
+                    vec![0x81, 0x80 | 127, 0x80, 0, 0, 0, 0, 0, 0, 5],
+                    vec![0; 9],
+                ]
+                .concat(),
+                "top bit",
+            ),
+            // A continuation announcing 2^63 - 6 bytes after a 10-byte fragment.
             (
                 [
                     client_frame(0x01, &[b'a'; 10]),
                     vec![
                         0x80,
                         0x80 | 127,
-                        0xff,
+                        0x7f,
                         0xff,
                         0xff,
                         0xff,
