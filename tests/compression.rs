@@ -555,3 +555,27 @@ async fn an_upgrade_whose_key_is_not_16_bytes_in_base64_is_refused() {
         assert_eq!(reply.status, 400, "{key}");
     }
 }
+
+/// A viewer closed for a fault gets the close frame and then the end of the stream (a FIN),
+/// not a reset: the rest of its refused message is read and dropped, not left unread (a reset
+/// can make a browser lose the close frame and report 1006).
+#[tokio::test]
+async fn a_refused_message_ends_in_its_close_and_a_clean_end_not_a_reset() {
+    let s = Server::start(&[]);
+    let mut v = RawViewer::ready(&s).await;
+    v.send(0x81, &vec![b'a'; 100 * 1024]).await;
+    assert_eq!(v.close_code().await, Some(1009));
+    let mut chunk = [0u8; 4096];
+    let end = tokio::time::timeout(5 * SECOND, async {
+        loop {
+            match v.stream.read(&mut chunk).await {
+                Ok(0) => return Ok(()),
+                Ok(_) => {}
+                Err(e) => return Err(e.kind()),
+            }
+        }
+    })
+    .await
+    .expect("the end within 5 s");
+    assert_eq!(end, Ok(()), "a FIN, not a reset");
+}

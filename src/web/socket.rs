@@ -365,6 +365,30 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Socket<S> {
         self.send(&control_frame(CLOSE, &payload)).await
     }
 
+    /// Closes for a fault of the peer's (`code`: 1002, 1007, 1009) the way RFC 6455 7.1.1 asks:
+    /// the close frame, then this side's write half, then what the peer still sends (its close
+    /// frame, the rest of a refused message) is read and dropped until it closes too, for at
+    /// most [`CLOSE_LINGER`] and [`CLOSE_LINGER_BYTES`]. Dropping the socket with bytes unread
+    /// makes the kernel answer with a reset, and a browser that gets it before it reads the
+    /// close frame (Windows drops unread data on a reset) reports 1006, not the code.
+    pub async fn close_and_linger(&mut self, code: u16, reason: &str) {
+        if self.close(Some(code), reason).await.is_err() {
+            return;
+        }
+        let _ = within(Some(CLOSE_LINGER), self.io.shutdown()).await;
+        let mut buf = [0u8; 4096];
+        let mut left = CLOSE_LINGER_BYTES;
+        let drain = async {
+            while left > 0 {
+                match self.io.read(&mut buf).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => left = left.saturating_sub(n),
+                }
+            }
+        };
+        let _ = tokio::time::timeout(CLOSE_LINGER, drain).await;
+    }
+
     /// Sends a ping with an empty payload.
     pub async fn ping(&mut self) -> io::Result<()> {
         self.send(&control_frame(PING, &[])).await
@@ -511,6 +535,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Socket<S> {
         }
     }
 }
+
+/// How long a socket closed for a fault waits for the peer to close too.
+pub const CLOSE_LINGER: Duration = Duration::from_secs(2);
+/// How much of what the peer still sends is read and dropped meanwhile.
+pub const CLOSE_LINGER_BYTES: usize = 1 << 20;
 
 /// `write` if it ends within `limit`; `TimedOut` otherwise.
 async fn within<T>(

@@ -121,19 +121,19 @@ async fn heard(socket: &mut Socket, msg: Result<Incoming, SocketError>, state: &
         Ok(_) => true,
         Err(SocketError::TooBig) => {
             Counters::add(&state.counters.dropped_oversize);
-            let _ = socket
-                .close(Some(1009), "message too big (4 KiB at most)")
+            socket
+                .close_and_linger(1009, "message too big (4 KiB at most)")
                 .await;
             false
         }
         Err(SocketError::Protocol(why)) => {
             tracing::debug!("closed a viewer's WebSocket: {why}");
-            let _ = socket.close(Some(1002), why).await;
+            socket.close_and_linger(1002, why).await;
             false
         }
         Err(SocketError::NotUtf8) => {
-            let _ = socket
-                .close(Some(1007), "a text message that is not UTF-8")
+            socket
+                .close_and_linger(1007, "a text message that is not UTF-8")
                 .await;
             false
         }
