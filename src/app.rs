@@ -746,7 +746,8 @@ fn count_hit(stats: &mut Stats, hit: &Hit, now: i64) {
 struct Batch<'a> {
     /// Hits kept by the filter, enriched, in order.
     shown: Vec<Hit>,
-    /// Where each shown hit's line starts in its file, for the NATS queue (`--state`).
+    /// Where each shown hit's line starts in its file, for the NATS queue (`--state`); empty
+    /// for the hub.
     starts: Vec<Option<LineStart>>,
     /// What is counted (when asked for).
     counted: Counted<'a>,
@@ -766,6 +767,8 @@ impl Pipeline {
     /// (borrowing the lines) for [`Pipeline::count`].
     fn step<'a>(&mut self, batch: &'a [Line], count: bool) -> Batch<'a> {
         let mut shown = Vec::new();
+        // Only the NATS queue keeps where lines start (for `--state`): none for the hub.
+        let keep_starts = matches!(self.output, Output::Nats(_));
         let mut starts = Vec::new();
         let mut counted = Counted::default();
         for line in batch {
@@ -811,7 +814,9 @@ impl Pipeline {
                 self.enricher.enrich(&mut hit);
                 hit.url = self.site.as_deref().and_then(|s| full_url(s, &hit));
                 shown.push(hit);
-                starts.push(line.start());
+                if keep_starts {
+                    starts.push(line.start());
+                }
             }
             if count {
                 counted.requests.push(raw);

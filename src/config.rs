@@ -457,7 +457,7 @@ impl LogArgs {
         if !self.poll_interval.is_finite() || self.poll_interval <= 0.0 {
             return Err(ConfigError::Zero("poll-interval"));
         }
-        at_most_a_day("poll-interval", self.poll_interval)?;
+        let poll_interval = at_most_a_day("poll-interval", self.poll_interval)?;
         if self.name.as_deref().is_some_and(|n| !valid_name(n)) {
             return Err(ConfigError::Name(self.name.clone().unwrap_or_default()));
         }
@@ -478,7 +478,7 @@ impl LogArgs {
             name: self.name.clone().unwrap_or_else(host_name).into(),
             from_start: self.from_start,
             state: self.state.clone(),
-            poll_interval: at_most_a_day("poll-interval", self.poll_interval)?,
+            poll_interval,
             inotify: !self.poll,
         })
     }
