@@ -90,6 +90,12 @@ struct Entry {
     active: bool,
 }
 
+/// The temp file [`Registry::save`] writes before renaming it over `path` (and
+/// [`Registry::check_writable`] tries at start).
+fn temp_beside(path: &Path) -> PathBuf {
+    path.with_extension("tmp")
+}
+
 /// The shared table of files. Cheap to clone.
 #[derive(Debug, Clone, Default)]
 pub struct Registry(Arc<Mutex<HashMap<FileId, Entry>>>);
@@ -157,7 +163,7 @@ impl Registry {
         if std::fs::metadata(path).is_ok_and(|m| m.is_dir()) {
             return Err(io(io::Error::from(io::ErrorKind::IsADirectory)));
         }
-        let tmp = path.with_extension("tmp");
+        let tmp = temp_beside(path);
         std::fs::OpenOptions::new()
             .write(true)
             .create(true)
@@ -215,7 +221,7 @@ impl Registry {
             path: path.to_owned(),
             source,
         };
-        let tmp = path.with_extension("tmp");
+        let tmp = temp_beside(path);
         {
             use std::io::Write;
             let mut file = std::fs::File::create(&tmp).map_err(io)?;
